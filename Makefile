@@ -1,0 +1,49 @@
+# Developer loop for sailpoint_isc.passwords. Needs only Python 3.11+ and make; everything else
+# is installed into .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8089
+# ansible-playbook finds this collection through a symlinked ansible_collections tree.
+COLLECTIONS := build/collections
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+
+.PHONY: help venv simulator demo test bench clean
+
+help:
+	@echo "make demo       run the rotation demo against the local ISC simulator"
+	@echo "make test       every check the project has (simulator, units, playbooks, sanity, lint, build)"
+	@echo "make simulator  run the ISC simulator in the foreground (PORT=$(PORT))"
+	@echo "make bench      bulk-rotation benchmark against the simulator at the real rate limit"
+
+$(VENV)/.dev-installed: requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(VENV)/.test-installed: $(VENV)/.dev-installed .ci/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r .ci/requirements.txt
+	@touch $@
+
+$(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/sailpoint_isc
+	@ln -sfn $(CURDIR) $@
+
+venv: $(VENV)/.dev-installed $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords
+
+simulator: venv
+	$(PY) -m tools.isc_simulator --port $(PORT)
+
+demo: venv
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tools/demo.sh
+
+test: $(VENV)/.test-installed $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tools/test_all.sh
+
+bench: venv
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/bench.py
+
+clean:
+	rm -rf build dist tests/output .pytest_cache

@@ -1,0 +1,364 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: isc_rotation
+short_description: One phase of a bulk service-account password rotation on SailPoint ISC
+version_added: 0.1.0
+description:
+  - The engine behind the P(sailpoint_isc.passwords.service_account_rotation#role) role. Each run of this module
+    is one phase of C(reconcile -> plan -> apply -> record); the role writes the secret store between phases
+    (escrow before apply, commit or discard after).
+  - All requests of a phase are pipelined in this one process under one rate limiter, so a rotation of N
+    accounts costs a fixed number of module runs, not N.
+  - Use the role rather than calling this module directly; its inputs are the previous phase's outputs.
+author:
+  - sailpoint_isc.passwords maintainers
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+options:
+  phase:
+    description:
+      - V(reconcile) polls the request ids an earlier run left pending in the ledger.
+      - V(plan) queries every account, decides which are due, groups accounts that share a password and
+        generates one new policy-compliant password per group.
+      - V(apply) submits set-password for every group and polls until each change is terminal or
+        O(wait_timeout) passes; request ids are journalled in the ledger as soon as they are known.
+      - V(record) folds outcomes into the ledger and writes the reports.
+    type: str
+    required: true
+    choices: [reconcile, plan, apply, record]
+  ledger_path:
+    description: The rotation ledger (JSON, no secrets) on the host that runs this module.
+    type: path
+    required: true
+  store_pending_keys:
+    description: Keys for which the secret store holds a pending password (O(phase=reconcile)).
+    type: list
+    elements: str
+    default: []
+  reconciled:
+    description: The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
+    type: dict
+    default: {}
+  accounts:
+    description:
+      - The accounts to consider (O(phase=plan)); the role fills in defaults.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      source_name:
+        description: Source display name.
+        type: str
+        required: true
+      user_name:
+        description: Identity user name.
+        type: str
+        required: true
+      account_id:
+        description: Native account id, needed when the identity has several accounts on the source.
+        type: str
+      max_age_days:
+        description: Rotate when the last rotation is at least this old; O(max_age_days) when omitted.
+        type: int
+      password_length:
+        description: Length of generated passwords; O(password_length) when omitted.
+        type: int
+      exclude_chars:
+        description: Characters never used in this account's passwords, on top of O(exclude_chars).
+        type: str
+  max_age_days:
+    description: Default maximum password age in days (O(phase=plan)).
+    type: int
+    default: 90
+  password_length:
+    description: Default length of generated passwords; V(0) means the policy minimum, at least 20 (O(phase=plan)).
+    type: int
+    default: 0
+  exclude_chars:
+    description: Characters never used in generated passwords (O(phase=plan)).
+    type: str
+    default: ''
+  force:
+    description: Rotate every account now, whatever its age; parked accounts are retried too (O(phase=plan)).
+    type: bool
+    default: false
+  groups:
+    description: The C(groups) result of the plan phase (O(phase=apply)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      group:
+        description: Group id.
+        type: str
+        required: true
+      keys:
+        description: Account keys sharing the password.
+        type: list
+        elements: str
+        required: true
+      identity_id:
+        description: ISC identity id.
+        type: str
+        required: true
+      source_id:
+        description: ISC source id.
+        type: str
+        required: true
+      account_id:
+        description: Native account id.
+        type: str
+        required: true
+      public_key_id:
+        description: Key id from query-password-info.
+        type: str
+        required: true
+      public_key:
+        description: Public key from query-password-info.
+        type: str
+        required: true
+      reuse_pending:
+        description: The password is the one already escrowed as pending (a re-send of a lost request).
+        type: bool
+        default: false
+      password:
+        description: The password to set.
+        type: str
+        required: true
+  pending_passwords:
+    description:
+      - Escrowed pending passwords by account key, read from the store for the reconcile phase's C(orphans)
+        (O(phase=plan)); those accounts are re-sent the same password.
+    type: dict
+    default: {}
+  batch_size:
+    description: Changes submitted and not yet settled at any one time; also the unit of progress lines.
+    type: int
+    default: 100
+  wait_timeout:
+    description: Seconds to wait for each change to reach FINISHED or FAILED; later ones stay pending.
+    type: int
+    default: 300
+  poll_interval:
+    description: Seconds between status polls of one change (the first poll waits this long too).
+    type: float
+    default: 2.0
+  workers:
+    description: Requests in flight at once; the rate limiter paces them.
+    type: int
+    default: 4
+  max_attempts:
+    description: Failed attempts after which an account is parked until O(force) (O(phase=record)).
+    type: int
+    default: 3
+  decisions:
+    description: The C(decisions) result of the plan phase (O(phase=record)).
+    type: list
+    elements: dict
+    default: []
+  outcomes:
+    description: The C(outcomes) result of the apply phase (O(phase=record)).
+    type: list
+    elements: dict
+    default: []
+  report_json:
+    description: Where to write the JSON report (O(phase=record)); none when omitted.
+    type: path
+  report_junit:
+    description: Where to write the JUnit XML report (O(phase=record)); none when omitted.
+    type: path
+attributes:
+  check_mode:
+    support: partial
+    details: V(reconcile) and V(plan) run in check mode (read-only); V(apply) sends nothing; V(record) writes nothing.
+  diff_mode:
+    support: none
+  action_group:
+    support: full
+    membership: [sailpoint_isc.passwords.isc]
+  platform:
+    platforms: posix
+'''
+
+EXAMPLES = r'''
+# Normally called by the service_account_rotation role; a plan on its own shows what is due.
+- name: Plan a rotation (read-only)
+  sailpoint_isc.passwords.isc_rotation:
+    phase: plan
+    ledger_path: /var/lib/isc-rotation/ledger.json
+    accounts:
+      - source_name: Corp-AD
+        user_name: svc-app-001
+        max_age_days: 30
+  check_mode: true
+  no_log: true
+  register: plan
+'''
+
+RETURN = r'''
+reconciled:
+  description: Earlier changes now settled or still running (O(phase=reconcile)).
+  returned: when O(phase=reconcile)
+  type: dict
+  contains:
+    finished:
+      description: Requests that ended FINISHED, with the keys they changed.
+      type: list
+      elements: dict
+    failed:
+      description: Requests that ended FAILED, with ISC's errors.
+      type: list
+      elements: dict
+    waiting:
+      description: Requests still IN_PROGRESS.
+      type: list
+      elements: dict
+    orphans:
+      description: Keys with an escrowed pending password and no recorded request; re-sent with that password.
+      type: list
+      elements: str
+decisions:
+  description: Per account, the planned action (rotate, resubmit, skip, waiting, parked, error) and why.
+  returned: when O(phase=plan)
+  type: list
+  elements: dict
+groups:
+  description: One entry per shared password to set, including the generated password; register with no_log.
+  returned: when O(phase=plan)
+  type: list
+  elements: dict
+progress:
+  description: One line per settled batch of changes.
+  returned: when O(phase=apply)
+  type: list
+  elements: str
+outcomes:
+  description: Per group, the final state (FINISHED, FAILED, REJECTED, IN_PROGRESS, UNKNOWN), request id and errors.
+  returned: when O(phase=apply)
+  type: list
+  elements: dict
+rows:
+  description: The report, one row per account (account, status, detail).
+  returned: when O(phase=record)
+  type: list
+  elements: dict
+totals:
+  description: Number of accounts per status.
+  returned: when O(phase=record)
+  type: dict
+summary:
+  description: The report as an aligned text table.
+  returned: when O(phase=record)
+  type: list
+  elements: str
+stats:
+  description: Requests sent by operation, 429s absorbed, retries and tokens fetched by this phase.
+  returned: when requests were sent
+  type: dict
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
+    IscClient, IscError, isc_argument_spec)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
+
+
+def run_phase(module):
+    params = module.params
+    phase = params['phase']
+    ledger = rotation.Ledger(params['ledger_path']).load()
+    if phase == 'record':
+        if not module.check_mode:
+            rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'])
+        rows, totals = rotation.summarize(params['decisions'], params['reconciled'], params['outcomes'],
+                                          check_mode=module.check_mode)
+        if not module.check_mode:
+            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'])
+        return dict(changed=False, rows=rows, totals=totals, summary=rotation.render_table(rows, totals))
+
+    client = IscClient.from_module(module)
+    if phase == 'reconcile':
+        result = dict(changed=False, reconciled=rotation.reconcile(client, ledger, params['store_pending_keys']))
+    elif phase == 'plan':
+        sync_groups = client.list_password_sync_groups() if params['api_version'] == 'v2024' else []
+        accounts = rotation.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
+                                          params['exclude_chars'])
+        decisions, groups = rotation.plan(client, accounts, ledger, params['reconciled'],
+                                          force=params['force'], sync_groups=sync_groups,
+                                          pending_passwords=params['pending_passwords'])
+        result = dict(changed=False, decisions=decisions, groups=groups)
+    else:
+        if module.check_mode:
+            return dict(changed=bool(params['groups']), outcomes=[])
+        progress = []
+        outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
+                                  poll_interval=params['poll_interval'], workers=params['workers'],
+                                  batch_size=params['batch_size'], progress=progress.append)
+        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress)
+    result['stats'] = dict(client.stats)
+    return result
+
+
+def main():
+    argument_spec = isc_argument_spec()
+    argument_spec.update(
+        phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record']),
+        ledger_path=dict(type='path', required=True),
+        store_pending_keys=dict(type='list', elements='str', default=[], no_log=False),
+        reconciled=dict(type='dict', default={}),
+        accounts=dict(type='list', elements='dict', default=[], options=dict(
+            source_name=dict(type='str', required=True),
+            user_name=dict(type='str', required=True),
+            account_id=dict(type='str'),
+            max_age_days=dict(type='int'),
+            password_length=dict(type='int', no_log=False),
+            exclude_chars=dict(type='str'),
+        )),
+        max_age_days=dict(type='int', default=90),
+        password_length=dict(type='int', default=0, no_log=False),
+        exclude_chars=dict(type='str', default=''),
+        force=dict(type='bool', default=False),
+        groups=dict(type='list', elements='dict', default=[], options=dict(
+            group=dict(type='str', required=True),
+            keys=dict(type='list', elements='str', required=True, no_log=False),
+            identity_id=dict(type='str', required=True),
+            source_id=dict(type='str', required=True),
+            account_id=dict(type='str', required=True),
+            public_key_id=dict(type='str', required=True, no_log=False),
+            public_key=dict(type='str', required=True, no_log=False),
+            reuse_pending=dict(type='bool', default=False),
+            password=dict(type='str', required=True, no_log=True),
+        )),
+        pending_passwords=dict(type='dict', default={}, no_log=True),
+        batch_size=dict(type='int', default=100),
+        wait_timeout=dict(type='int', default=300),
+        poll_interval=dict(type='float', default=2.0),
+        workers=dict(type='int', default=4),
+        max_attempts=dict(type='int', default=3),
+        decisions=dict(type='list', elements='dict', default=[]),
+        outcomes=dict(type='list', elements='dict', default=[]),
+        report_json=dict(type='path'),
+        report_junit=dict(type='path'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        module.exit_json(**run_phase(module))
+    except (IscError, rotation.RotationError) as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg='rotation %s phase failed: %s' % (module.params['phase'], exc),
+                         exception=traceback.format_exc())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,162 @@
+"""End-to-end fixtures: a simulator in its own process and ansible-playbook runs against it.
+
+These tests drive the collection the way users do (ansible-playbook, real HTTP) and check the
+service's state only through the simulator's /__sim/ API.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(REPO, 'build', 'collections')
+BIN = os.path.dirname(sys.executable)
+
+
+def ensure_collection_link():
+    link = os.path.join(COLLECTIONS, 'ansible_collections', 'sailpoint_isc', 'passwords')
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    return COLLECTIONS
+
+
+class SimulatorProcess:
+    """`python -m tools.isc_simulator` on a free port, with helpers for /__sim/."""
+
+    def __init__(self, workdir, *args):
+        self.port_file = os.path.join(workdir, 'sim.port')
+        self.log_path = os.path.join(workdir, 'sim.log')
+        self._log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'tools.isc_simulator', '--port', '0', '--port-file', self.port_file,
+             '--idle-exit', '900'] + list(args),
+            cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError('simulator did not start:\n' + open(self.log_path).read())
+            time.sleep(0.05)
+        self.base_url = 'http://127.0.0.1:%s' % open(self.port_file).read().strip()
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                     headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return json.loads(raw) if raw else None
+
+    def accounts(self, **filters):
+        query = '&'.join('%s=%s' % kv for kv in filters.items())
+        return self.call('GET', '/__sim/accounts' + ('?' + query if query else ''))['accounts']
+
+    def counters(self):
+        return self.call('GET', '/__sim/counters')
+
+    def requests_of(self, operation):
+        return sum(self.counters()['requests'].get(operation, {}).values())
+
+    def set_faults(self, faults):
+        return self.call('PUT', '/__sim/faults', faults)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def workdir():
+    path = tempfile.mkdtemp(prefix='isc-e2e-')
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def simulator_factory(workdir):
+    started = []
+
+    def start(*args):
+        sim = SimulatorProcess(workdir, *args)
+        started.append(sim)
+        return sim
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def simulator(simulator_factory):
+    return simulator_factory('--completion-delay', '0.3')
+
+
+class PlaybookRunner:
+    def __init__(self, workdir, simulator):
+        self.workdir = workdir
+        self.simulator = simulator
+        self.vault_pass = os.path.join(workdir, 'vault-pass')
+        with open(self.vault_pass, 'w') as handle:
+            handle.write('e2e-vault-password-not-a-secret-of-the-service\n')
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env.update(
+            ANSIBLE_COLLECTIONS_PATH=ensure_collection_link(),
+            ANSIBLE_LOCAL_TEMP=os.path.join(self.workdir, 'ansible-tmp'),
+            ANSIBLE_HOME=os.path.join(self.workdir, 'ansible-home'),
+            ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_STDOUT_CALLBACK='default',
+            ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+            ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+            SAIL_BASE_URL=self.simulator.base_url if self.simulator else '',
+            SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
+            XDG_CACHE_HOME=os.path.join(self.workdir, 'cache'),
+            HOME=os.environ.get('HOME', self.workdir),
+            PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
+        )
+        env.update(extra)
+        return env
+
+    def command(self, playbook, extra_vars=None, check=False, verbosity=0, diff=False, vault=True):
+        cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook]
+        if vault:
+            cmd += ['--vault-password-file', self.vault_pass]
+        if extra_vars:
+            cmd += ['-e', json.dumps(extra_vars)]
+        if check:
+            cmd.append('--check')
+        if diff:
+            cmd.append('--diff')
+        if verbosity:
+            cmd.append('-' + 'v' * verbosity)
+        return cmd
+
+    def run(self, playbook, extra_vars=None, check=False, verbosity=0, diff=False, env=None, timeout=600,
+            vault=True):
+        return subprocess.run(self.command(playbook, extra_vars, check, verbosity, diff, vault),
+                              cwd=self.workdir, env=self.env(**(env or {})), capture_output=True, text=True,
+                              timeout=timeout)
+
+
+@pytest.fixture
+def ansible(workdir, simulator):
+    return PlaybookRunner(workdir, simulator)
+
+
+def write_playbook(workdir, name, text):
+    path = os.path.join(workdir, name)
+    with open(path, 'w') as handle:
+        handle.write(text)
+    return path

@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rotation pipeline against an in-memory fake of the client: ledger, reconcile, plan, apply, reports."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import datetime
+import json
+import os
+import random
+import stat
+
+import pytest
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import validate, parse_policies
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+POLICIES = ['passwordMinLength is 12', 'passwordMinUpper is 1', 'passwordMinNumeric is 2', 'passwordRepeatedChar is 2']
+
+
+class FakeClient:
+    """Just enough of IscClient: accounts by (user, source), changes that finish after N polls."""
+
+    def __init__(self, accounts, polls_to_finish=1, fail_sources=(), unknown_on=()):
+        self.accounts = accounts  # (user, source) -> (identityId, sourceId, [accounts])
+        self.polls_to_finish = polls_to_finish
+        self.fail_sources = set(fail_sources)
+        self.unknown_on = set(unknown_on)
+        self.sent = []  # (identity, source, account, password)
+        self.changes = {}
+        self.status_calls = 0
+        self.stats = {'requests': {}}
+
+    def map(self, fn, items, workers=4):
+        out = []
+        for item in items:
+            try:
+                out.append(fn(item))
+            except IscError as exc:
+                out.append(exc)
+        return out
+
+    def query_password_info(self, user_name, source_name):
+        if (user_name, source_name) not in self.accounts:
+            raise IscError('query-password-info failed: HTTP 400: unknown user', status=400)
+        identity, source, accts = self.accounts[(user_name, source_name)]
+        return {'identityId': identity, 'sourceId': source, 'publicKeyId': 'kid', 'publicKey': PUBLIC,
+                'accounts': accts, 'policies': POLICIES}
+
+    def set_password(self, identity_id, source_id, account_id, public_key_id, encrypted_password):
+        password = KEY.decrypt(base64.b64decode(encrypted_password), padding.PKCS1v15()).decode()
+        if account_id in self.unknown_on:
+            self.sent.append((identity_id, source_id, account_id, password))
+            raise IscOutcomeUnknown('set-password: outcome unknown', operation='set-password')
+        rid = '%032x' % (len(self.changes) + 1)
+        self.sent.append((identity_id, source_id, account_id, password))
+        self.changes[rid] = {'polls': 0, 'fail': source_id in self.fail_sources}
+        return {'requestId': rid, 'state': 'IN_PROGRESS'}
+
+    def password_change_status(self, request_id):
+        self.status_calls += 1
+        change = self.changes.get(request_id)
+        if change is None:
+            raise IscError('password-change-status failed: HTTP 404', status=404)
+        change['polls'] += 1
+        if change['polls'] < self.polls_to_finish:
+            return {'requestId': request_id, 'state': 'IN_PROGRESS', 'errors': [], 'sourceIds': []}
+        if change['fail']:
+            return {'requestId': request_id, 'state': 'FAILED', 'errors': ['Connector error'], 'sourceIds': []}
+        return {'requestId': request_id, 'state': 'FINISHED', 'errors': [], 'sourceIds': []}
+
+
+def fleet(n, sources=('src-a', 'src-b')):
+    out = {}
+    for i in range(n):
+        source = sources[i % len(sources)]
+        out[('svc-%03d' % i, source)] = ('id%03d' % i, source, [{'accountId': 'CN=svc-%03d' % i, 'accountName': 'svc-%03d' % i}])
+    return out
+
+
+def accounts_for(client, max_age_days=30):
+    return rotation.with_defaults([{'user_name': u, 'source_name': s} for (u, s) in client.accounts], max_age_days, 0, '')
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    return rotation.Ledger(str(tmp_path / 'state' / 'ledger.json')).load()
+
+
+def run_all(client, ledger, accounts, **kw):
+    reconciled = rotation.reconcile(client, ledger, kw.pop('store_pending', []))
+    decisions, groups = rotation.plan(client, accounts, ledger, reconciled, rng=random.Random(1), **kw)
+    outcomes = rotation.apply(client, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
+    rotation.record(ledger, reconciled, outcomes)
+    return decisions, groups, outcomes
+
+
+def test_first_run_rotates_everything_with_policy_compliant_passwords(ledger):
+    client = FakeClient(fleet(6))
+    decisions, groups, outcomes = run_all(client, ledger, accounts_for(client))
+    assert [d['action'] for d in decisions] == ['rotate'] * 6
+    assert len(client.sent) == 6 and all(o['state'] == 'FINISHED' for o in outcomes)
+    for _i, _s, _a, password in client.sent:
+        assert validate(password, parse_policies(POLICIES)) == []
+    assert all(e['state'] == 'current' and e['last_rotated'] for e in ledger.accounts.values())
+
+
+def test_second_run_sends_nothing_and_forced_run_rotates(ledger):
+    client = FakeClient(fleet(4))
+    run_all(client, ledger, accounts_for(client))
+    client.sent = []
+    decisions, groups, _ = run_all(client, ledger, accounts_for(client))
+    assert groups == [] and client.sent == []
+    assert {d['action'] for d in decisions} == {'skip'}
+    run_all(client, ledger, accounts_for(client), force=True)
+    assert len(client.sent) == 4
+
+
+def test_due_by_age(ledger):
+    client = FakeClient(fleet(2))
+    run_all(client, ledger, accounts_for(client))
+    later = rotation.utcnow() + datetime.timedelta(days=31)
+    decisions, groups = rotation.plan(client, accounts_for(client), ledger, {}, now=later)
+    assert [d['action'] for d in decisions] == ['rotate', 'rotate']
+    assert 'last rotated 31 days ago' in decisions[0]['reason']
+
+
+def test_shared_password_groups_are_rotated_once(ledger):
+    accounts = {('svc-x', 'AD-1'): ('idx', 'AD-1', [{'accountId': 'x1', 'accountName': 'svc-x'}]),
+                ('svc-x', 'AD-2'): ('idx', 'AD-2', [{'accountId': 'x2', 'accountName': 'svc-x'}])}
+    client = FakeClient(accounts)
+    sync = [{'id': 'grp-1', 'sourceIds': ['AD-1', 'AD-2']}]
+    decisions, groups, outcomes = run_all(client, ledger, accounts_for(client), sync_groups=sync)
+    assert len(groups) == 1 and len(client.sent) == 1
+    assert sorted(groups[0]['keys']) == ['AD-1/svc-x', 'AD-2/svc-x']
+    assert ledger.entry('AD-2/svc-x')['state'] == 'current'
+
+
+def test_duplicate_accounts_are_refused():
+    with pytest.raises(rotation.RotationError, match='listed more than once: src/u'):
+        rotation.with_defaults([{'source_name': 'src', 'user_name': 'u'}] * 2, 90, 0, '')
+
+
+def test_failed_changes_count_attempts_and_park(ledger):
+    client = FakeClient(fleet(2), fail_sources=['src-a'])
+    for _ in range(3):
+        _d, _g, outcomes = run_all(client, ledger, accounts_for(client), force=False)
+        client.sent = []
+    entry = ledger.entry('src-a/svc-000')
+    assert entry['state'] == 'parked' and entry['attempts'] == 3 and 'Connector error' in entry['last_error']
+    decisions, groups = rotation.plan(client, accounts_for(client), ledger, {})
+    assert decisions[0]['action'] == 'parked' and 'Connector error' in decisions[0]['reason']
+
+
+def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
+    client = FakeClient(fleet(1), polls_to_finish=10 ** 6)
+    reconciled = rotation.reconcile(client, ledger, [])
+    _decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled)
+    outcomes = rotation.apply(client, groups, ledger, wait_timeout=0, poll_interval=0.0)
+    assert outcomes[0]['state'] == 'IN_PROGRESS' and outcomes[0]['request_id']
+    rotation.record(ledger, reconciled, outcomes)
+    key = groups[0]['keys'][0]
+    assert ledger.entry(key)['state'] == 'pending'
+    # next run: still running -> waiting, not re-planned; then it finishes -> committed
+    reconciled = rotation.reconcile(client, ledger, [key])
+    assert reconciled['waiting'][0]['keys'] == [key]
+    decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled)
+    assert decisions[0]['action'] == 'waiting' and groups == []
+    client.polls_to_finish = 0
+    reconciled = rotation.reconcile(client, ledger, [key])
+    assert reconciled['finished'][0]['keys'] == [key]
+    rotation.record(ledger, reconciled, [])
+    assert ledger.entry(key)['state'] == 'current'
+
+
+def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
+    client = FakeClient(fleet(1), unknown_on=['CN=svc-000'])
+    reconciled = rotation.reconcile(client, ledger, [])
+    _d, groups = rotation.plan(client, accounts_for(client), ledger, reconciled, rng=random.Random(3))
+    escrowed = groups[0]['password']
+    outcomes = rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
+    assert outcomes[0]['state'] == 'UNKNOWN'
+    rotation.record(ledger, reconciled, outcomes)
+    client.unknown_on = set()
+    key = groups[0]['keys'][0]
+    reconciled = rotation.reconcile(client, ledger, [key])
+    assert reconciled['orphans'] == [key]
+    decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled,
+                                      pending_passwords={key: escrowed})
+    assert decisions[0]['action'] == 'resubmit' and groups[0]['password'] == escrowed
+    rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
+    assert client.sent[-1][3] == escrowed
+
+
+def test_ledger_survives_a_crash_mid_journal(tmp_path):
+    path = str(tmp_path / 'ledger.json')
+    ledger = rotation.Ledger(path).load()
+    ledger.append('submitting', ['s/u'], group='g')
+    ledger.append('submitted', ['s/u'], request_id='r1')
+    with open(path + '.journal', 'a') as handle:
+        handle.write('{"event": "finished", "keys": ["s/u"')  # killed mid-write
+    again = rotation.Ledger(path).load()
+    assert again.entry('s/u')['request_id'] == 'r1' and again.entry('s/u')['state'] == 'pending'
+    again.save()
+    assert not os.path.exists(path + '.journal')
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_corrupt_ledger_stops_with_a_clear_error(tmp_path):
+    path = tmp_path / 'ledger.json'
+    path.write_text('{not json')
+    with pytest.raises(rotation.RotationError, match='ledger .* is corrupt'):
+        rotation.Ledger(str(path)).load()
+    assert path.read_text() == '{not json'
+
+
+def test_reports_hold_no_password(tmp_path, ledger):
+    client = FakeClient(fleet(3), fail_sources=['src-b'])
+    decisions, groups, outcomes = run_all(client, ledger, accounts_for(client))
+    rows, totals = rotation.summarize(decisions, {}, outcomes)
+    assert totals == {'rotated': 2, 'failed': 1}
+    rotation.write_reports(rows, totals, str(tmp_path / 'r.json'), str(tmp_path / 'r.xml'))
+    blobs = [(tmp_path / 'r.json').read_text(), (tmp_path / 'r.xml').read_text(), open(ledger.path).read()]
+    for _i, _s, _a, password in client.sent:
+        assert not any(password in blob for blob in blobs)
+    report = json.loads(blobs[0])
+    assert report['totals'] == totals
+    assert 'failures="1"' in blobs[1] and 'Connector error' in blobs[1]
