@@ -268,8 +268,8 @@ stats:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
-    IscClient, IscError, isc_argument_spec)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
 
 

@@ -123,7 +123,7 @@ class PlaybookRunner:
             SAIL_BASE_URL=self.simulator.base_url if self.simulator else '',
             SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
             XDG_CACHE_HOME=os.path.join(self.workdir, 'cache'),
-            HOME=os.environ.get('HOME', self.workdir),
+            HOME=self.workdir,
             PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
         )
         env.update(extra)

@@ -152,7 +152,7 @@ def test_duplicate_accounts_are_refused():
 
 def test_failed_changes_count_attempts_and_park(ledger):
     client = FakeClient(fleet(2), fail_sources=['src-a'])
-    for _ in range(3):
+    for dummy in range(3):
         _d, _g, outcomes = run_all(client, ledger, accounts_for(client), force=False)
         client.sent = []
     entry = ledger.entry('src-a/svc-000')

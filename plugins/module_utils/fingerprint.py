@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: sailpoint_isc.passwords contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
+# may change in any release without notice.
+
+"""Local memory of the last password this controller set per account (update_password=on_change).
+
+ISC cannot tell whether a password is already current, so ``on_change`` compares the wanted
+password with a fingerprint of the last one set from here. The file holds, per account, a
+random salt and PBKDF2-HMAC-SHA256 (200,000 iterations) of the password - never the password.
+Account keys are SHA-256 digests of (base URL, source id, account id). The file is mode 0600
+in a 0700 directory and every update is a locked read-modify-write with an atomic rename.
+
+An entry is ``confirmed`` once ISC reported FINISHED, or ``pending`` (with the request id)
+when the change was submitted without waiting; a pending entry is resolved by asking ISC for
+the request's status on the next run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import time
+
+try:
+    import fcntl
+    HAS_FCNTL = True
+except ImportError:  # pragma: no cover
+    HAS_FCNTL = False
+
+DEFAULT_PATH = '~/.cache/sailpoint_isc/fingerprints.json'
+KDF = 'pbkdf2-sha256'
+ITERATIONS = 200000
+STATE_CONFIRMED = 'confirmed'
+STATE_PENDING = 'pending'
+
+
+def account_key(base_url, source_id, account_id):
+    return hashlib.sha256('\0'.join((base_url or '', source_id or '', account_id or ''))
+                          .encode('utf-8')).hexdigest()
+
+
+def _derive(password, salt, iterations=ITERATIONS):
+    return hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt, iterations)
+
+
+class FingerprintStore(object):
+
+    def __init__(self, path=None, iterations=ITERATIONS):
+        self.path = os.path.expanduser(path or DEFAULT_PATH)
+        self.iterations = iterations
+
+    # ---- file handling ----------------------------------------------------------------------
+    def _read(self):
+        try:
+            with open(self.path, 'r') as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}
+        entries = data.get('entries') if isinstance(data, dict) else None
+        return entries if isinstance(entries, dict) else {}
+
+    def _write(self, entries):
+        directory = os.path.dirname(self.path) or '.'
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.fp-', dir=directory)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, 'w') as f:
+                json.dump({'version': 1, 'entries': entries}, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def _locked(self):
+        return _Lock(self.path + '.lock')
+
+    # ---- API ----------------------------------------------------------------------------------
+    def get(self, key):
+        entry = self._read().get(key)
+        return entry if isinstance(entry, dict) else None
+
+    def matches(self, key, password):
+        """True when ``password`` equals the one fingerprinted for ``key`` (any state)."""
+        entry = self.get(key)
+        return entry is not None and self.entry_matches(entry, password)
+
+    def entry_matches(self, entry, password):
+        try:
+            salt = base64.b64decode(entry['salt'])
+            want = base64.b64decode(entry['hash'])
+            iterations = int(entry.get('iterations', ITERATIONS))
+        except (KeyError, TypeError, ValueError):
+            return False
+        if entry.get('kdf', KDF) != KDF:
+            return False
+        return hmac.compare_digest(_derive(password, salt, iterations), want)
+
+    def record(self, key, password, state=STATE_CONFIRMED, request_id=None):
+        salt = os.urandom(16)
+        entry = {
+            'kdf': KDF,
+            'iterations': self.iterations,
+            'salt': base64.b64encode(salt).decode('ascii'),
+            'hash': base64.b64encode(_derive(password, salt, self.iterations)).decode('ascii'),
+            'state': state,
+            'updated': int(time.time()),
+        }
+        if request_id:
+            entry['request_id'] = request_id
+        self._update(key, entry)
+        return entry
+
+    def set_state(self, key, state):
+        entry = self.get(key)
+        if entry is None:
+            return
+        entry = dict(entry, state=state, updated=int(time.time()))
+        if state == STATE_CONFIRMED:
+            entry.pop('request_id', None)
+        self._update(key, entry)
+
+    def forget(self, key):
+        self._update(key, None)
+
+    def _update(self, key, entry):
+        with self._locked():
+            entries = self._read()
+            if entry is None:
+                entries.pop(key, None)
+            else:
+                entries[key] = entry
+            self._write(entries)
+
+
+class _Lock(object):
+    def __init__(self, path):
+        self.path = path
+        self._fd = None
+
+    def __enter__(self):
+        if HAS_FCNTL:
+            directory = os.path.dirname(self.path) or '.'
+            try:
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, mode=0o700, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:
+                self._fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+        return False

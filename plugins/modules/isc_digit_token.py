@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sailpoint_isc.passwords contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: isc_digit_token
+short_description: Generate a password-reset digit token on SailPoint Identity Security Cloud
+version_added: 0.1.0
+description:
+  - Asks ISC for a one-time digit token that a user can use to reset their password, for example
+    when a help desk verifies a locked-out user.
+  - The operation is experimental in ISC; the module sends the C(X-SailPoint-Experimental) header
+    itself (for O(api_version=v2024) and O(api_version=v1); V(beta) needs none and V(v3) does not
+    have the operation).
+  - The token is returned in RV(digit_token) for the caller to deliver. It never appears in the
+    task's message or warnings, but Ansible shows module results unless the task has
+    C(no_log=true); register the result on a task with C(no_log=true), as in the examples.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Check mode validates the options and the credentials but generates no token (RV(digit_token) is null).
+  diff_mode:
+    support: none
+options:
+  user_id:
+    description:
+      - The user to generate the token for (ISC C(userId), the user's login name, for example V(Abby.Smith)).
+    type: str
+    required: true
+  length:
+    description:
+      - Number of digits, from 6 to 18.
+    type: int
+    default: 6
+  duration_minutes:
+    description:
+      - How long the token stays valid, from 1 to 60 minutes.
+    type: int
+    default: 5
+notes:
+  - Each run generates a new token, so C(changed) is true whenever a token was generated.
+  - The tenant's password configuration must allow digit tokens (C(digitTokenEnabled)).
+seealso:
+  - name: ISC password org config
+    description: Where digit tokens are enabled for the tenant.
+    link: https://developer.sailpoint.com/docs/api/v2024/get-password-org-config/
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+"""
+
+EXAMPLES = r"""
+- name: Generate an 8-digit token for a locked-out user
+  sailpoint_isc.passwords.isc_digit_token:
+    tenant: acme
+    client_id: "{{ isc_client_id }}"
+    client_secret: "{{ isc_client_secret }}"
+    user_id: Abby.Smith
+    length: 8
+    duration_minutes: 10
+  delegate_to: localhost
+  no_log: true
+  register: token
+
+- name: Hand the token to the help-desk ticket (not printed)
+  ansible.builtin.uri:
+    url: https://helpdesk.example.com/api/tickets/42/secret
+    method: POST
+    body_format: json
+    body:
+      token: "{{ token.digit_token }}"
+  delegate_to: localhost
+  no_log: true
+"""
+
+RETURN = r"""
+digit_token:
+  description:
+    - The token, as a string of digits (leading zeros kept). Null in check mode.
+    - Register the task with C(no_log=true) so that it is not shown in the output.
+  returned: success
+  type: str
+  sample: "09087713"
+request_id:
+  description: ISC's ID of the token request.
+  returned: success, not in check mode
+  type: str
+  sample: e1267ecd-fcd9-4c73-9c55-12555efad136
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
+    IscClient,
+    IscError,
+    operation_path,
+    OP_DIGIT,
+)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=isc_argument_spec(
+            user_id=dict(type='str', required=True),
+            length=dict(type='int', default=6),
+            duration_minutes=dict(type='int', default=5),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not 6 <= p['length'] <= 18:
+        module.fail_json(msg='length must be between 6 and 18 digits (got %d)' % p['length'])
+    if not 1 <= p['duration_minutes'] <= 60:
+        module.fail_json(msg='duration_minutes must be between 1 and 60 (got %d)' % p['duration_minutes'])
+    try:
+        operation_path(p['api_version'], OP_DIGIT)
+    except IscError as exc:
+        module.fail_json(msg=str(exc))
+    client = IscClient.from_module(module)
+    if module.check_mode:
+        try:
+            client.authenticate()
+        except IscError as exc:
+            module.fail_json(msg=str(exc))
+        module.exit_json(changed=True, digit_token=None, request_id=None)
+    try:
+        answer = client.generate_digit_token(p['user_id'], p['length'], p['duration_minutes'])
+    except IscError as exc:
+        module.fail_json(msg=str(exc))
+    token = answer.get('digitToken')
+    if not token:
+        module.fail_json(msg='generate-digit-token: ISC answered without a token')
+    module.exit_json(changed=True, digit_token=token, request_id=answer.get('requestId'))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sailpoint_isc.passwords contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: isc_password_info
+short_description: Query password information for an account on SailPoint Identity Security Cloud
+version_added: 0.1.0
+description:
+  - Calls ISC's query-password-info operation for a user on a source and returns the identity,
+    source, encryption key, accounts and password policy.
+  - The policy strings ISC returns (C(passwordMinLength is 8) and so on) are also returned parsed
+    into a dictionary.
+  - Several queries can be run in one task with O(queries); they are pipelined under one rate
+    limiter.
+  - This module never changes anything.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Runs normally in check mode; it only reads.
+  diff_mode:
+    support: none
+options:
+  user_name:
+    description:
+      - Login name of the user (ISC C(userName)), for example V(Abby.Smith).
+      - Required with O(source_name) unless O(queries) is used.
+    type: str
+  source_name:
+    description:
+      - Display name of the source (ISC C(sourceName)), for example V(My-AD).
+    type: str
+  queries:
+    description:
+      - Batch form. A list of queries, answered in RV(results) in the same order.
+      - Mutually exclusive with O(user_name) and O(source_name).
+    type: list
+    elements: dict
+    suboptions:
+      user_name:
+        description: Login name of the user.
+        type: str
+        required: true
+      source_name:
+        description: Display name of the source.
+        type: str
+        required: true
+  workers:
+    description:
+      - How many batch queries run concurrently (all under the same rate limit).
+    type: int
+    default: 4
+  fail_on_item_error:
+    description:
+      - In the batch form, whether the task fails when at least one query failed.
+      - Either way every item is attempted and reported in RV(results) with its own C(failed) and C(msg).
+    type: bool
+    default: true
+notes:
+  - The public key and key id are not secrets; they are what a client needs to encrypt a password
+    for O(sailpoint_isc.passwords.isc_set_password#module:encrypted_password).
+seealso:
+  - module: sailpoint_isc.passwords.isc_set_password
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+"""
+
+EXAMPLES = r"""
+- name: Query password info for one account
+  sailpoint_isc.passwords.isc_password_info:
+    base_url: https://acme.api.identitynow.com
+    client_id: "{{ isc_client_id }}"
+    client_secret: "{{ isc_client_secret }}"
+    user_name: Abby.Smith
+    source_name: My-AD
+  delegate_to: localhost
+  register: info
+
+- name: Show the minimum length of the source's policy
+  ansible.builtin.debug:
+    msg: "{{ info.policy.min_length | default('not set') }}"
+
+- name: Query many accounts in one task (connection set once for the group)
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      tenant: acme
+      client_id: "{{ isc_client_id }}"
+      client_secret: "{{ isc_client_secret }}"
+  sailpoint_isc.passwords.isc_password_info:
+    queries:
+      - {user_name: svc-backup, source_name: Corp AD}
+      - {user_name: svc-report, source_name: Corp AD}
+    fail_on_item_error: false
+  delegate_to: localhost
+  register: infos
+"""
+
+RETURN = r"""
+identity_id:
+  description: ISC identity ID of the user (single form).
+  returned: success, single form
+  type: str
+  sample: 2c9180835d2e5168015d32f890ca1581
+source_id:
+  description: ISC source ID (single form).
+  returned: success, single form
+  type: str
+  sample: 2c918083670df373016835a78a9ed2e0
+public_key_id:
+  description: ID of the key to encrypt passwords with (single form).
+  returned: success, single form
+  type: str
+public_key:
+  description: Base64 DER RSA public key to encrypt passwords with (single form).
+  returned: success, single form
+  type: str
+accounts:
+  description: Accounts of the identity on the source (single form).
+  returned: success, single form
+  type: list
+  elements: dict
+  contains:
+    account_id:
+      description: Native account ID, to pass as O(sailpoint_isc.passwords.isc_set_password#module:account_id).
+      type: str
+    account_name:
+      description: Account display name.
+      type: str
+policies:
+  description: The policy strings exactly as ISC returned them (single form).
+  returned: success, single form
+  type: list
+  elements: str
+  sample: ["passwordRepeatedChar is 3", "passwordMinAlpha is 1", "passwordMinLength is 5"]
+policy:
+  description:
+    - The policy strings parsed (single form). Keys are present only for rules ISC reported.
+    - C(unknown) lists strings that were not understood; they are not checked by this collection.
+  returned: success, single form
+  type: dict
+  sample: {min_length: 5, min_alpha: 1, min_numeric: 1, max_repeated_chars: 3, unknown: []}
+results:
+  description:
+    - Batch form; one entry per query in input order, with the single-form fields plus
+      C(user_name) and C(source_name), or C(failed) true and C(msg) for a query that failed.
+  returned: batch form
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
+    error_result,
+    isc_argument_spec,
+    password_info,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=isc_argument_spec(
+            user_name=dict(type='str'),
+            source_name=dict(type='str'),
+            queries=dict(type='list', elements='dict', options=dict(
+                user_name=dict(type='str', required=True),
+                source_name=dict(type='str', required=True),
+            )),
+            workers=dict(type='int', default=4),
+            fail_on_item_error=dict(type='bool', default=True),
+        ),
+        mutually_exclusive=[('queries', 'user_name'), ('queries', 'source_name')],
+        required_one_of=[('user_name', 'queries')],
+        required_together=[('user_name', 'source_name')],
+        supports_check_mode=True,
+    )
+    client = IscClient.from_module(module)
+    p = module.params
+    if p['queries'] is None:
+        try:
+            result = password_info(client, p['user_name'], p['source_name'])
+        except IscError as exc:
+            module.fail_json(msg=str(exc), **_extra(exc))
+        module.exit_json(changed=False, **result)
+
+    answers = client.map(lambda q: password_info(client, q['user_name'], q['source_name']),
+                         p['queries'], workers=p['workers'])
+    results = []
+    for query, ans in zip(p['queries'], answers):
+        if isinstance(ans, Exception):
+            r = {'user_name': query['user_name'], 'source_name': query['source_name']}
+            r.update(error_result(ans))
+            results.append(r)
+        else:
+            ans['failed'] = False
+            results.append(ans)
+    failed = [r for r in results if r.get('failed')]
+    if failed and p['fail_on_item_error']:
+        module.fail_json(msg='%d of %d queries failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
+                         results=results, changed=False)
+    module.exit_json(changed=False, results=results)
+
+
+def _extra(exc):
+    extra = {}
+    if exc.status is not None:
+        extra['status'] = exc.status
+    if exc.tracking_id:
+        extra['tracking_id'] = exc.tracking_id
+    return extra
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,353 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sailpoint_isc.passwords contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: isc_set_password
+short_description: Set an account password through SailPoint Identity Security Cloud
+version_added: 0.1.0
+description:
+  - Sets the password of an account on a source managed by ISC, using ISC's set-password operation.
+  - From O(user_name) and O(source_name) the module finds the identity, source, account, encryption key
+    and password policy itself (query-password-info), checks the password against the policy,
+    encrypts it locally (RSA PKCS#1 v1.5) and submits it. The clear password never leaves this host.
+  - ISC applies the change asynchronously. With O(wait=true) the module waits until ISC reports
+    C(FINISHED) or C(FAILED).
+  - When the source belongs to a password sync group, ISC changes the password on every source of
+    the group; RV(source_ids) lists the sources the change reached.
+  - Many accounts can be set in one task with O(passwords); they are pipelined under one rate limiter.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode queries ISC and validates the password against the policy, but sends no change.
+      - C(changed) is predicted truthfully; with O(update_password=on_change) it compares fingerprints.
+  diff_mode:
+    support: full
+    details: The diff shows the account and whether its password changes, never a password.
+options:
+  user_name:
+    description:
+      - Login name of the user (ISC C(userName)).
+      - Needed with O(password) (to fetch the key and the policy), or to resolve the IDs when
+        O(identity_id), O(source_id) or O(account_id) are not all given.
+    type: str
+  source_name:
+    description:
+      - Display name of the source (ISC C(sourceName)).
+    type: str
+  identity_id:
+    description:
+      - ISC identity ID. Checked against the one ISC reports when O(user_name) is also given.
+    type: str
+  source_id:
+    description:
+      - ISC source ID. Checked against the one ISC reports when O(source_name) is also given.
+    type: str
+  account_id:
+    description:
+      - Native ID (or display name) of the account to change, as listed by
+        M(sailpoint_isc.passwords.isc_password_info).
+      - Required when the identity has several accounts on the source; the error then lists them.
+    type: str
+  password:
+    description:
+      - The new password, in clear. It is checked against the source's policy and encrypted
+        before it is sent.
+      - ASCII only, no C(:), at most 245 bytes.
+      - Mutually exclusive with O(encrypted_password).
+    type: str
+  encrypted_password:
+    description:
+      - A password already encrypted with the key of O(public_key_id) (standard Base64 of RSA
+        PKCS#1 v1.5). It cannot be checked against the policy.
+    type: str
+  public_key_id:
+    description:
+      - ID of the key O(encrypted_password) was encrypted with. Required with O(encrypted_password).
+    type: str
+  update_password:
+    description:
+      - V(always) submits the password on every run and reports C(changed=true).
+      - V(on_change) submits it only when it differs from the last password this controller set
+        successfully for the account, as remembered in O(fingerprint_path). ISC cannot tell which
+        password an account has, so a change made elsewhere is not noticed.
+      - With V(on_change), a fingerprint is recorded when ISC reports C(FINISHED); when the module does
+        not wait, it is recorded as pending with the request ID, and the next run asks ISC for that
+        request's state (C(FINISHED) or C(IN_PROGRESS) counts as already set; C(FAILED) or unknown
+        submits again).
+    type: str
+    choices: [always, on_change]
+    default: always
+  fingerprint_path:
+    description:
+      - File that remembers fingerprints for O(update_password=on_change).
+      - It holds, per account, a random salt and a PBKDF2-HMAC-SHA256 digest (200,000 iterations)
+        of the password, never the password. Mode 0600, updated atomically.
+    type: path
+    default: ~/.cache/sailpoint_isc/fingerprints.json
+  wait:
+    description:
+      - Wait until ISC reports the change C(FINISHED) or C(FAILED).
+      - A change still C(IN_PROGRESS) after O(wait_timeout) is not a failure (ISC keeps retrying a
+        source for about two hours); it is returned with its RV(request_id) and a warning.
+      - C(FAILED) fails the task with ISC's errors.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 300
+  poll_interval:
+    description: Seconds between status checks with O(wait=true).
+    type: int
+    default: 5
+  passwords:
+    description:
+      - Batch form. One entry per account; results come back in RV(results) in the same order.
+      - Each entry takes the options of the single form; O(update_password), O(wait) and the
+        connection options apply to all entries.
+      - Mutually exclusive with the single-form options.
+    type: list
+    elements: dict
+    suboptions:
+      user_name:
+        description: Login name of the user.
+        type: str
+      source_name:
+        description: Display name of the source.
+        type: str
+      identity_id:
+        description: ISC identity ID.
+        type: str
+      source_id:
+        description: ISC source ID.
+        type: str
+      account_id:
+        description: Native ID or display name of the account.
+        type: str
+      password:
+        description: The new password in clear.
+        type: str
+      encrypted_password:
+        description: The new password already encrypted.
+        type: str
+      public_key_id:
+        description: ID of the key O(passwords[].encrypted_password) was encrypted with.
+        type: str
+  workers:
+    description: How many batch entries are processed concurrently (under one rate limit).
+    type: int
+    default: 4
+  fail_on_item_error:
+    description:
+      - In the batch form, whether the task fails when at least one entry failed.
+      - Either way every entry is attempted and reported in RV(results).
+    type: bool
+    default: true
+notes:
+  - Idempotency. ISC cannot read a password back, so with the default O(update_password=always)
+    every run submits the password and reports changed. Use O(update_password=on_change), or decide
+    "due or not" before calling the module (as the rotation role does).
+  - Outcome unknown. A set-password request is never repeated automatically once it may have
+    reached ISC (a timeout or dropped connection after sending, or an HTTP 5xx). The task then
+    fails with a message saying the outcome is unknown and returns RV(identity_id), RV(source_id),
+    RV(account_id) and RV(public_key_id) so that you can reconcile (check the account, or submit
+    again with the same password).
+  - Keep passwords out of logs with C(no_log=true) on tasks that template them from variables.
+seealso:
+  - module: sailpoint_isc.passwords.isc_password_info
+  - module: sailpoint_isc.passwords.isc_password_status
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+"""
+
+EXAMPLES = r"""
+- name: Set a password and wait for ISC to finish
+  sailpoint_isc.passwords.isc_set_password:
+    base_url: https://acme.api.identitynow.com
+    client_id: "{{ isc_client_id }}"
+    client_secret: "{{ isc_client_secret }}"
+    user_name: Abby.Smith
+    source_name: My-AD
+    password: "{{ new_password }}"
+    wait: true
+  delegate_to: localhost
+  no_log: true
+  register: change
+
+- name: Submit only when the password differs from the last one set from here
+  sailpoint_isc.passwords.isc_set_password:
+    tenant: acme
+    user_name: svc-backup
+    source_name: Corp AD
+    account_id: "CN=svc-backup,OU=Service,DC=corp,DC=example,DC=com"
+    password: "{{ lookup('ansible.builtin.password', '/dev/null length=24') }}"
+    update_password: on_change
+  delegate_to: localhost
+
+- name: Set many passwords in one task
+  sailpoint_isc.passwords.isc_set_password:
+    passwords:
+      - {user_name: svc-backup, source_name: Corp AD, password: "{{ pw_backup }}"}
+      - {user_name: svc-report, source_name: Corp AD, password: "{{ pw_report }}"}
+    wait: true
+    fail_on_item_error: false
+  delegate_to: localhost
+  no_log: true
+  register: batch
+"""
+
+RETURN = r"""
+identity_id:
+  description: ISC identity ID of the account owner.
+  returned: single form, when known
+  type: str
+source_id:
+  description: ISC source ID.
+  returned: single form, when known
+  type: str
+account_id:
+  description: Native ID of the account changed.
+  returned: single form, when known
+  type: str
+account_name:
+  description: Display name of the account.
+  returned: single form, when known
+  type: str
+public_key_id:
+  description: ID of the key the password was encrypted with.
+  returned: single form, when known
+  type: str
+request_id:
+  description: ISC's ID of the password change request; use it with M(sailpoint_isc.passwords.isc_password_status).
+  returned: single form, when a change was submitted
+  type: str
+  sample: 089899f13a8f4da7824996191587bab9
+state:
+  description: C(IN_PROGRESS), C(FINISHED) or C(FAILED); null in check mode.
+  returned: single form
+  type: str
+errors:
+  description: Error strings ISC reported for the change.
+  returned: single form
+  type: list
+  elements: str
+source_ids:
+  description:
+    - Sources the change reached (several for a password sync group), as reported by ISC.
+  returned: single form
+  type: list
+  elements: str
+outcome_unknown:
+  description: True when the request may or may not have been processed (see the notes).
+  returned: on an outcome-unknown failure
+  type: bool
+results:
+  description:
+    - Batch form; one entry per item of O(passwords) in input order, with the single-form fields
+      plus C(user_name), C(source_name), C(changed), and C(failed)/C(msg) for an item that failed.
+  returned: batch form
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
+    SetPasswordRun,
+    diff_for,
+    isc_argument_spec,
+)
+
+ITEM_FIELDS = ('user_name', 'source_name', 'identity_id', 'source_id', 'account_id', 'password',
+               'encrypted_password', 'public_key_id')
+
+
+def main():
+    item_spec = dict(
+        user_name=dict(type='str'),
+        source_name=dict(type='str'),
+        identity_id=dict(type='str'),
+        source_id=dict(type='str'),
+        account_id=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        encrypted_password=dict(type='str', no_log=True),
+        public_key_id=dict(type='str', no_log=False),
+    )
+    module = AnsibleModule(
+        argument_spec=isc_argument_spec(
+            update_password=dict(type='str', default='always', choices=['always', 'on_change']),
+            fingerprint_path=dict(type='path', default='~/.cache/sailpoint_isc/fingerprints.json'),
+            wait=dict(type='bool', default=False),
+            wait_timeout=dict(type='int', default=300),
+            poll_interval=dict(type='int', default=5),
+            passwords=dict(type='list', elements='dict', options=dict(item_spec), no_log=False,
+                           mutually_exclusive=[('password', 'encrypted_password')],
+                           required_one_of=[('password', 'encrypted_password')],
+                           required_together=[('encrypted_password', 'public_key_id')]),
+            workers=dict(type='int', default=4),
+            fail_on_item_error=dict(type='bool', default=True),
+            **item_spec
+        ),
+        mutually_exclusive=[('password', 'encrypted_password')] + [('passwords', f) for f in ITEM_FIELDS],
+        required_one_of=[('password', 'encrypted_password', 'passwords')],
+        required_together=[('encrypted_password', 'public_key_id')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p['wait_timeout'] < 0 or p['poll_interval'] < 1:
+        module.fail_json(msg='wait_timeout must be >= 0 and poll_interval >= 1')
+    single = p['passwords'] is None
+    items = [dict((f, p[f]) for f in ITEM_FIELDS)] if single else p['passwords']
+    for n, item in enumerate(items):
+        if item.get('password') and not (item.get('user_name') and item.get('source_name')):
+            where = '' if single else 'passwords[%d]: ' % n
+            module.fail_json(msg='%suser_name and source_name are required with password (to fetch the '
+                                 'encryption key and the policy)' % where)
+    client = IscClient.from_module(module)
+    run = SetPasswordRun(client, update_password=p['update_password'], fingerprint_path=p['fingerprint_path'],
+                         check_mode=module.check_mode, workers=p['workers'], wait=p['wait'],
+                         wait_timeout=p['wait_timeout'], poll_interval=p['poll_interval'])
+    results = run.run(items)
+    for warning in run.warnings:
+        module.warn(warning)
+    changed = any(r.get('changed') for r in results)
+    unknown = sorted(set(u for r in results for u in (r.pop('policy_unknown', None) or [])))
+    if unknown:
+        module.warn('these policy rules from ISC are not checked before sending (ISC checks them): %s'
+                    % ', '.join(unknown))
+
+    if single:
+        result = results[0]
+        extra = {}
+        if module._diff:
+            extra['diff'] = diff_for(result)
+        if result.pop('failed', False):
+            msg = result.pop('msg')
+            result['changed'] = result.get('changed', False)
+            module.fail_json(msg=msg, **dict(result, **extra))
+        module.exit_json(**dict(result, **extra))
+
+    failed = [r for r in results if r.get('failed')]
+    for r in results:
+        r.setdefault('failed', False)
+    extra = {}
+    if module._diff:
+        extra['diff'] = [diff_for(r) for r in results if not r.get('failed')]
+    if failed and p['fail_on_item_error']:
+        module.fail_json(msg='%d of %d password changes failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
+                         changed=changed, results=results, **extra)
+    module.exit_json(changed=changed, results=results, **extra)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,133 @@
+"""The four modules through ansible-playbook against the simulator: one play, one token, real HTTP."""
+
+import hashlib
+import json
+
+import pytest
+
+from conftest import write_playbook
+
+PASSWORD = 'CanaryPw-7f3a9Q2x'  # marked value: must never show up in any output
+NEXT_PASSWORD = 'CanaryPw-8k2b6Z4y'
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      base_url: "{{ sim_url }}"
+      client_id: demo-client-id
+      client_secret: demo-client-secret
+  tasks:
+    - name: info
+      sailpoint_isc.passwords.isc_password_info:
+        user_name: Abby.Smith
+        source_name: My-AD
+      register: info
+    - name: set
+      sailpoint_isc.passwords.isc_set_password:
+        user_name: Abby.Smith
+        source_name: My-AD
+        password: "{{ new_password }}"
+        update_password: "{{ mode }}"
+        fingerprint_path: "{{ fp_path }}"
+        wait: true
+        wait_timeout: 60
+        poll_interval: 1
+      register: change
+    - name: status
+      sailpoint_isc.passwords.isc_password_status:
+        request_id: "{{ change.request_id }}"
+      register: status
+      when: change.request_id is defined and change.request_id
+    - name: token
+      sailpoint_isc.passwords.isc_digit_token:
+        user_id: Abby.Smith
+        length: 8
+      register: token
+      no_log: true
+    - name: results
+      ansible.builtin.debug:
+        msg: "{{ {'info_changed': info.changed, 'policy': info.policy, 'set_changed': change.changed,
+                 'state': change.state | default(None), 'status': status.state | default(None),
+                 'token_len': token.digit_token | length, 'token_is_digits': token.digit_token is match('^[0-9]+$')} | to_json }}"
+"""
+
+
+def results(stdout):
+    line = [l for l in stdout.splitlines() if '"info_changed"' in l][-1]
+    return json.loads(json.loads(line.split('"msg": ', 1)[1]))
+
+
+def run_play(ansible, simulator, workdir, password, mode='always', **kw):
+    path = write_playbook(workdir, 'modules.yml', PLAY)
+    extra = {'sim_url': simulator.base_url, 'new_password': password, 'mode': mode,
+             'fp_path': workdir + '/fingerprints.json'}
+    return ansible.run(path, extra, vault=False, **kw)
+
+
+def abby_hash(simulator):
+    return simulator.accounts(userName='Abby.Smith', sourceName='My-AD')[0]['passwordSha256']
+
+
+def test_all_four_modules_one_token_and_on_change(ansible, simulator, workdir):
+    first = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change')
+    assert first.returncode == 0, first.stdout[-4000:]
+    got = results(first.stdout)
+    assert got['info_changed'] is False and got['policy']['min_length'] == 8
+    assert got['set_changed'] is True and got['state'] == 'FINISHED' and got['status'] == 'FINISHED'
+    assert got['token_len'] == 8 and got['token_is_digits']
+    assert abby_hash(simulator) == hashlib.sha256(PASSWORD.encode()).hexdigest()
+    assert simulator.counters()['tokensIssued'] == 1
+    sets = simulator.requests_of('set_password')
+
+    again = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change')
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert results(again.stdout)['set_changed'] is False
+    assert simulator.requests_of('set_password') == sets
+    assert simulator.counters()['tokensIssued'] == 1
+
+    checked = run_play(ansible, simulator, workdir, NEXT_PASSWORD, mode='on_change', check=True)
+    assert checked.returncode == 0, checked.stdout[-4000:]
+    assert 'changed: [localhost]' in checked.stdout
+    assert simulator.requests_of('set_password') == sets
+    assert abby_hash(simulator) == hashlib.sha256(PASSWORD.encode()).hexdigest()
+
+
+def test_verbose_run_leaks_no_secret(ansible, simulator, workdir):
+    result = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change', verbosity=4, diff=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    fingerprints = open(workdir + '/fingerprints.json').read()
+    assert 'Abby.Smith' in fingerprints or len(fingerprints) > 20  # the file exists and holds an entry
+    for blob in (result.stdout, result.stderr, fingerprints):
+        assert PASSWORD not in blob
+        assert 'demo-client-secret' not in blob
+
+
+BAD = [
+    ('wrong credentials', {'client_secret': 'not-the-secret'}, 'isc_password_info', {'user_name': 'Abby.Smith', 'source_name': 'My-AD'},
+     'client_secret'),
+    ('unknown user', {}, 'isc_password_info', {'user_name': 'Nobody.Here', 'source_name': 'My-AD'}, 'Nobody.Here'),
+    ('policy', {}, 'isc_set_password', {'user_name': 'Abby.Smith', 'source_name': 'My-AD', 'password': 'ab1'}, 'length'),
+    ('length 5', {}, 'isc_digit_token', {'user_id': 'Abby.Smith', 'length': 5}, 'length'),
+]
+
+
+@pytest.mark.parametrize('name,conn,module,args,needle', BAD, ids=[b[0] for b in BAD])
+def test_bad_input_fails_with_one_clear_line(ansible, simulator, workdir, name, conn, module, args, needle):
+    connection = {'base_url': simulator.base_url, 'client_id': 'demo-client-id', 'client_secret': 'demo-client-secret',
+                  'token_cache': False}
+    connection.update(conn)
+    play = [{'hosts': 'localhost', 'gather_facts': False,
+             'tasks': [{'name': name, 'sailpoint_isc.passwords.' + module: dict(connection, **args)}]}]
+    path = write_playbook(workdir, 'bad.yml', json.dumps(play))
+    before = simulator.requests_of('set_password')
+    result = ansible.run(path, vault=False)
+    assert result.returncode != 0
+    failed = [l for l in result.stdout.splitlines() if l.startswith('fatal:')]
+    assert len(failed) == 1, result.stdout[-3000:]
+    message = json.loads(failed[0].split('=> ', 1)[1])['msg']
+    assert needle in message and '\n' not in message
+    assert 'Traceback' not in result.stdout + result.stderr
+    assert 'not-the-secret' not in result.stdout + result.stderr
+    assert simulator.requests_of('set_password') == before

@@ -1,0 +1,88 @@
+"""The rotation role through ansible-playbook against the simulator over real HTTP."""
+
+import collections
+import json
+import os
+
+from rotation_helpers import (ROTATE, fleet, key_of, read_store, rotate_vars, sha, unaccounted,
+                              write_accounts)
+
+
+def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator, workdir):
+    accounts = fleet(simulator)
+    assert len(accounts) >= 50
+    accounts_file = write_accounts(workdir, accounts)
+    extra = rotate_vars(workdir, accounts_file)
+
+    first = ansible.run(ROTATE, extra)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    store = read_store(workdir)
+    assert unaccounted(simulator, accounts, store, allow_pending=False) == []
+    assert all('pending' not in store[key_of(a)] for a in accounts)
+    sets_after_first = simulator.requests_of('set_password')
+    assert 0 < sets_after_first <= len(accounts)
+    report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
+    assert report['totals'] == {'rotated': len(accounts)}
+    junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
+    assert 'tests="%d" failures="0"' % len(accounts) in junit
+
+    second = ansible.run(ROTATE, extra)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert simulator.requests_of('set_password') == sets_after_first
+    report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
+    assert report['totals'] == {'skipped': len(accounts)}
+
+    before = {name: open(os.path.join(workdir, 'rotation', name), 'rb').read()
+              for name in ('store.vault', 'ledger.json', 'report.json', 'report.xml')}
+    checked = ansible.run(ROTATE, dict(extra, service_account_rotation_force=True), check=True)
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert 'would rotate' in checked.stdout and 'forced' in checked.stdout
+    assert simulator.requests_of('set_password') == sets_after_first
+    for name, blob in before.items():
+        assert open(os.path.join(workdir, 'rotation', name), 'rb').read() == blob, name
+
+    # every run of the play used the token cache: one token for three plays of many tasks
+    assert simulator.counters()['tokensIssued'] == 1
+
+
+def test_sync_group_members_share_one_change_and_one_password(ansible, simulator, workdir):
+    rows = [a for a in simulator.accounts() if a['userName'].startswith('svc-')]
+    by_user = collections.defaultdict(set)
+    for row in rows:
+        by_user[row['userName']].add(row['sourceName'])
+    shared = sorted(u for u, sources in by_user.items() if len(sources) > 1)
+    assert shared, 'the seed has identities on several sync-group sources'
+    accounts = [a for a in fleet(simulator) if a['user_name'] in shared]
+    result = ansible.run(ROTATE, rotate_vars(workdir, write_accounts(workdir, accounts)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert simulator.requests_of('set_password') == len(shared)
+    store = read_store(workdir)
+    for user in shared:
+        members = [a for a in accounts if a['user_name'] == user]
+        passwords = {store[key_of(a)]['current'] for a in members}
+        assert len(passwords) == 1
+        hashes = {r['passwordSha256'] for r in simulator.accounts(userName=user)}
+        assert hashes == {sha(passwords.pop())}
+
+
+def test_reports_and_ledger_hold_no_secret_even_verbose(ansible, simulator, workdir):
+    accounts = fleet(simulator, limit=8)
+    result = ansible.run(ROTATE, rotate_vars(workdir, write_accounts(workdir, accounts)), verbosity=4)
+    assert result.returncode == 0, result.stdout[-3000:]
+    store = read_store(workdir)
+    secrets = [v['current'] for v in store.values()] + ['demo-client-secret']
+    files = [os.path.join(workdir, 'rotation', n) for n in ('ledger.json', 'report.json', 'report.xml')]
+    blobs = [result.stdout, result.stderr] + [open(f).read() for f in files]
+    for secret in secrets:
+        for blob in blobs:
+            assert secret not in blob
+
+
+def test_bad_accounts_fail_before_anything_changes(ansible, simulator, workdir):
+    accounts = fleet(simulator, limit=2)
+    accounts.append(dict(accounts[0]))
+    result = ansible.run(ROTATE, rotate_vars(workdir, write_accounts(workdir, accounts)))
+    assert result.returncode != 0
+    assert 'listed more than once' in result.stdout and 'Traceback' not in result.stdout + result.stderr
+    assert simulator.requests_of('set_password') == 0
+    assert read_store(workdir) == {}

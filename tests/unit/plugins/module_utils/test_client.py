@@ -1,0 +1,428 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IscClient against a fake transport: tokens, cache, limiter, retries, errors, paths."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+import requests
+import urllib3
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import client as client_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
+    IscClient,
+    IscError,
+    IscOutcomeUnknown,
+    RateLimiter,
+    format_error,
+    normalize_base_url,
+)
+
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.fakes import BASE, SECRET, FakeClock, FakeResponse, FakeSession, info_body
+
+Q = '/v2024/query-password-info'
+S = '/v2024/set-password'
+
+
+def make(handlers=None, clock=None, token_cache=None, session=None, **kw):
+    clock = clock or FakeClock()
+    session = session or FakeSession(handlers)
+    c = IscClient(BASE, client_id='cid-123', client_secret=SECRET, clock=clock, sleep=clock.sleep,
+                  session=session, token_cache=token_cache, **kw)
+    return c, session, clock
+
+
+def ok_info():
+    return FakeResponse(200, info_body())
+
+
+def conn_refused():
+    reason = urllib3.exceptions.NewConnectionError(None, 'Failed to establish a new connection: refused')
+    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, BASE, reason))
+
+
+# ---- base URL -----------------------------------------------------------------------------------
+
+def test_base_url_trailing_slash_and_tenant():
+    assert normalize_base_url('https://acme.api.identitynow.com/') == BASE
+    assert normalize_base_url(tenant='acme') == BASE
+
+
+@pytest.mark.parametrize('url', ['https://acme.api.identitynow.com/v2024', 'https://acme.api.identitynow.com/v3/',
+                                 'https://acme.api.identitynow.com/beta'])
+def test_base_url_with_version_segment_fails(url):
+    with pytest.raises(IscError, match='tenant root'):
+        normalize_base_url(url)
+
+
+@pytest.mark.parametrize('url', ['acme.api.identitynow.com', 'ftp://x', 'https://', 'https://a b'])
+def test_base_url_malformed(url):
+    with pytest.raises(IscError, match='malformed'):
+        normalize_base_url(url)
+
+
+def test_missing_connection_and_credentials():
+    with pytest.raises(IscError, match='base_url'):
+        normalize_base_url(None, None)
+    with pytest.raises(IscError, match='client_id and client_secret'):
+        IscClient(BASE, session=FakeSession())
+
+
+# ---- tokens -------------------------------------------------------------------------------------
+
+def test_token_reused_within_client():
+    c, s, dummy = make({('POST', Q): ok_info()})
+    for dummy in range(5):
+        c.query_password_info('Abby.Smith', 'My-AD')
+    assert s.tokens_issued == 1
+    assert c.stats['tokens_fetched'] == 1
+    assert c.stats['requests']['query-password-info'] == 5
+    tok = [x for x in s.calls if x['path'] == '/oauth/token'][0]
+    assert tok['data'] == {'grant_type': 'client_credentials', 'client_id': 'cid-123', 'client_secret': SECRET}
+    assert s.calls[-1]['headers']['Authorization'] == 'Bearer tok-1'
+
+
+def test_token_cache_shared_by_20_tasks(tmp_path):
+    cache = tmp_path / 'cache' / 'tokens'
+    session = FakeSession({('POST', Q): ok_info()})
+    clock = FakeClock()
+    for dummy in range(20):  # 20 tasks = 20 processes = 20 fresh clients
+        c, dummy, dummy2 = make(session=session, clock=clock, token_cache=str(cache))
+        c.query_password_info('Abby.Smith', 'My-AD')
+    assert session.tokens_issued == 1
+    files = [f for f in os.listdir(cache) if f.endswith('.json')]
+    assert len(files) == 1
+    path = cache / files[0]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    content = path.read_text()
+    assert 'tok-1' not in content and SECRET not in content and 'cid-123' not in content
+
+
+def test_token_cache_wrong_secret_misses(tmp_path):
+    session = FakeSession({('POST', Q): ok_info()})
+    c, dummy, clock = make(session=session, token_cache=str(tmp_path))
+    c.query_password_info('u', 's')
+    other = IscClient(BASE, client_id='cid-123', client_secret='another', clock=clock, sleep=clock.sleep,
+                      session=session, token_cache=str(tmp_path))
+    other.query_password_info('u', 's')
+    assert session.tokens_issued == 2
+
+
+def test_token_refreshed_near_expiry(tmp_path):
+    c, s, clock = make({('POST', Q): ok_info()}, token_cache=str(tmp_path))
+    c.query_password_info('u', 's')
+    clock.t += 750 - 61
+    c.query_password_info('u', 's')
+    assert s.tokens_issued == 1
+    clock.t += 2  # now under 60 s left
+    c.query_password_info('u', 's')
+    assert s.tokens_issued == 2
+    # a new process picks up the refreshed token from the cache
+    c2, dummy, dummy2 = make(session=s, clock=clock, token_cache=str(tmp_path))
+    c2.query_password_info('u', 's')
+    assert s.tokens_issued == 2
+
+
+def test_token_refreshed_once_on_401():
+    expired = FakeResponse(401, {'error': 'JWT validation failed: JWT is expired'})
+    c, s, dummy = make({('POST', Q): [expired, ok_info()]})
+    assert c.query_password_info('u', 's')['identityId']
+    assert s.tokens_issued == 2
+    assert s.calls[-1]['headers']['Authorization'] == 'Bearer tok-2'
+
+
+def test_persistent_401_fails_with_one_line():
+    expired = FakeResponse(401, {'error': 'JWT validation failed: JWT is expired'})
+    c, s, dummy = make({('POST', Q): expired})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert s.tokens_issued == 2
+    assert 'query-password-info failed: HTTP 401: JWT validation failed: JWT is expired' in str(e.value)
+    assert e.value.status == 401
+
+
+def test_fixed_access_token_used_as_is():
+    s = FakeSession({('POST', Q): ok_info()})
+    c = IscClient(BASE, access_token='given-token-abc', session=s)
+    c.query_password_info('u', 's')
+    assert s.tokens_issued == 0
+    assert s.calls[0]['headers']['Authorization'] == 'Bearer given-token-abc'
+
+
+def test_bad_credentials_hint_and_no_secret():
+    bad = FakeResponse(401, {'error': 'invalid_client', 'error_description': 'Bad client credentials'})
+    c, s, dummy = make({('POST', '/oauth/token'): bad})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    msg = str(e.value)
+    assert msg.startswith('oauth-token failed: HTTP 401: Bad client credentials')
+    assert 'check client_id/client_secret' in msg
+    assert SECRET not in msg
+
+
+# ---- 429, 5xx, connection errors ------------------------------------------------------------------
+
+def test_429_retry_after_honoured_for_any_method():
+    limited = FakeResponse(429, {'message': ' Rate Limit Exceeded '}, headers={'Retry-After': '7'})
+    accepted = FakeResponse(202, {'requestId': 'r1', 'state': 'IN_PROGRESS'})
+    c, s, clock = make({('POST', Q): [limited, ok_info()], ('POST', S): [limited, accepted]})
+    c.query_password_info('u', 's')
+    assert c.set_password('i', 's', 'a', 'k', 'enc')['requestId'] == 'r1'
+    assert s.count('POST', S) == 2
+    assert c.stats['rate_limited'] == 2
+    assert sum(clock.sleeps) >= 14
+
+
+def test_429_forever_gives_readable_error(monkeypatch):
+    monkeypatch.setattr(client_mod, 'MAX_429_RETRIES', 3)
+    limited = FakeResponse(429, {'message': ' Rate Limit Exceeded '}, headers={'Retry-After': '1'})
+    c, s, dummy = make({('POST', Q): limited})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert str(e.value) == 'query-password-info failed: HTTP 429: Rate Limit Exceeded'
+
+
+def test_5xx_retried_for_query():
+    err = FakeResponse(500, {'detailCode': '500.0 Internal Fault', 'trackingId': 't5',
+                             'messages': [{'text': 'An internal fault occurred.'}]})
+    c, s, clock = make({('POST', Q): [err, err, ok_info()]})
+    assert c.query_password_info('u', 's')['sourceId']
+    assert s.count('POST', Q) == 3
+    assert c.stats['retries'] == 2
+    assert len([x for x in clock.sleeps if x > 0]) >= 2
+
+
+def test_5xx_retries_are_bounded():
+    err = FakeResponse(503, None, text='')
+    c, s, dummy = make({('POST', Q): err}, max_retries=2)
+    with pytest.raises(IscError, match='HTTP 503'):
+        c.query_password_info('u', 's')
+    assert s.count('POST', Q) == 3
+
+
+def test_set_password_5xx_is_outcome_unknown_and_not_resent():
+    err = FakeResponse(500, {'detailCode': '500.0 Internal Fault', 'trackingId': 'abc',
+                             'messages': [{'text': 'An internal fault occurred.'}]})
+    c, s, dummy = make({('POST', S): err})
+    with pytest.raises(IscOutcomeUnknown) as e:
+        c.set_password('ident1', 'src1', 'acct1', 'key1', 'ENCRYPTED')
+    assert s.count('POST', S) == 1
+    exc = e.value
+    assert (exc.identity_id, exc.source_id, exc.account_id, exc.public_key_id) == ('ident1', 'src1', 'acct1', 'key1')
+    assert exc.operation == 'set-password' and exc.tracking_id == 'abc'
+    assert 'outcome unknown' in str(exc) and 'same password' in str(exc)
+    assert 'ENCRYPTED' not in str(exc)
+
+
+@pytest.mark.parametrize('exc', [requests.exceptions.ReadTimeout('read timed out'),
+                                 requests.exceptions.ConnectionError(
+                                     urllib3.exceptions.ProtocolError('Connection aborted.',
+                                                                      ConnectionResetError(104, 'reset')))])
+def test_set_password_ambiguous_transport_error(exc):
+    c, s, dummy = make({('POST', S): exc})
+    with pytest.raises(IscOutcomeUnknown, match='outcome unknown'):
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert s.count('POST', S) == 1
+
+
+def test_set_password_connect_refused_is_retried():
+    accepted = FakeResponse(202, {'requestId': 'r9', 'state': 'IN_PROGRESS'})
+    c, s, dummy = make({('POST', S): [conn_refused(), accepted]})
+    assert c.set_password('i', 's', 'a', 'k', 'enc')['requestId'] == 'r9'
+    assert s.count('POST', S) == 2
+
+
+def test_dns_failure_hint():
+    c, s, dummy = make({('POST', '/oauth/token'): conn_refused()}, max_retries=1)
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert 'check base_url/tenant' in str(e.value)
+
+
+# ---- error lines ------------------------------------------------------------------------------------
+
+def test_error_line_with_tracking_id():
+    body = {'detailCode': '400.1 Bad Request Content', 'trackingId': 'e7eab60924f64aa284175b9fa3309599',
+            'messages': [{'locale': 'en-US', 'localeOrigin': 'DEFAULT', 'text': 'first'},
+                         {'locale': 'en-US', 'localeOrigin': 'DEFAULT', 'text': 'second'}]}
+    c, dummy, dummy2 = make({('POST', Q): FakeResponse(400, body)})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert str(e.value) == ('query-password-info failed: HTTP 400: first; second '
+                            '(trackingId e7eab60924f64aa284175b9fa3309599)')
+    assert e.value.tracking_id == 'e7eab60924f64aa284175b9fa3309599'
+
+
+def test_403_on_query_hints_pat():
+    body = {'detailCode': '403 Forbidden', 'trackingId': 't403',
+            'messages': [{'text': 'The server understood the request but refuses to authorize it.'}]}
+    c, dummy, dummy2 = make({('POST', Q): FakeResponse(403, body)})
+    with pytest.raises(IscError, match='personal access tokens are refused here'):
+        c.query_password_info('u', 's')
+
+
+def test_password_feature_hint():
+    body = {'detailCode': '400.1 Bad Request Content', 'trackingId': 'tf',
+            'messages': [{'text': 'Source My-AD does not have the PASSWORD feature'}]}
+    c, s, dummy = make({('POST', S): FakeResponse(400, body)})
+    with pytest.raises(IscError) as e:
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert not isinstance(e.value, IscOutcomeUnknown)
+    assert 'enable the PASSWORD feature on the source' in str(e.value)
+
+
+def test_404_hints_base_url():
+    c, dummy, dummy2 = make({})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert 'HTTP 404' in str(e.value) and 'check base_url/tenant' in str(e.value)
+
+
+def test_format_error_shapes():
+    assert format_error('x', 429, {'message': ' Rate Limit Exceeded '})[0] == 'x failed: HTTP 429: Rate Limit Exceeded'
+    assert format_error('x', 401, {'error': 'JWT is expired'}, hint='')[0] == 'x failed: HTTP 401: JWT is expired'
+
+
+def test_no_secret_or_token_in_any_message():
+    body = {'messages': [{'text': 'echo %s and tok-1' % SECRET}]}
+    c, dummy, dummy2 = make({('POST', Q): FakeResponse(400, body)})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    assert SECRET not in str(e.value) and 'tok-1' not in str(e.value)
+
+
+# ---- status, digit token, paths -------------------------------------------------------------------
+
+def test_status_unknown_is_404():
+    body = {'detailCode': '404 Not found', 'trackingId': 'x',
+            'messages': [{'text': 'The server did not find a current representation for the target resource.'}]}
+    c, dummy, dummy2 = make({('GET', '/v2024/password-change-status/nope'): FakeResponse(404, body)})
+    with pytest.raises(IscError) as e:
+        c.password_change_status('nope')
+    assert e.value.status == 404
+    assert 'request' in str(e.value) and 'check base_url' not in str(e.value)
+
+
+def test_wait_for_status_uses_injected_clock():
+    prog = FakeResponse(200, {'requestId': 'r', 'state': 'IN_PROGRESS', 'errors': [], 'sourceIds': []})
+    done = FakeResponse(200, {'requestId': 'r', 'state': 'FINISHED', 'errors': [], 'sourceIds': ['s1', 's2']})
+    c, s, clock = make({('GET', '/v2024/password-change-status/r'): [prog, prog, done]})
+    assert c.wait_for_status('r', timeout=60, poll_interval=5)['state'] == 'FINISHED'
+    assert clock.sleeps.count(5) == 2
+
+
+@pytest.mark.parametrize('version,path,header', [
+    ('v2024', '/v2024/generate-password-reset-token/digit', True),
+    ('v1', '/generate-password-reset-token/v1/digit', True),
+    ('beta', '/beta/generate-password-reset-token/digit', False),
+])
+def test_digit_token(version, path, header):
+    c, s, dummy = make({('POST', path): FakeResponse(200, {'digitToken': 9087713, 'requestId': 'e1'})},
+                       api_version=version)
+    out = c.generate_digit_token('Abby.Smith', 8, 5)
+    assert out['digitToken'] == '09087713'
+    call = s.calls[-1]
+    assert call['json'] == {'userId': 'Abby.Smith', 'length': 8, 'durationMinutes': 5}
+    assert (call['headers'].get('X-SailPoint-Experimental') == 'true') is header
+
+
+def test_digit_token_v3_fails_before_sending():
+    c, s, dummy = make({}, api_version='v3')
+    with pytest.raises(IscError, match='v3 has no digit-token'):
+        c.generate_digit_token('Abby.Smith', 8, 5)
+    assert s.calls == []
+
+
+def test_v1_paths():
+    c, s, dummy = make({('POST', '/query-password-info/v1'): ok_info(),
+                        ('POST', '/set-password/v1'): FakeResponse(202, {'requestId': 'r', 'state': 'IN_PROGRESS'}),
+                        ('GET', '/password-change-status/v1/r'): FakeResponse(200, {'state': 'FINISHED'})},
+                       api_version='v1')
+    c.query_password_info('u', 's')
+    c.set_password('i', 's', 'a', 'k', 'e')
+    assert c.password_change_status('r')['state'] == 'FINISHED'
+
+
+def test_sync_groups_paginate():
+    pages = [FakeResponse(200, [{'id': str(i)} for i in range(2)]), FakeResponse(200, [{'id': 'x'}])]
+    c, s, dummy = make({('GET', '/v2024/password-sync-groups'): pages})
+    assert [g['id'] for g in c.list_password_sync_groups(page_size=2)] == ['0', '1', 'x']
+    assert [x['query'] for x in s.calls if 'sync' in x['path']] == ['limit=2&offset=0', 'limit=2&offset=2']
+
+
+# ---- map ----------------------------------------------------------------------------------------------
+
+def test_map_keeps_order_and_isolates_failures():
+    def handler(method, url, json, data, headers):
+        if json['userName'] == 'bad':
+            return FakeResponse(400, {'messages': [{'text': 'no such user'}], 'trackingId': 'tb'})
+        return FakeResponse(200, dict(info_body(), identityId=json['userName']))
+
+    c, s, dummy = make({('POST', Q): handler})
+    users = ['u%d' % i for i in range(30)]
+    users[7] = 'bad'
+    out = c.map(lambda u: c.query_password_info(u, 'src')['identityId'], users, workers=4)
+    assert [o for i, o in enumerate(out) if i != 7] == [u for i, u in enumerate(users) if i != 7]
+    assert isinstance(out[7], IscError) and 'no such user' in str(out[7])
+    assert s.tokens_issued == 1
+
+
+def test_map_wraps_unexpected_exceptions():
+    c, dummy, dummy2 = make({})
+    out = c.map(lambda x: 1 / x, [1, 0, 2], workers=2)
+    assert out[0] == 1 and out[2] == 0.5 and isinstance(out[1], IscError)
+
+
+# ---- limiter ------------------------------------------------------------------------------------------
+
+def test_limiter_window_with_fake_clock():
+    clock = FakeClock(0.0)
+    lim = RateLimiter(100, 10, clock=clock, sleep=clock.sleep)
+    for dummy in range(100):
+        assert lim.acquire() == 0
+    assert clock.t == 0.0
+    lim.acquire()
+    assert clock.t == pytest.approx(10.0)
+
+
+def test_limiter_never_exceeds_budget_across_threads():
+    clock = FakeClock(0.0)
+    lim = RateLimiter(10, 1, clock=clock, sleep=clock.sleep)
+    starts = []
+    lock = threading.Lock()
+
+    def worker():
+        for dummy in range(25):
+            lim.acquire()
+            with lock:
+                starts.append(clock())
+
+    threads = [threading.Thread(target=worker) for dummy in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    starts.sort()
+    assert len(starts) == 100
+    for i in range(len(starts) - 10):
+        assert starts[i + 10] - starts[i] >= 1.0 - 1e-9
+
+
+def test_limiter_pause():
+    clock = FakeClock(0.0)
+    lim = RateLimiter(100, 10, clock=clock, sleep=clock.sleep)
+    lim.pause(5)
+    lim.acquire()
+    assert clock.t >= 5
+
+
+def test_client_limits_requests():
+    c, s, clock = make({('POST', Q): ok_info()}, rate_limit=5, rate_window=10)
+    for dummy in range(9):  # 1 token + 9 queries = 10 requests -> one full window waited
+        c.query_password_info('u', 's')
+    assert clock.t - 1000000.0 >= 10
