@@ -74,7 +74,7 @@ class ActionModule(ActionBase):
             raise StoreError('secret store %s is not Ansible Vault encrypted; refusing to read or overwrite it. '
                              'Restore it from backup or point store_path elsewhere' % path)
         try:
-            plain = vault[0].decrypt(blob, filename=path)
+            plain = vault[0].decrypt(blob)
         except AnsibleError as exc:
             raise StoreError('secret store %s could not be decrypted (%s). Check the vault password / vault id; '
                              'the file was left untouched' % (path, to_text(exc).splitlines()[0]))

@@ -285,7 +285,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=isc_argument_spec(
-            update_password=dict(type='str', default='always', choices=['always', 'on_change']),
+            update_password=dict(type='str', default='always', choices=['always', 'on_change'], no_log=False),
             fingerprint_path=dict(type='path', default='~/.cache/sailpoint_isc/fingerprints.json'),
             wait=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=300),

@@ -134,7 +134,11 @@ class PlaybookRunner:
         if vault:
             cmd += ['--vault-password-file', self.vault_pass]
         if extra_vars:
-            cmd += ['-e', json.dumps(extra_vars)]
+            # From a file, as users should pass secrets: -vvvv echoes the command line.
+            fd, path = tempfile.mkstemp(dir=self.workdir, prefix='extra-vars-', suffix='.json')
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(extra_vars, handle)
+            cmd += ['-e', '@' + path]
         if check:
             cmd.append('--check')
         if diff:

@@ -39,7 +39,7 @@ PLAY = """
       sailpoint_isc.passwords.isc_password_status:
         request_id: "{{ change.request_id }}"
       register: status
-      when: change.request_id is defined and change.request_id
+      when: change.request_id | default('', true) | length > 0
     - name: token
       sailpoint_isc.passwords.isc_digit_token:
         user_id: Abby.Smith
@@ -47,22 +47,24 @@ PLAY = """
       register: token
       no_log: true
     - name: results
-      ansible.builtin.debug:
-        msg: "{{ {'info_changed': info.changed, 'policy': info.policy, 'set_changed': change.changed,
+      ansible.builtin.copy:
+        dest: "{{ out_path }}"
+        mode: "0600"
+        content: "{{ {'info_changed': info.changed, 'policy': info.policy, 'set_changed': change.changed,
                  'state': change.state | default(None), 'status': status.state | default(None),
-                 'token_len': token.digit_token | length, 'token_is_digits': token.digit_token is match('^[0-9]+$')} | to_json }}"
+                 'token_len': token.digit_token | default('', true) | length, 'token_is_digits': token.digit_token | default('', true) is match('^[0-9]+$')} | to_json }}"
 """
 
 
-def results(stdout):
-    line = [l for l in stdout.splitlines() if '"info_changed"' in l][-1]
-    return json.loads(json.loads(line.split('"msg": ', 1)[1]))
+def results(workdir):
+    with open(workdir + '/results.json') as handle:
+        return json.load(handle)
 
 
 def run_play(ansible, simulator, workdir, password, mode='always', **kw):
     path = write_playbook(workdir, 'modules.yml', PLAY)
     extra = {'sim_url': simulator.base_url, 'new_password': password, 'mode': mode,
-             'fp_path': workdir + '/fingerprints.json'}
+             'fp_path': workdir + '/fingerprints.json', 'out_path': workdir + '/results.json'}
     return ansible.run(path, extra, vault=False, **kw)
 
 
@@ -73,7 +75,7 @@ def abby_hash(simulator):
 def test_all_four_modules_one_token_and_on_change(ansible, simulator, workdir):
     first = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change')
     assert first.returncode == 0, first.stdout[-4000:]
-    got = results(first.stdout)
+    got = results(workdir)
     assert got['info_changed'] is False and got['policy']['min_length'] == 8
     assert got['set_changed'] is True and got['state'] == 'FINISHED' and got['status'] == 'FINISHED'
     assert got['token_len'] == 8 and got['token_is_digits']
@@ -83,7 +85,7 @@ def test_all_four_modules_one_token_and_on_change(ansible, simulator, workdir):
 
     again = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change')
     assert again.returncode == 0, again.stdout[-4000:]
-    assert results(again.stdout)['set_changed'] is False
+    assert results(workdir)['set_changed'] is False
     assert simulator.requests_of('set_password') == sets
     assert simulator.counters()['tokensIssued'] == 1
 
