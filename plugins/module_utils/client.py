@@ -16,6 +16,7 @@ mapping of ISC error bodies to one readable line.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime
 import email.utils
@@ -280,6 +281,20 @@ class RateLimiter(object):
     def pause(self, seconds):
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    def snapshot(self):
+        """Recent request starts and any 429 pause, so the next process of a play can honour them."""
+        with self._lock:
+            cutoff = self._clock() - self.window
+            return {'starts': [t for t in self._starts if t > cutoff], 'paused_until': self._paused_until}
+
+    def restore(self, state):
+        """Take over the budget an earlier process of the same play used (see snapshot)."""
+        with self._lock:
+            cutoff = self._clock() - self.window
+            starts = [float(t) for t in (state or {}).get('starts', []) if float(t) > cutoff]
+            self._starts = sorted(self._starts + starts)[-self.limit:]
+            self._paused_until = max(self._paused_until, float((state or {}).get('paused_until', 0.0)))
 
     def acquire(self):
         """Block until a request may start; return the seconds waited."""
@@ -557,6 +572,12 @@ class IscClient(object):
             if not HAS_CRYPTOGRAPHY:
                 raise IscError(missing_required_lib('cryptography'))
             self._cache = TokenCache(token_cache, self.base_url, client_id, client_secret)
+        # The budget is per client and API version and outlives one task: each task of a play hands
+        # its recent request times to the next through a small sidecar file (timestamps only).
+        self._limiter_path = None
+        if self._cache is not None:
+            self._limiter_path = '%s.%s.limiter' % (self._cache.path[:-len('.json')], api_version)
+            self._load_limiter()
         self.stats = {'requests': {}, 'retries': 0, 'rate_limited': 0, 'tokens_fetched': 0,
                       'token_cache_hits': 0, 'limiter_wait_seconds': 0.0}
 
@@ -596,9 +617,11 @@ class IscClient(object):
             token_cache=cache, warn=module.warn)
         kwargs.update(overrides)
         try:
-            return cls(url, **kwargs)
+            client = cls(url, **kwargs)
         except (IscError, ValueError) as exc:
             module.fail_json(msg=str(exc))
+        atexit.register(client.close)  # hands the rate-limit budget on to the play's next task
+        return client
 
     # ---- small helpers ------------------------------------------------------------------------
     def _count(self, key, op=None, amount=1):
@@ -861,7 +884,29 @@ class IscClient(object):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(guarded, items))
 
+    def _load_limiter(self):
+        try:
+            with open(self._limiter_path) as handle:
+                self.limiter.restore(json.load(handle))
+        except (OSError, ValueError, TypeError):
+            pass  # no state yet, or unreadable: start with a fresh budget
+
+    def save_limiter(self):
+        if not self._limiter_path:
+            return
+        try:
+            directory = os.path.dirname(self._limiter_path)
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.limiter-')
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(self.limiter.snapshot(), handle)
+            os.rename(tmp, self._limiter_path)
+        except OSError:
+            pass  # losing the hand-over only costs a 429 later, which is honoured
+
     def close(self):
+        self.save_limiter()
         try:
             self._session.close()
         except Exception:  # noqa: BLE001

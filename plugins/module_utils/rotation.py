@@ -167,7 +167,7 @@ class Ledger:
 
 # --------------------------------------------------------------------------- reconcile
 
-def reconcile(client, ledger, store_pending_keys):
+def reconcile(client, ledger, store_pending_keys, workers=4):
     """Settle what an earlier run left pending, before anything new is planned.
 
     Returns request outcomes to commit or discard, changes still running, and orphans: keys
@@ -189,7 +189,7 @@ def reconcile(client, ledger, store_pending_keys):
         else:
             abandoned.append(key)  # ledger says pending, store holds nothing: the attempt never escrowed
     rids = list(by_request)
-    results = client.map(client.password_change_status, rids)
+    results = client.map(client.password_change_status, rids, workers=workers)
     finished, failed, waiting = [], [], []
     for rid, result in zip(rids, results):
         members = by_request[rid]
@@ -258,7 +258,7 @@ def _due(entry, max_age_days, force, now):
 
 
 def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_groups=None, rng=None,
-         pending_passwords=None):
+         pending_passwords=None, workers=4):
     """Decide, per account, what this run does; one group per shared password.
 
     accounts: dicts with source_name, user_name, account_id (optional), max_age_days,
@@ -274,7 +274,7 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
         in_flight.update(item['keys'])
 
     pairs = list(collections.OrderedDict(((a['user_name'], a['source_name']), None) for a in accounts))
-    infos = dict(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs)))
+    infos = dict(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs, workers=workers)))
     source_group = {}
     for group in sync_groups or ():
         for source_id in group.get('sourceIds') or ():

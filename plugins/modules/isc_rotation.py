@@ -152,7 +152,7 @@ options:
     type: float
     default: 2.0
   workers:
-    description: Requests in flight at once; the rate limiter paces them.
+    description: Requests in flight at once in every phase; the rate limiter paces them.
     type: int
     default: 4
   max_attempts:
@@ -288,14 +288,14 @@ def run_phase(module):
 
     client = IscClient.from_module(module)
     if phase == 'reconcile':
-        result = dict(changed=False, reconciled=rotation.reconcile(client, ledger, params['store_pending_keys']))
+        result = dict(changed=False, reconciled=rotation.reconcile(client, ledger, params['store_pending_keys'], workers=params['workers']))
     elif phase == 'plan':
         sync_groups = client.list_password_sync_groups() if params['api_version'] == 'v2024' else []
         accounts = rotation.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
                                           params['exclude_chars'])
         decisions, groups = rotation.plan(client, accounts, ledger, params['reconciled'],
                                           force=params['force'], sync_groups=sync_groups,
-                                          pending_passwords=params['pending_passwords'])
+                                          pending_passwords=params['pending_passwords'], workers=params['workers'])
         result = dict(changed=False, decisions=decisions, groups=groups)
     else:
         if module.check_mode:

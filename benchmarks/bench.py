@@ -1,0 +1,218 @@
+"""`make bench`: bulk rotation at ISC's real rate limit, against the naive per-account loop.
+
+Conditions (the simulator's): 100 requests per client per API version per 10 s, 150 ms latency on
+every request, 2 s from set-password to FINISHED. Measured in one run:
+  1. the role rotating BULK_N (600) accounts: wall time, rotations/s, requests by operation, 429s,
+     tokens, and bulk_vs_bound = (N x 3 / 10 requests per s) / wall time;
+  2. a playbook looping isc_set_password (wait: true), one task per account, on LOOP_N (30) accounts;
+  3. the plan (check mode) for 10,000 and 1,000 accounts with the limit raised to 1,000 requests/s:
+     wall time and peak RSS of the whole ansible-playbook process tree.
+Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...`.
+BENCH_N, BENCH_LOOP_N and BENCH_PLAN_SIZES override the sizes for a quick look.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+BULK_N = int(os.environ.get('BENCH_N', '600'))
+LOOP_N = int(os.environ.get('BENCH_LOOP_N', '30'))
+PLAN_SIZES = [int(x) for x in os.environ.get('BENCH_PLAN_SIZES', '10000,1000').split(',')]
+REAL_LIMIT = ['--rate-limit', '100', '--rate-window', '10', '--latency', '0.15', '--completion-delay', '2']
+
+
+class Simulator:
+    def __init__(self, workdir, *args):
+        port_file = os.path.join(workdir, 'port-%d' % time.monotonic_ns())
+        self.log = open(os.path.join(workdir, 'simulator.log'), 'a')
+        self.proc = subprocess.Popen([sys.executable, '-m', 'tools.isc_simulator', '--port', '0', '--port-file', port_file,
+                                      '--idle-exit', '1800'] + list(args), cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if self.proc.poll() is not None:
+                raise SystemExit('simulator did not start')
+            time.sleep(0.05)
+        self.url = 'http://127.0.0.1:%s' % open(port_file).read().strip()
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=60) as resp:
+            return json.load(resp)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+        self.log.close()
+
+
+def descendants_rss_kb(root):
+    """Sum of VmRSS over root and every process below it (read from /proc)."""
+    children = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as handle:
+                ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open('/proc/%d/status' % pid) as handle:
+                for line in handle:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def run_playbook(workdir, sim, args, extra_vars):
+    env = dict(os.environ, SAIL_BASE_URL=sim.url, SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections'), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_NOCOLOR='1',
+               XDG_CACHE_HOME=os.path.join(workdir, 'cache'), HOME=workdir, ANSIBLE_HOME=os.path.join(workdir, 'ansible'),
+               PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    vars_file = os.path.join(workdir, 'vars-%d.json' % time.monotonic_ns())
+    with open(vars_file, 'w') as handle:
+        json.dump(extra_vars, handle)
+    vault = os.path.join(workdir, 'vault-pass')
+    with open(vault, 'w') as handle:
+        handle.write('bench-vault-password\n')
+    cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', '--vault-password-file', vault,
+           '-e', '@' + vars_file] + args
+    peak = [0]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def watch():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], descendants_rss_kb(proc.pid))
+            time.sleep(0.1)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out = proc.communicate()[0]
+    wall = time.monotonic() - start
+    watcher.join()
+    if proc.returncode != 0:
+        print(out[-5000:])
+        raise SystemExit('ansible-playbook failed (rc=%d): %s' % (proc.returncode, ' '.join(args)))
+    return wall, peak[0] / 1024.0, out
+
+
+def write_accounts(workdir, accounts):
+    path = os.path.join(workdir, 'accounts-%d.json' % len(accounts))
+    with open(path, 'w') as handle:
+        json.dump({'service_account_rotation_accounts': accounts}, handle)
+    return path
+
+
+def bulk(workdir):
+    sim = Simulator(workdir, '--fleet-size', str(BULK_N), *REAL_LIMIT)
+    try:
+        accounts = [{'source_name': a['sourceName'], 'user_name': a['userName']}
+                    for a in sim.get('/__sim/accounts')['accounts'] if a['userName'].startswith('svc-bulk-')][:BULK_N]
+        extra = {'rotation_accounts_file': write_accounts(workdir, accounts), 'rotation_state_dir': os.path.join(workdir, 'bulk'),
+                 'service_account_rotation_poll_interval': 3, 'service_account_rotation_wait_timeout': 900,
+                 'service_account_rotation_batch_size': 300, 'service_account_rotation_workers': 4}
+        wall, peak, out = run_playbook(workdir, sim, ['sailpoint_isc.passwords.rotate_service_accounts'], extra)
+        counters = sim.get('/__sim/counters')
+        report = json.load(open(os.path.join(workdir, 'bulk', 'report.json')))
+    finally:
+        sim.stop()
+    requests = {op: sum(v for k, v in codes.items() if k.isdigit()) for op, codes in counters['requests'].items()}
+    return {'wall': wall, 'n': len(accounts), 'rotated': report['totals'].get('rotated', 0), 'totals': report['totals'],
+            'requests': requests, 'rate_limited': counters['rateLimited'], 'tokens': counters['tokensIssued'], 'peak_mb': peak}
+
+
+LOOP_PLAY = """
+- name: Naive loop, one task per account
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Set each password and wait
+      sailpoint_isc.passwords.isc_set_password:
+        user_name: "{{ item.user_name }}"
+        source_name: "{{ item.source_name }}"
+        password: "{{ 'Aa1-' ~ lookup('ansible.builtin.password', '/dev/null', length=20, chars=['ascii_letters', 'digits']) }}"
+        wait: true
+      loop: "{{ loop_accounts }}"
+"""
+
+
+def loop(workdir):
+    sim = Simulator(workdir, *REAL_LIMIT)
+    try:
+        rows = sim.get('/__sim/accounts')['accounts']
+        accounts = [{'source_name': a['sourceName'], 'user_name': a['userName']} for a in rows
+                    if a['sourceName'] in ('Corp-LDAP', 'Oracle-DB') and a['userName'].startswith('svc-app-')][:LOOP_N]
+        play = os.path.join(workdir, 'loop.yml')
+        with open(play, 'w') as handle:
+            handle.write(LOOP_PLAY)
+        wall, _peak, _out = run_playbook(workdir, sim, [play], {'loop_accounts': accounts})
+    finally:
+        sim.stop()
+    return {'wall': wall, 'n': len(accounts)}
+
+
+def plan(workdir, size):
+    sim = Simulator(workdir, '--fleet-size', str(size), '--rate-limit', '1000', '--rate-window', '1',
+                    '--latency', '0.15', '--completion-delay', '2')
+    try:
+        accounts = [{'source_name': a['sourceName'], 'user_name': a['userName']}
+                    for a in sim.get('/__sim/accounts')['accounts'] if a['userName'].startswith('svc-bulk-')][:size]
+        extra = {'rotation_accounts_file': write_accounts(workdir, accounts), 'rotation_state_dir': os.path.join(workdir, 'plan-%d' % size),
+                 'isc_rate_limit': 1000, 'isc_rate_window': 1, 'service_account_rotation_workers': 200}
+        wall, peak, out = run_playbook(workdir, sim, ['--check', 'sailpoint_isc.passwords.rotate_service_accounts'], extra)
+        queries = sum(v for k, v in sim.get('/__sim/counters')['requests'].get('query_password_info', {}).items() if k.isdigit())
+    finally:
+        sim.stop()
+    if 'would rotate' not in out:
+        raise SystemExit('plan for %d accounts reported nothing to rotate' % size)
+    return {'wall': wall, 'n': len(accounts), 'peak_mb': peak, 'queries': queries}
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix='isc-bench-')
+    print('bench: workdir %s; simulator: 100 req/10 s, 150 ms latency, 2 s completion' % workdir, flush=True)
+    b = bulk(workdir)
+    print('bulk done in %.1f s' % b['wall'], flush=True)
+    lp = loop(workdir)
+    print('loop done in %.1f s' % lp['wall'], flush=True)
+    plans = {size: plan(workdir, size) for size in PLAN_SIZES}
+
+    bound = b['n'] * 3 / 10.0
+    bulk_rate = b['rotated'] / b['wall']
+    loop_rate = lp['n'] / lp['wall']
+    rows = [
+        ('role, %d accounts' % b['n'], '%.1f s' % b['wall'], '%.2f rot/s' % bulk_rate,
+         'requests %s; 429s %d; tokens %d; report %s' % (json.dumps(b['requests'], sort_keys=True), b['rate_limited'], b['tokens'], b['totals'])),
+        ('loop, %d accounts' % lp['n'], '%.1f s' % lp['wall'], '%.3f rot/s' % loop_rate, 'one isc_set_password task (wait) per account'),
+    ]
+    for size in PLAN_SIZES:
+        p = plans[size]
+        rows.append(('plan (check), %d' % size, '%.1f s' % p['wall'], '%.0f MB peak' % p['peak_mb'],
+                     '%d queries; whole process tree RSS' % p['queries']))
+    print()
+    print('%-22s %-10s %-14s %s' % ('run', 'wall', 'rate / memory', 'detail'))
+    for row in rows:
+        print('%-22s %-10s %-14s %s' % row)
+    print('bound for %d accounts: %.0f s (3 requests each at 10 requests/s)' % (b['n'], bound))
+    peak_10k = plans.get(10000, {}).get('peak_mb', float('nan'))
+    peak_1k = plans.get(1000, {}).get('peak_mb', float('nan'))
+    print('bench: bulk_vs_bound=%.3f bulk_vs_loop=%.1f tokens=%d peak_mb_10k=%.0f peak_mb_1k=%.0f'
+          % (bound / b['wall'], bulk_rate / loop_rate, b['tokens'], peak_10k, peak_1k))
+
+
+if __name__ == '__main__':
+    main()
