@@ -19,9 +19,10 @@ description:
     accounts costs a fixed number of module runs, not N.
   - Use the role rather than calling this module directly; its inputs are the previous phase's outputs.
 author:
-  - sailpoint_isc.passwords maintainers
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
 options:
   phase:
     description:
@@ -181,11 +182,6 @@ attributes:
     details: V(reconcile) and V(plan) run in check mode (read-only); V(apply) sends nothing; V(record) writes nothing.
   diff_mode:
     support: none
-  action_group:
-    support: full
-    membership: [sailpoint_isc.passwords.isc]
-  platform:
-    platforms: posix
 '''
 
 EXAMPLES = r'''

@@ -21,7 +21,7 @@ description:
   - Runs on the controller (action plugin); the vault password comes from C(--vault-password-file),
     C(--vault-id) or C(ANSIBLE_VAULT_PASSWORD_FILE).
 author:
-  - sailpoint_isc.passwords maintainers
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 options:
   path:
     description: Path of the encrypted store file on the controller.
@@ -65,8 +65,11 @@ attributes:
     description: Reads and reports what would change; the file is not written.
   diff_mode:
     support: none
+    description: Will return details on what has changed when in diff mode.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the controller; the store file is a controller path.
 notes:
   - Back the store file up like any other secret; without the vault password its content cannot be recovered.
 '''

@@ -52,7 +52,8 @@ PLAY = """
         mode: "0600"
         content: "{{ {'info_changed': info.changed, 'policy': info.policy, 'set_changed': change.changed,
                  'state': change.state | default(None), 'status': status.state | default(None),
-                 'token_len': token.digit_token | default('', true) | length, 'token_is_digits': token.digit_token | default('', true) is match('^[0-9]+$')} | to_json }}"
+                 'token_len': token.digit_token | default('', true) | length,
+                 'token_is_digits': token.digit_token | default('', true) is match('^[0-9]+$')} | to_json }}"
 """
 
 

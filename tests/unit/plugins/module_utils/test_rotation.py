@@ -118,7 +118,7 @@ def test_second_run_sends_nothing_and_forced_run_rotates(ledger):
     client = FakeClient(fleet(4))
     run_all(client, ledger, accounts_for(client))
     client.sent = []
-    decisions, groups, _ = run_all(client, ledger, accounts_for(client))
+    decisions, groups, dummy = run_all(client, ledger, accounts_for(client))
     assert groups == [] and client.sent == []
     assert {d['action'] for d in decisions} == {'skip'}
     run_all(client, ledger, accounts_for(client), force=True)
