@@ -271,6 +271,10 @@ class RateLimiter(object):
             raise ValueError('rate_limit must be >= 1 and rate_window > 0')
         self.limit = int(limit)
         self.window = float(window)
+        # A start holds its slot a little (1%, at most 0.1 s) longer than the window: ISC counts a
+        # request when it arrives, later than it left here and by a varying delay, so a start exactly
+        # one window after an older one could still land inside ISC's window and draw a 429.
+        self.span = self.window + min(0.1, self.window * 0.01)
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
         self._lock = threading.Lock()
@@ -285,13 +289,13 @@ class RateLimiter(object):
     def snapshot(self):
         """Recent request starts and any 429 pause, so the next process of a play can honour them."""
         with self._lock:
-            cutoff = self._clock() - self.window
+            cutoff = self._clock() - self.span
             return {'starts': [t for t in self._starts if t > cutoff], 'paused_until': self._paused_until}
 
     def restore(self, state):
         """Take over the budget an earlier process of the same play used (see snapshot)."""
         with self._lock:
-            cutoff = self._clock() - self.window
+            cutoff = self._clock() - self.span
             starts = [float(t) for t in (state or {}).get('starts', []) if float(t) > cutoff]
             self._starts = sorted(self._starts + starts)[-self.limit:]
             self._paused_until = max(self._paused_until, float((state or {}).get('paused_until', 0.0)))
@@ -305,7 +309,7 @@ class RateLimiter(object):
                 if now < self._paused_until:
                     wait = self._paused_until - now
                 else:
-                    cutoff = now - self.window
+                    cutoff = now - self.span
                     starts = self._starts
                     drop = 0
                     while drop < len(starts) and starts[drop] <= cutoff:
@@ -316,7 +320,7 @@ class RateLimiter(object):
                         starts.append(now)
                         self.waited += waited
                         return waited
-                    wait = starts[0] + self.window - now
+                    wait = starts[0] + self.span - now
             wait = max(wait, 0.001)
             self._sleep(wait)
             waited += wait
@@ -710,7 +714,8 @@ class IscClient(object):
             hdrs = dict(headers or {})
             if auth:
                 hdrs['Authorization'] = 'Bearer ' + self._bearer()
-            waited = self.limiter.acquire()
+            # The token endpoint is not part of the API budget (ISC limits it separately).
+            waited = self.limiter.acquire() if auth else 0.0
             if waited:
                 self._count('limiter_wait_seconds', amount=waited)
             self._count('requests', operation)

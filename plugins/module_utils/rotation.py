@@ -451,6 +451,7 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
 # --------------------------------------------------------------------------- record and report
 
 COMMIT_STATES = ('FINISHED',)
+FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
 DISCARD_STATES = ('FAILED', 'REJECTED')
 
 
@@ -466,7 +467,7 @@ def record(ledger, reconciled, outcomes, max_attempts=3):
     ledger.save()
 
 
-def summarize(decisions, reconciled, outcomes, check_mode=False):
+def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=()):
     """One row per account: what happened to it in this run. Never a secret."""
     by_key = {}
     for item in reconciled.get('finished', []):
@@ -483,6 +484,10 @@ def summarize(decisions, reconciled, outcomes, check_mode=False):
             detail += ': ' + '; '.join(outcome['errors'])
         for key in outcome['keys']:
             by_key[key] = (status, detail)
+    for failure in verify_failures or ():
+        # ISC set the password (it is current in the store) but the target did not accept it.
+        by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
+                                  % failure.get('reason', 'the verify task failed'))
     rows = []
     for decision in decisions:
         action = decision.get('action')
@@ -516,7 +521,7 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None):
         write_atomic(json_path, json.dumps({'generated': iso(utcnow()), 'started': started,
                                             'totals': counts, 'accounts': rows}, indent=1) + '\n', 0o644)
     if junit_path:
-        failures = sum(1 for r in rows if r['status'] in ('failed', 'unknown'))
+        failures = sum(1 for r in rows if r['status'] in FAILING)
         skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
                '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d">' % (len(rows), failures, skipped),
@@ -524,7 +529,7 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None):
                % (len(rows), failures, skipped)]
         for row in rows:
             out.append('    <testcase classname="rotation" name=%s>' % quoteattr(row['account']))
-            if row['status'] in ('failed', 'unknown'):
+            if row['status'] in FAILING:
                 out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
             elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):
                 out.append('      <skipped message=%s/>' % quoteattr('%s: %s' % (row['status'], row['detail'])))

@@ -170,6 +170,13 @@ options:
     type: list
     elements: dict
     default: []
+  verify_failures:
+    description:
+      - Accounts whose new password ISC set but the role's verify task file rejected (O(phase=record)), as
+        C(key) and C(reason). They are reported as C(unverified); the new password stays current in the store.
+    type: list
+    elements: dict
+    default: []
   report_json:
     description: Where to write the JSON report (O(phase=record)); none when omitted.
     type: path
@@ -232,7 +239,10 @@ groups:
   type: list
   elements: dict
 progress:
-  description: One line per settled batch of changes.
+  description:
+    - One line per settled batch of changes (O(batch_size)), with the time since the phase began.
+    - The same lines are appended to C(progress.log) beside O(ledger_path) as they happen, so a long run
+      can be followed with C(tail -f).
   returned: when O(phase=apply)
   type: list
   elements: str
@@ -261,6 +271,8 @@ stats:
   type: dict
 '''
 
+import os
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -277,7 +289,7 @@ def run_phase(module):
         if not module.check_mode:
             rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'])
         rows, totals = rotation.summarize(params['decisions'], params['reconciled'], params['outcomes'],
-                                          check_mode=module.check_mode)
+                                          check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
             rotation.write_reports(rows, totals, params['report_json'], params['report_junit'])
         return dict(changed=False, rows=rows, totals=totals, summary=rotation.render_table(rows, totals))
@@ -297,9 +309,19 @@ def run_phase(module):
         if module.check_mode:
             return dict(changed=bool(params['groups']), outcomes=[])
         progress = []
+        # A module's output only shows when it ends: progress also goes, line by line, to a file
+        # beside the ledger that can be followed (tail -f) during a long run. No secrets in it.
+        progress_path = os.path.join(os.path.dirname(params['ledger_path']) or '.', 'progress.log')
+        started = time.time()
+
+        def report(line):
+            line = '%s %s (%.0f s)' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), line, time.time() - started)
+            progress.append(line)
+            with open(progress_path, 'a') as handle:
+                handle.write(line + '\n')
         outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                   poll_interval=params['poll_interval'], workers=params['workers'],
-                                  batch_size=params['batch_size'], progress=progress.append)
+                                  batch_size=params['batch_size'], progress=report)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress)
     result['stats'] = dict(client.stats)
     return result
@@ -343,6 +365,7 @@ def main():
         max_attempts=dict(type='int', default=3),
         decisions=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
+        verify_failures=dict(type='list', elements='dict', default=[]),
         report_json=dict(type='path'),
         report_junit=dict(type='path'),
     )

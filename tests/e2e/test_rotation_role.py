@@ -86,3 +86,41 @@ def test_bad_accounts_fail_before_anything_changes(ansible, simulator, workdir):
     assert 'listed more than once' in result.stdout and 'Traceback' not in result.stdout + result.stderr
     assert simulator.requests_of('set_password') == 0
     assert read_store(workdir) == {}
+
+
+VERIFY_TASKS = """
+- name: Compare the new password with what the target holds (stands in for an LDAP bind)
+  ansible.builtin.uri:
+    url: "{{ lookup('ansible.builtin.env', 'SAIL_BASE_URL') }}/__sim/accounts?userName={{ service_account_rotation_verify_account.user_name }}"
+    return_content: true
+  register: verify_target
+
+- name: The target accepts the new password
+  ansible.builtin.assert:
+    that:
+      - (verify_target.json.accounts | selectattr('sourceName', 'equalto', service_account_rotation_verify_account.source_name)
+         | first).passwordSha256 == service_account_rotation_verify_password | hash('sha256')
+      - service_account_rotation_verify_account.user_name != reject_user
+  no_log: true
+"""
+
+
+def test_verify_task_file_runs_per_account_and_marks_rejections_unverified(ansible, simulator, workdir):
+    accounts = fleet(simulator, prefix='svc-app-', limit=4)
+    reject = accounts[1]
+    verify = os.path.join(workdir, 'verify.yml')
+    with open(verify, 'w') as handle:
+        handle.write(VERIFY_TASKS)
+    extra = rotate_vars(workdir, write_accounts(workdir, accounts), service_account_rotation_verify_tasks=verify,
+                        reject_user=reject['user_name'])
+    result = ansible.run(ROTATE, extra)
+    # the rejected account fails the play, but its new password is set at ISC and current in the store
+    assert result.returncode != 0 and 'Traceback' not in result.stdout + result.stderr
+    assert os.path.exists(os.path.join(workdir, 'rotation', 'report.json')), result.stdout[-3000:] + result.stderr[-2000:]
+    report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
+    statuses = {row['account']: row['status'] for row in report['accounts']}
+    assert statuses.pop(key_of(reject)) == 'unverified'
+    assert set(statuses.values()) == {'rotated'}
+    assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
+    junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
+    assert 'failures="1"' in junit and 'unverified' in junit

@@ -387,7 +387,24 @@ def test_limiter_window_with_fake_clock():
         assert lim.acquire() == 0
     assert clock.t == 0.0
     lim.acquire()
-    assert clock.t == pytest.approx(10.0)
+    # one window plus the safety margin (1% of the window, at most 0.1 s) for arrival jitter at ISC
+    assert clock.t == pytest.approx(10.1)
+
+
+def test_limiter_margin_is_small_for_short_windows():
+    clock = FakeClock(0.0)
+    lim = RateLimiter(5, 1, clock=clock, sleep=clock.sleep)
+    for dummy in range(6):
+        lim.acquire()
+    assert clock.t == pytest.approx(1.01)
+
+
+def test_token_requests_do_not_spend_the_api_budget():
+    c, session, dummy = make({})
+    c.limiter = RateLimiter(1, 10, clock=c.limiter._clock, sleep=c.limiter._sleep)
+    c.authenticate()
+    assert c.stats['tokens_fetched'] == 1
+    assert c.limiter.snapshot()['starts'] == []
 
 
 def test_limiter_never_exceeds_budget_across_threads():
