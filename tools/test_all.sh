@@ -54,18 +54,7 @@ for v in ${CI_EXTRA_PYTHONS-3.12 3.13}; do
 done
 export PATH
 
-# The integration targets talk to a simulator started here; its URL reaches them through
-# tests/integration/integration_config.yml (ansible-test passes that file as extra vars).
-SIMDIR=$(mktemp -d "${TMPDIR:-/tmp}/isc-sim.XXXXXX")
-python -m tools.isc_simulator --port 0 --port-file "$SIMDIR/port" --completion-delay 0.5 --idle-exit 900 \
-  >"$SIMDIR/log" 2>&1 &
-SIMPID=$!
-for _ in $(seq 1 100); do [ -s "$SIMDIR/port" ] && break; sleep 0.1; done
-if [ -s "$SIMDIR/port" ]; then
-  printf 'isc_base_url: http://127.0.0.1:%s\n' "$(cat "$SIMDIR/port")" >"$COLL/tests/integration/integration_config.yml"
-else
-  echo "simulator did not start:"; cat "$SIMDIR/log"
-fi
+# The integration targets start their own simulator (target setup_isc_simulator) from tools/.
 
 (
   cd "$COLL" || exit 1
@@ -91,8 +80,6 @@ fi
 read -r PASS FAIL REST <"$WORK/.subtotals" || true
 FAILED=("${REST:-}")
 
-kill "$SIMPID" 2>/dev/null; wait "$SIMPID" 2>/dev/null
-rm -rf "$SIMDIR"
 [ -n "${CI_KEEP_WORK:-}" ] || rm -rf "$WORK"
 [ "$FAIL" -eq 0 ] || echo "failed steps: ${FAILED[*]}"
 echo "$PASS passed, $FAIL failed"
