@@ -33,6 +33,8 @@ step pytest python -m pytest -q -p no:cacheprovider tests/simulator tests/unit
 # A separate process: the end-to-end helpers import Ansible's controller side (Vault), which changes
 # how in-process module runs report warnings in the unit tests.
 step pytest-e2e python -m pytest -q -p no:cacheprovider tests/e2e
+# The execution environment definition: build context, offline galaxy install, dependency introspection.
+step ee-definition bash tools/check_ee.sh
 
 # --- 2. ansible-test needs a real .../ansible_collections/NS/NAME tree: test a copy ----------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/isc-ci.XXXXXX")
