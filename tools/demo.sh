@@ -27,6 +27,7 @@ ANSIBLE_PYTHON_INTERPRETER=$(command -v python)
 python -c 'import secrets; print(secrets.token_urlsafe(24))' >"$DEMO/vault-pass"
 chmod 600 "$DEMO/vault-pass"
 PLAY=(ansible-playbook -i "localhost," --vault-password-file "$DEMO/vault-pass")
+ROTATE=("${PLAY[@]}" -e "rotation_accounts_file=$PWD/playbooks/accounts.example.yml" sailpoint_isc.passwords.rotate_service_accounts)
 
 sets() { python -c 'import json,sys,urllib.request; c=json.load(urllib.request.urlopen(sys.argv[1]+"/__sim/counters")); print(sum(c["requests"].get("set_password",{}).values()), c["tokensIssued"])' "$SIM"; }
 
@@ -36,14 +37,14 @@ echo "== 1. One password change, module by module (token, query, encrypted set, 
 "${PLAY[@]}" playbooks/demo.yml
 
 echo "== 2. Rotate the demo fleet (plan -> escrow -> apply -> confirm -> commit -> report)"
-(cd "$DEMO" && "${PLAY[@]}" sailpoint_isc.passwords.rotate_service_accounts)
+(cd "$DEMO" && "${ROTATE[@]}")
 read -r SETS1 TOKENS1 <<<"$(sets)"
 echo "== set-password requests so far: $SETS1; tokens issued: $TOKENS1"
 echo "== reports: $(cd "$DEMO/rotation" && ls report.*) (JSON for tools, JUnit XML for CI)"
 
 echo
 echo "== 3. Run the rotation again: nothing is due, so nothing is sent"
-(cd "$DEMO" && "${PLAY[@]}" sailpoint_isc.passwords.rotate_service_accounts)
+(cd "$DEMO" && "${ROTATE[@]}")
 read -r SETS2 TOKENS2 <<<"$(sets)"
 echo "== set-password requests sent by the second run: $((SETS2 - SETS1)); tokens issued in all: $TOKENS2"
 python - "$SIM" "$DEMO/rotation/report.json" <<'PYEOF'
