@@ -238,6 +238,10 @@ def _hint(operation, status, text, connection_error=False):
         return 'the access token was refused; ' + HINT_CREDENTIALS + ' or give a fresh access_token'
     if status == 404 and operation == OP_STATUS:
         return 'no password change request with that id is known (wrong or expired request_id)'
+    if operation == OP_DIGIT and status in (400, 404) and 'not found' in low:
+        return "check user_id: the identity's user name as ISC spells it"
+    if operation == OP_QUERY and status in (400, 404) and 'not found' in low:
+        return 'check user_name and source_name: the user name and source display name as ISC spells them'
     return None
 
 
@@ -496,6 +500,16 @@ def _failed_before_send(exc):
     return False
 
 
+def _tls_reason(exc):
+    """The short reason of a TLS failure (for example 'certificate verify failed: self-signed certificate')."""
+    text = str(exc)
+    for pattern in (r'certificate verify failed: [^()\'"]+', r"Hostname mismatch[^()'\"]*", r'\[SSL: [A-Z_]+\][^()\'"]*'):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(0).strip(' .,')
+    return type(exc).__name__
+
+
 def _parse_retry_after(value, now):
     if value is None:
         return None
@@ -558,15 +572,21 @@ class IscClient(object):
         self.limiter = RateLimiter(rate_limit, rate_window, clock=self._clock, sleep=self._sleep)
         self._session = session if session is not None else _new_session()
         self._session.headers.update({'User-Agent': USER_AGENT, 'Accept': 'application/json'})
+        # Given with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment
+        # override a session-level verify, which would silently ignore validate_certs and ca_path.
+        self._verify = None
         if not validate_certs:
-            self._session.verify = False
+            self._session.verify = self._verify = False
             try:
                 import urllib3
                 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             except Exception:  # noqa: BLE001 - cosmetic only
                 pass
         elif ca_path:
-            self._session.verify = os.path.expanduser(ca_path)
+            if not os.path.exists(os.path.expanduser(ca_path)):
+                raise IscError('ca_path %s does not exist: give a PEM file (or directory) of the CA certificates '
+                               'to trust' % ca_path)
+            self._session.verify = self._verify = os.path.expanduser(ca_path)
         self._token_lock = threading.RLock()
         self._stats_lock = threading.Lock()
         self._token = None
@@ -720,9 +740,16 @@ class IscClient(object):
                 self._count('limiter_wait_seconds', amount=waited)
             self._count('requests', operation)
             try:
+                tls = {} if self._verify is None else {'verify': self._verify}
                 resp = self._session.request(method, url, json=json_body, data=data, headers=hdrs,
-                                             timeout=self.timeout)
+                                             timeout=self.timeout, **tls)
             except requests.exceptions.RequestException as exc:
+                if isinstance(exc, requests.exceptions.SSLError):
+                    # a certificate problem does not go away by retrying; nothing was sent
+                    raise self._error(IscError, '%s failed: the TLS certificate of %s was not accepted (%s); hint: set '
+                                      'ca_path to the PEM file of the CA that signed it (or validate_certs: false, '
+                                      'which is insecure)' % (operation, self.base_url, _tls_reason(exc)),
+                                      operation=operation)
                 before_send = _failed_before_send(exc)
                 kind = type(exc).__name__
                 if not safe and not before_send:

@@ -58,6 +58,23 @@ def check_positive(module, **values):
             module.fail_json(msg='%s must be between %s and %s (got %s)' % (name, low, high, value))
 
 
+WHAT_TO_GIVE = {
+    'user_name': "the identity's user name as ISC spells it",
+    'source_name': 'the source display name as ISC spells it',
+    'user_id': "the identity's user name as ISC spells it",
+    'account_id': 'the native account id, or leave account_id out',
+    'password': 'the new password',
+    'encrypted_password': 'the encrypted password, or use password',
+}
+
+
+def check_not_empty(module, values, prefix=''):
+    """Fail on options given as empty strings, before anything is sent (ISC would refuse them)."""
+    for name, value in values.items():
+        if isinstance(value, str) and (value == '' if 'password' in name else not value.strip()):
+            module.fail_json(msg='%s%s is empty: give %s' % (prefix, name, WHAT_TO_GIVE.get(name, 'a value')))
+
+
 def error_result(exc):
     """Per-item failure fields for an IscError (or any exception)."""
     result = {'failed': True, 'msg': str(exc)}

@@ -203,6 +203,9 @@ def reconcile(client, ledger, store_pending_keys, workers=4):
         item = {'request_id': rid, 'keys': members, 'state': state, 'errors': result.get('errors') or []}
         if state == 'FINISHED':
             finished.append(item)
+        elif state == 'FAILED' and reached_several_sources(result.get('sourceIds')):
+            # some members may hold the new password: keep it and send the same one again
+            orphans.extend(k for k in members if k in store_pending)
         elif state == 'FAILED':
             failed.append(item)
         else:
@@ -231,7 +234,11 @@ def merge_policies(policies):
 def with_defaults(accounts, max_age_days, password_length, exclude_chars):
     """Fill per-account settings from the defaults; refuse an account listed twice."""
     seen, out, dupes = set(), [], []
-    for acct in accounts:
+    for index, acct in enumerate(accounts):
+        for field in ('source_name', 'user_name'):
+            if not (acct.get(field) or '').strip():
+                raise RotationError('accounts[%d]: %s is empty; give the %s as ISC spells it'
+                                    % (index, field, 'source display name' if field == 'source_name' else 'user name'))
         key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
         if key in seen:
             dupes.append(key)
@@ -272,6 +279,9 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     in_flight = set()
     for item in reconciled.get('waiting', ()):
         in_flight.update(item['keys'])
+    just_finished = set()  # an earlier change confirmed FINISHED by this run's reconcile: rotated just now
+    for item in reconciled.get('finished', ()):
+        just_finished.update(item['keys'])
 
     pairs = list(collections.OrderedDict(((a['user_name'], a['source_name']), None) for a in accounts))
     infos = dict(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs, workers=workers)))
@@ -306,6 +316,9 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
             continue
         if key in orphans:
             decision.update(action='resubmit', reason='escrowed password whose outcome was never recorded')
+        elif key in just_finished and not force:
+            decision.update(action='skip', reason='not due (the earlier change was just confirmed FINISHED)')
+            continue
         else:
             why = _due(entry, acct['max_age_days'], force, now)
             decision.update(action='rotate' if why else 'skip', reason=why or 'not due (rotated %s)' % entry.get('last_rotated'))
@@ -344,8 +357,16 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
                                                                'but it could not be read back; check the store')
                 continue
         else:
-            group['password'] = policy_mod.generate(rules, length=max(lengths) if lengths else None,
-                                                    exclude_chars=exclude, rng=rng)
+            try:
+                group['password'] = policy_mod.generate(rules, length=max(lengths) if lengths else None,
+                                                        exclude_chars=exclude, rng=rng)
+            except policy_mod.PolicyError as exc:
+                # this account's settings cannot be met: report it, rotate the others
+                for decision in decisions:
+                    if decision.get('group') == group['group'] and decision.get('action') in ('rotate', 'resubmit'):
+                        decision.update(action='error', reason='password_length/exclude_chars cannot be met: %s; change '
+                                        'them for this account' % exc)
+                continue
         out.append(group)
     return decisions, out
 
@@ -451,6 +472,27 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
 # --------------------------------------------------------------------------- record and report
 
 COMMIT_STATES = ('FINISHED',)
+
+
+def reached_several_sources(source_ids):
+    """A change that fans out over a password sync group; when it FAILED, the healthy members may still
+    have taken the new password (ISC does not undo them), so its password must not be discarded."""
+    return len(set(source_ids or ())) > 1
+
+
+def keep_partial_failures(outcomes):
+    """Turn FAILED changes that reached several sources into UNKNOWN: the role then keeps their password
+    pending (instead of discarding a password some accounts may hold) and the next run re-sends it."""
+    for outcome in outcomes:
+        if outcome.get('state') == 'FAILED' and reached_several_sources(outcome.get('source_ids')):
+            outcome['state'] = 'UNKNOWN'
+            outcome['errors'] = list(outcome.get('errors') or []) + [
+                'the change reached %d sources of a password sync group and may have set the new password on some '
+                'of them: it stays pending and the next run sends the same password again'
+                % len(set(outcome['source_ids']))]
+    return outcomes
+
+
 FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
 DISCARD_STATES = ('FAILED', 'REJECTED')
 
@@ -524,11 +566,14 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None):
         failures = sum(1 for r in rows if r['status'] in FAILING)
         skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
         out = ['<?xml version="1.0" encoding="UTF-8"?>',
-               '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d">' % (len(rows), failures, skipped),
-               '  <testsuite name="service_account_rotation" tests="%d" failures="%d" errors="0" skipped="%d">'
+               '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d" time="0">'
+               % (len(rows), failures, skipped),
+               '  <testsuite name="service_account_rotation" tests="%d" failures="%d" errors="0" skipped="%d" time="0">'
                % (len(rows), failures, skipped)]
         for row in rows:
-            out.append('    <testcase classname="rotation" name=%s>' % quoteattr(row['account']))
+            # classname = the source, so CI report viewers group accounts by source
+            out.append('    <testcase classname=%s name=%s time="0">'
+                       % (quoteattr(row['account'].split('/', 1)[0]), quoteattr(row['account'])))
             if row['status'] in FAILING:
                 out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
             elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):

@@ -102,7 +102,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client imp
     operation_path,
     OP_DIGIT,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, isc_argument_spec
 
 
 def main():
@@ -115,6 +115,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    check_not_empty(module, {'user_id': p['user_id']})
     if not 6 <= p['length'] <= 18:
         module.fail_json(msg='length must be between 6 and 18 digits (got %d)' % p['length'])
     if not 1 <= p['duration_minutes'] <= 60:

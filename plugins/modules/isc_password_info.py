@@ -159,6 +159,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
+    check_not_empty,
     error_result,
     isc_argument_spec,
     password_info,
@@ -182,8 +183,11 @@ def main():
         required_together=[('user_name', 'source_name')],
         supports_check_mode=True,
     )
-    client = IscClient.from_module(module)
     p = module.params
+    check_not_empty(module, {'user_name': p['user_name'], 'source_name': p['source_name']})
+    for n, query in enumerate(p['queries'] or []):
+        check_not_empty(module, query, prefix='queries[%d]: ' % n)
+    client = IscClient.from_module(module)
     if p['queries'] is None:
         try:
             result = password_info(client, p['user_name'], p['source_name'])

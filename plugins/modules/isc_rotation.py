@@ -177,6 +177,9 @@ options:
     type: list
     elements: dict
     default: []
+  started:
+    description: When the run began (the C(started) result of O(phase=reconcile)), for the JSON report (O(phase=record)).
+    type: str
   report_json:
     description: Where to write the JSON report (O(phase=record)); none when omitted.
     type: path
@@ -238,6 +241,10 @@ groups:
   returned: when O(phase=plan)
   type: list
   elements: dict
+started:
+  description: When this run began (UTC, ISO 8601); the role passes it on to the report.
+  returned: when O(phase=reconcile)
+  type: str
 progress:
   description:
     - One line per settled batch of changes (O(batch_size)), with the time since the phase began.
@@ -291,12 +298,13 @@ def run_phase(module):
         rows, totals = rotation.summarize(params['decisions'], params['reconciled'], params['outcomes'],
                                           check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
-            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'])
+            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'])
         return dict(changed=False, rows=rows, totals=totals, summary=rotation.render_table(rows, totals))
 
     client = IscClient.from_module(module)
     if phase == 'reconcile':
-        result = dict(changed=False, reconciled=rotation.reconcile(client, ledger, params['store_pending_keys'], workers=params['workers']))
+        result = dict(changed=False, started=rotation.iso(rotation.utcnow()),
+                      reconciled=rotation.reconcile(client, ledger, params['store_pending_keys'], workers=params['workers']))
     elif phase == 'plan':
         sync_groups = client.list_password_sync_groups() if params['api_version'] == 'v2024' else []
         accounts = rotation.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
@@ -304,6 +312,14 @@ def run_phase(module):
         decisions, groups = rotation.plan(client, accounts, ledger, params['reconciled'],
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'], workers=params['workers'])
+        # A re-send carries an escrowed password out again in `groups`. It came in through the no_log
+        # option pending_passwords, so Ansible would replace it in the result by its placeholder, and the
+        # role would then escrow and send the placeholder. Let the groups carry it like a new password
+        # (the role registers this result with no_log) and keep it out of the echoed module arguments.
+        escrowed = set(v for v in params['pending_passwords'].values() if v)
+        if escrowed:
+            module.no_log_values.difference_update(escrowed)
+            params['pending_passwords'] = dict.fromkeys(params['pending_passwords'], 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER')
         result = dict(changed=False, decisions=decisions, groups=groups)
     else:
         if module.check_mode:
@@ -322,6 +338,7 @@ def run_phase(module):
         outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                   poll_interval=params['poll_interval'], workers=params['workers'],
                                   batch_size=params['batch_size'], progress=report)
+        outcomes = rotation.keep_partial_failures(outcomes)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress)
     result['stats'] = dict(client.stats)
     return result
@@ -366,10 +383,19 @@ def main():
         decisions=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
         verify_failures=dict(type='list', elements='dict', default=[]),
+        started=dict(type='str'),
         report_json=dict(type='path'),
         report_junit=dict(type='path'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for name, minimum in (('workers', 1), ('batch_size', 1), ('max_attempts', 1), ('wait_timeout', 0),
+                          ('max_age_days', 0), ('password_length', 0)):
+        if module.params[name] < minimum:
+            module.fail_json(msg='%s must be at least %d (got %d); with the role, set service_account_rotation_%s'
+                             % (name, minimum, module.params[name], name))
+    if module.params['poll_interval'] <= 0:
+        module.fail_json(msg='poll_interval must be above 0 (got %s); with the role, set '
+                             'service_account_rotation_poll_interval' % module.params['poll_interval'])
     try:
         module.exit_json(**run_phase(module))
     except (IscError, rotation.RotationError) as exc:

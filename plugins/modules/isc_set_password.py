@@ -264,6 +264,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
     SetPasswordRun,
+    check_not_empty,
     diff_for,
     isc_argument_spec,
 )
@@ -309,8 +310,9 @@ def main():
     single = p['passwords'] is None
     items = [dict((f, p[f]) for f in ITEM_FIELDS)] if single else p['passwords']
     for n, item in enumerate(items):
+        where = '' if single else 'passwords[%d]: ' % n
+        check_not_empty(module, dict((f, item.get(f)) for f in ITEM_FIELDS), prefix=where)
         if item.get('password') and not (item.get('user_name') and item.get('source_name')):
-            where = '' if single else 'passwords[%d]: ' % n
             module.fail_json(msg='%suser_name and source_name are required with password (to fetch the '
                                  'encryption key and the policy)' % where)
     client = IscClient.from_module(module)

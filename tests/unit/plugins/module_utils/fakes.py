@@ -67,12 +67,13 @@ class FakeSession(object):
     def count(self, method, path):
         return sum(1 for c in self.calls if c['method'] == method and c['path'] == path)
 
-    def request(self, method, url, json=None, data=None, headers=None, timeout=None):
+    def request(self, method, url, json=None, data=None, headers=None, timeout=None, verify=None):
         parts = urlsplit(url)
         path = parts.path
         with self._lock:
             self.calls.append({'method': method, 'url': url, 'path': path, 'json': json, 'data': data,
-                               'headers': dict(headers or {}), 'query': parts.query})
+                               'headers': dict(headers or {}), 'query': parts.query,
+                               'verify': self.verify if verify is None else verify})
             key = (method, path)
             if key not in self.handlers and path == '/oauth/token':
                 self.tokens_issued += 1

@@ -101,6 +101,8 @@ def test_validate_certs_false_warns(capsys, monkeypatch):
     res, dummy = run_module(isc_password_info.main, dict(CONN, validate_certs=False, user_name='Abby.Smith',
                                                          source_name='My-AD'), capsys, monkeypatch, isc())
     assert any('validate_certs' in w for w in warning_texts(res))
+    # given with every request, so that REQUESTS_CA_BUNDLE in the environment cannot turn checking back on
+    assert dummy.calls and all(call['verify'] is False for call in dummy.calls)
 
 
 # ---- isc_password_info -----------------------------------------------------------------------------
@@ -121,7 +123,8 @@ def test_info_unknown_user(capsys, monkeypatch):
     res, dummy = run_module(isc_password_info.main, dict(CONN, user_name='nobody', source_name='My-AD'),
                             capsys, monkeypatch, s)
     assert res['failed']
-    assert res['msg'] == 'query-password-info failed: HTTP 400: Identity nobody not found (trackingId tid9)'
+    assert res['msg'] == ('query-password-info failed: HTTP 400: Identity nobody not found (trackingId tid9); '
+                          'hint: check user_name and source_name: the user name and source display name as ISC spells them')
 
 
 def test_info_batch_per_item_failure(capsys, monkeypatch):

@@ -1,0 +1,243 @@
+"""Malformed input, one case at a time, to the four modules and to the rotation role.
+
+Each case must fail the run with a message that names the field (or the cause) and says how to fix it,
+without a Python traceback, and without touching anything: no set-password reaches the service, every
+account keeps its password, and the store and ledger keep their exact bytes.
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from hostile_helpers import file_bytes, fresh_store_and_ledger, state_path, write_vault_file
+from rotation_helpers import ROTATE, fleet, key_of, rotate_vars, sim_hashes, write_accounts
+from conftest import SimulatorProcess, write_playbook
+
+OMIT = object()
+EXPIRED = '<expired access token>'
+LONG_PASSWORD = 'Aa1-' + 'x' * 246
+
+ABBY = {'user_name': 'Abby.Smith', 'source_name': 'My-AD'}
+SET = dict(ABBY, password='Good-Enough-Pw-42')
+
+# (id, module, arguments, texts the output must contain: the field or cause, then the fix)
+MODULE_CASES = [
+    ('info-missing-source', 'isc_password_info', {'user_name': 'Abby.Smith'},
+     ['source_name', 'required together: user_name, source_name']),
+    ('info-empty-user', 'isc_password_info', dict(ABBY, user_name=''), ['user_name is empty', 'give the identity']),
+    ('info-timeout-not-int', 'isc_password_info', dict(ABBY, timeout='soon'), ["argument 'timeout'", 'convert to int']),
+    ('info-unknown-user', 'isc_password_info', dict(ABBY, user_name='Nobody.Here'),
+     ["userName 'Nobody.Here' not found", 'hint: check user_name and source_name']),
+    ('info-unknown-source', 'isc_password_info', dict(ABBY, source_name='Nope-AD'),
+     ["sourceName 'Nope-AD' not found", 'hint: check user_name and source_name']),
+    ('info-unreachable-url', 'isc_password_info', dict(ABBY, base_url='http://127.0.0.1:9', max_retries=0),
+     ['cannot reach http://127.0.0.1:9', 'hint: check base_url/tenant']),
+    ('info-malformed-url', 'isc_password_info', dict(ABBY, base_url='htp:/bad url'),
+     ["base_url 'htp:/bad url' is malformed", 'give the tenant API root']),
+    ('info-url-with-version', 'isc_password_info', dict(ABBY, base_url='http://127.0.0.1:9/v2024'),
+     ['ends with the API version segment /v2024', 'choose the version with api_version']),
+    ('info-wrong-secret', 'isc_password_info', dict(ABBY, client_secret='not-the-secret'),
+     ['Bad client credentials', 'hint: check client_id/client_secret']),
+    ('info-no-credentials', 'isc_password_info', dict(ABBY, client_id='', client_secret=''),
+     ['no ISC credentials', 'set client_id and client_secret']),
+    ('info-invalid-token', 'isc_password_info', dict(ABBY, access_token='not-a-token-0123456789'),
+     ['JWT is invalid', 'give a fresh access_token']),
+    ('info-expired-token', 'isc_password_info', dict(ABBY, access_token=EXPIRED),
+     ['JWT is expired', 'give a fresh access_token']),
+    ('info-bad-api-version', 'isc_password_info', dict(ABBY, api_version='v9'),
+     ['api_version', 'must be one of: v2024, v3, beta, v1']),
+    ('set-policy', 'isc_set_password', dict(SET, password='ab1'),
+     ['password does not meet the password policy of source My-AD', 'min_length: needs at least 8 characters']),
+    ('set-colon', 'isc_set_password', dict(SET, password='Abc:12345678'), ["contains ':'", 'ISC does not accept']),
+    ('set-over-245-bytes', 'isc_set_password', dict(SET, password=LONG_PASSWORD), ['password', 'longer than 245 UTF-8 bytes']),
+    ('set-non-ascii', 'isc_set_password', dict(SET, password='Abcd\u00e9f12345'), ['non-ASCII', 'ASCII only']),
+    ('set-empty-password', 'isc_set_password', dict(SET, password=''), ['password is empty', 'give the new password']),
+    ('set-no-password', 'isc_set_password', ABBY, ['one of the following is required', 'password, encrypted_password']),
+    ('set-no-user', 'isc_set_password', {'source_name': 'My-AD', 'password': 'Abcdef12345'},
+     ['user_name and source_name are required with password', 'to fetch the encryption key']),
+    ('set-ambiguous-account', 'isc_set_password', dict(SET, user_name='Carl.Jones'),
+     ['has 2 accounts on the source', 'set account_id to choose one']),
+    ('set-unknown-account', 'isc_set_password', dict(SET, account_id='CN=nope'),
+     ["account_id 'CN=nope' is not one of the accounts", 'Abby.Smith (CN=Abby Smith']),
+    ('set-negative-wait', 'isc_set_password', dict(SET, wait=True, wait_timeout=-1), ['wait_timeout must be >= 0']),
+    ('set-bad-update-mode', 'isc_set_password', dict(SET, update_password='sometimes'),
+     ['update_password', 'must be one of: always, on_change']),
+    ('set-encrypted-without-key', 'isc_set_password',
+     {'identity_id': 'i', 'source_id': 's', 'account_id': 'a', 'encrypted_password': 'QUJD'},
+     ['encrypted_password', 'required together: encrypted_password, public_key_id']),
+    ('set-batch-empty-password', 'isc_set_password', {'passwords': [SET, dict(SET, password='')]},
+     ['passwords[1]: password is empty', 'give the new password']),
+    ('digit-length-5', 'isc_digit_token', {'user_id': 'Abby.Smith', 'length': 5}, ['length must be between 6 and 18']),
+    ('digit-length-text', 'isc_digit_token', {'user_id': 'Abby.Smith', 'length': 'eight'}, ["argument 'length'", 'convert to int']),
+    ('digit-duration-61', 'isc_digit_token', {'user_id': 'Abby.Smith', 'duration_minutes': 61},
+     ['duration_minutes must be between 1 and 60']),
+    ('digit-unknown-user', 'isc_digit_token', {'user_id': 'Nobody.Here'}, ["userId 'Nobody.Here' not found", 'hint: check user_id']),
+    ('digit-missing-user', 'isc_digit_token', {}, ['missing required arguments: user_id']),
+    ('digit-empty-user', 'isc_digit_token', {'user_id': ' '}, ['user_id is empty', 'give the identity']),
+    ('digit-v3', 'isc_digit_token', {'user_id': 'Abby.Smith', 'api_version': 'v3'},
+     ['api_version v3 has no digit-token operation', 'use api_version v2024, beta or v1']),
+    ('status-missing-id', 'isc_password_status', {}, ['one of the following is required: request_id, request_ids']),
+    ('status-empty-id', 'isc_password_status', {'request_id': ''}, ['request_id values must not be empty']),
+    ('status-unknown-id', 'isc_password_status', {'request_id': '0123456789abcdef0123456789abcdef'},
+     ['HTTP 404', 'wrong or expired request_id']),
+]
+
+
+def corrupt(name, content):
+    def setup(workdir):
+        with open(state_path(workdir, name), 'wb') as handle:
+            handle.write(content)
+    return setup
+
+
+def vault_store_with(document):
+    def setup(workdir):
+        write_vault_file(workdir, document)  # decrypts fine, but is not a store document
+    return setup
+
+
+GOOD = '@good'  # the two seeded, due accounts
+# (id, settings, texts the output must contain). settings: accounts (list, GOOD, or raw YAML text), extra vars,
+# setup(workdir) run after the seeded store and ledger are written, vault ('none' or 'wrong').
+ROLE_CASES = [
+    ('role-duplicate-account', {'accounts': 'dup'}, ['listed more than once', 'remove the duplicates']),
+    ('role-missing-source-name', {'accounts': [{'user_name': 'svc-app-001'}]},
+     ['missing required arguments: source_name', 'service_account_rotation_accounts']),
+    ('role-empty-user-name', {'accounts': [{'source_name': 'Corp-AD', 'user_name': ''}]},
+     ['accounts[0]: user_name is empty', 'give the user name']),
+    ('role-max-age-not-int', {'accounts': [{'source_name': 'Corp-AD', 'user_name': 'svc-app-001', 'max_age_days': 'old'}]},
+     ["argument 'max_age_days'", 'convert to int']),
+    ('role-accounts-not-a-list', {'accounts': 'service_account_rotation_accounts: just-a-string\n'},
+     ['service_account_rotation_accounts', 'convert to dict']),
+    ('role-unknown-user', {'accounts': [{'source_name': 'Corp-AD', 'user_name': 'nobody'}]},
+     ["userName 'nobody' not found", 'hint: check user_name']),
+    ('role-unknown-source', {'accounts': [{'source_name': 'Nope-Src', 'user_name': 'svc-app-001'}]},
+     ["sourceName 'Nope-Src' not found", 'hint: check user_name']),
+    ('role-password-length-300', {'extra': {'service_account_rotation_password_length': 300}},
+     ['password_length/exclude_chars cannot be met', 'length 300 is outside what the policy allows']),
+    ('role-exclude-every-digit', {'accounts': [{'source_name': 'Corp-AD', 'user_name': 'svc-app-001', 'exclude_chars': '0123456789'}]},
+     ['password_length/exclude_chars cannot be met', 'needs digit characters but exclude_chars removes them all']),
+    ('role-workers-0', {'extra': {'service_account_rotation_workers': 0}},
+     ['service_account_rotation_workers must be at least 1', '(got 0)']),
+    ('role-negative-wait-timeout', {'extra': {'service_account_rotation_wait_timeout': -5}},
+     ['service_account_rotation_wait_timeout must be at least 0', '(got -5)']),
+    ('role-bad-fail-on', {'extra': {'service_account_rotation_fail_on': ['nonsense']}},
+     ['service_account_rotation_fail_on', 'must be one or more of: failed, unknown']),
+    ('role-malformed-url', {'extra': {'isc_base_url': 'htp:/bad'}}, ["base_url 'htp:/bad' is malformed", 'give the tenant API root']),
+    ('role-wrong-client-secret', {'extra': {'isc_client_secret': 'wrong-secret'}},
+     ['Bad client credentials', 'hint: check client_id/client_secret']),
+    ('role-wrong-vault-password', {'vault': 'wrong'}, ['could not be decrypted', 'Check the vault password']),
+    ('role-no-vault-password', {'vault': 'none'}, ['the secret store needs a vault password', 'run with --vault-password-file']),
+    ('role-store-not-vault', {'setup': corrupt('store.vault', b'{"accounts": {}}\n')},
+     ['is not Ansible Vault encrypted', 'Restore it from backup']),
+    ('role-store-corrupt-content', {'setup': vault_store_with(b'[1, 2, 3')},
+     ['decrypted but its content is corrupt', 'Restore it from backup']),
+    ('role-ledger-not-json', {'setup': corrupt('ledger.json', b'{"version": 1, "accounts": {\n')},
+     ['ledger.json is corrupt', 'restore it from backup or move it aside']),
+    ('role-ledger-wrong-shape', {'setup': corrupt('ledger.json', b'[]\n')},
+     ['ledger.json is corrupt', 'restore it from backup or move it aside']),
+    ('role-accounts-file-missing', {'accounts_file': '/nonexistent/accounts.yml'}, ['/nonexistent/accounts.yml', 'Could not find']),
+]
+
+
+@pytest.fixture(scope='module')
+def shared_simulator(tmp_path_factory):
+    """One simulator for the whole matrix (reset before each case): the cases only need it to answer."""
+    sim = SimulatorProcess(str(tmp_path_factory.mktemp('sim')), '--completion-delay', '0.3')
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def simulator(shared_simulator):
+    shared_simulator.call('POST', '/__sim/reset', {'state': True})
+    return shared_simulator
+
+
+@pytest.fixture
+def seeded(simulator, workdir):
+    """Two accounts whose seed password the store holds as current, due for rotation per the ledger."""
+    accounts = fleet(simulator, limit=2)
+    fresh_store_and_ledger(workdir, simulator, accounts, {key_of(a): 'Init-%s-Aa1!x' % a['user_name'] for a in accounts})
+    return accounts
+
+
+def snapshot(simulator, workdir):
+    return {'hashes': sim_hashes(simulator), 'store': file_bytes(state_path(workdir, 'store.vault')),
+            'ledger': file_bytes(state_path(workdir, 'ledger.json')),
+            'journal': file_bytes(state_path(workdir, 'ledger.json.journal'))}
+
+
+def check(result, simulator, workdir, before, needles):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    for needle in needles:
+        assert needle in output, 'missing %r in:\n%s' % (needle, output[-4000:])
+    assert 'Traceback' not in output
+    assert simulator.requests_of('set_password') == 0
+    assert simulator.counters()['passwordChangesApplied'] == 0
+    after = snapshot(simulator, workdir)
+    assert after['hashes'] == before['hashes']
+    assert after['store'] == before['store'], 'the store file changed'
+    assert after['ledger'] == before['ledger'], 'the ledger file changed'
+    assert after['journal'] == before['journal'] is None
+
+
+def expired_token(simulator):
+    simulator.call('PUT', '/__sim/config', {'token_ttl': 0.5})
+    grant = {'grant_type': 'client_credentials', 'client_id': 'demo-client-id', 'client_secret': 'demo-client-secret'}
+    token = simulator.call('POST', '/oauth/token', grant)['access_token']
+    simulator.call('PUT', '/__sim/config', {'token_ttl': 749})
+    time.sleep(1)
+    return token
+
+
+@pytest.mark.parametrize('module,args,needles', [c[1:] for c in MODULE_CASES], ids=[c[0] for c in MODULE_CASES])
+def test_module_refuses_bad_input(ansible, simulator, workdir, seeded, module, args, needles):
+    task = {'base_url': simulator.base_url, 'client_id': 'demo-client-id', 'client_secret': 'demo-client-secret',
+            'token_cache': False}
+    task.update(args)
+    if task.get('access_token') == EXPIRED:
+        task['access_token'] = expired_token(simulator)
+    if 'access_token' in task:
+        del task['client_id'], task['client_secret']
+    play = [{'hosts': 'localhost', 'gather_facts': False,
+             'tasks': [{'name': 'bad input', 'sailpoint_isc.passwords.' + module: task}]}]
+    path = write_playbook(workdir, 'bad.yml', json.dumps(play))
+    before = snapshot(simulator, workdir)
+    result = ansible.run(path, vault=False, timeout=120)
+    check(result, simulator, workdir, before, needles)
+
+
+@pytest.mark.parametrize('settings,needles', [c[1:] for c in ROLE_CASES], ids=[c[0] for c in ROLE_CASES])
+def test_role_refuses_bad_input(ansible, simulator, workdir, seeded, settings, needles):
+    accounts = settings.get('accounts', GOOD)
+    if accounts == GOOD:
+        accounts_file = write_accounts(workdir, seeded)
+    elif accounts == 'dup':
+        accounts_file = write_accounts(workdir, seeded + [dict(seeded[0])])
+    elif isinstance(accounts, str):
+        accounts_file = os.path.join(workdir, 'accounts.yml')
+        with open(accounts_file, 'w') as handle:
+            handle.write(accounts)
+    else:
+        accounts_file = write_accounts(workdir, accounts)
+    accounts_file = settings.get('accounts_file', accounts_file)
+    if settings.get('setup'):
+        settings['setup'](workdir)
+    if settings.get('vault') == 'wrong':
+        ansible.vault_pass = os.path.join(workdir, 'other-vault-pass')
+        with open(ansible.vault_pass, 'w') as handle:
+            handle.write('not-the-vault-password\n')
+    before = snapshot(simulator, workdir)
+    result = ansible.run(ROTATE, rotate_vars(workdir, accounts_file, **settings.get('extra', {})),
+                         vault=settings.get('vault') != 'none', timeout=120)
+    check(result, simulator, workdir, before, needles)
+
+
+def test_the_matrix_is_wide_enough():
+    assert len(MODULE_CASES) + len(ROLE_CASES) >= 30
+    assert {c[1] for c in MODULE_CASES} == {'isc_password_info', 'isc_set_password', 'isc_digit_token', 'isc_password_status'}
+    assert len(set(c[0] for c in MODULE_CASES + ROLE_CASES)) == len(MODULE_CASES) + len(ROLE_CASES)
