@@ -250,6 +250,10 @@ def format_error(operation, status, body, tracking_id=None, hint=None):
     if not tracking_id and isinstance(body, dict):
         tracking_id = body.get('trackingId')
     msg = '%s failed: HTTP %s' % (operation, status)
+    detail = body.get('detailCode') if isinstance(body, dict) else None
+    if isinstance(detail, str) and '.' in detail.split(' ', 1)[0] and detail not in (text or ''):
+        # a sub-code such as 400.1.404 says more than the status and is what SailPoint's docs index
+        msg += ' (%s)' % detail
     if text:
         msg += ': %s' % text
     if tracking_id:

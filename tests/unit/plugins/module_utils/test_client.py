@@ -253,7 +253,7 @@ def test_error_line_with_tracking_id():
     c, dummy, dummy2 = make({('POST', Q): FakeResponse(400, body)})
     with pytest.raises(IscError) as e:
         c.query_password_info('u', 's')
-    assert str(e.value) == ('query-password-info failed: HTTP 400: first; second '
+    assert str(e.value) == ('query-password-info failed: HTTP 400 (400.1 Bad Request Content): first; second '
                             '(trackingId e7eab60924f64aa284175b9fa3309599)')
     assert e.value.tracking_id == 'e7eab60924f64aa284175b9fa3309599'
 

@@ -123,7 +123,8 @@ def test_info_unknown_user(capsys, monkeypatch):
     res, dummy = run_module(isc_password_info.main, dict(CONN, user_name='nobody', source_name='My-AD'),
                             capsys, monkeypatch, s)
     assert res['failed']
-    assert res['msg'] == ('query-password-info failed: HTTP 400: Identity nobody not found (trackingId tid9); '
+    assert res['msg'] == ('query-password-info failed: HTTP 400 (400.1.404 Referenced object not found): '
+                          'Identity nobody not found (trackingId tid9); '
                           'hint: check user_name and source_name: the user name and source display name as ISC spells them')
 
 
