@@ -805,10 +805,15 @@ class IscClient(object):
         ctx = dict(context or {})
         id_fields = ('identity_id', 'source_id', 'account_id', 'public_key_id')
         ids = ', '.join('%s %s' % (k, ctx[k]) for k in id_fields if ctx.get(k))
-        msg = ('%s: outcome unknown: %s, so ISC may or may not have accepted the change and it was '
-               'not sent again. Reconcile before retrying: check the account on the source (or '
-               'test a logon with the new password), or submit again with the same password'
-               % (operation, why))
+        if operation == OP_DIGIT:
+            msg = ('%s: outcome unknown: %s, so ISC may or may not have generated a token and the request '
+                   'was not sent again. Generate a new token; one that was never delivered expires by itself'
+                   % (operation, why))
+        else:
+            msg = ('%s: outcome unknown: %s, so ISC may or may not have accepted the change and it was '
+                   'not sent again. Reconcile before retrying: check the account on the source (or '
+                   'test a logon with the new password), or submit again with the same password'
+                   % (operation, why))
         if ids:
             msg += ' [%s]' % ids
         return self._error(IscOutcomeUnknown, msg, status=status, operation=operation,
