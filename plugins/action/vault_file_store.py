@@ -7,15 +7,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import fcntl
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
 from ansible.plugins.action import ActionBase
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
 
 STORE_VERSION = 1
 ARGUMENT_SPEC = {
@@ -90,24 +89,7 @@ class ActionModule(ActionBase):
     def _save(self, vault, path, data):
         vault_lib, (vault_id, secret) = vault
         blob = vault_lib.encrypt(to_bytes(json.dumps(data, sort_keys=True)), secret=secret, vault_id=vault_id)
-        directory = os.path.dirname(path) or '.'
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.' + os.path.basename(path))
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(blob)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, path)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, blob, 0o600)
 
     def _run_op(self, vault, args):
         path, op = args['path'], args['op']
@@ -117,8 +99,7 @@ class ActionModule(ActionBase):
                 return {'changed': False, 'pending_keys': [], 'accounts': 0, 'passwords': {}}
             os.makedirs(directory, 0o700)
         # One writer at a time: read-merge-write under a lock, so parallel runs never clobber each other.
-        with open(path + '.lock', 'a') as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with FileLock(path + '.lock', required=True):
             data = self._load(vault, path)
             accounts = data['accounts']
             if op == 'check':

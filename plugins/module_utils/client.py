@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 import traceback
@@ -51,13 +50,8 @@ except ImportError:  # pragma: no cover - exercised by ansible-test import sanit
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    import fcntl
-    HAS_FCNTL = True
-except ImportError:  # pragma: no cover - non-POSIX controller
-    HAS_FCNTL = False
-
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, ensure_private_dir, write_atomic
 
 
 COLLECTION_VERSION = '0.1.0'
@@ -367,10 +361,6 @@ class TokenCache(object):
                     info=b'sailpoint_isc.passwords token-cache v1')
         self._fernet = Fernet(_b64(hkdf.derive(secret)))
 
-    def _ensure_dir(self):
-        if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-
     def _read_all(self):
         try:
             with open(self.path, 'r') as f:
@@ -391,7 +381,7 @@ class TokenCache(object):
             return None, None
 
     def store(self, token, expires_at):
-        self._ensure_dir()
+        ensure_private_dir(self.directory)
         data = self._read_all()
         now = time.time()
         # drop other entries that expired long ago (shared single-file form)
@@ -401,20 +391,7 @@ class TokenCache(object):
             'expires_at': expires_at,
             'token': self._fernet.encrypt(token.encode('utf-8')).decode('ascii'),
         }
-        fd, tmp = tempfile.mkstemp(prefix='.tok-', dir=self.directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, 'w') as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps(data))
 
     def clear(self):
         data = self._read_all()
@@ -422,46 +399,10 @@ class TokenCache(object):
             self.store_raw(dict((k, v) for k, v in data.items() if k != self.key_id))
 
     def store_raw(self, data):
-        self._ensure_dir()
-        fd, tmp = tempfile.mkstemp(prefix='.tok-', dir=self.directory)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data))
 
     def lock(self):
-        return _FileLock(self.path + '.lock', self._ensure_dir)
-
-
-class _FileLock(object):
-    """Exclusive advisory lock (no-op where fcntl is missing or the file cannot be made)."""
-
-    def __init__(self, path, prepare):
-        self.path = path
-        self._prepare = prepare
-        self._fd = None
-
-    def __enter__(self):
-        if not HAS_FCNTL:
-            return self
-        try:
-            self._prepare()
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except OSError:
-            if self._fd is not None:
-                os.close(self._fd)
-            self._fd = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._fd is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            finally:
-                os.close(self._fd)
-                self._fd = None
-        return False
+        return FileLock(self.path + '.lock')
 
 
 # --------------------------------------------------------------------------------------------
@@ -936,13 +877,7 @@ class IscClient(object):
         if not self._limiter_path:
             return
         try:
-            directory = os.path.dirname(self._limiter_path)
-            if not os.path.isdir(directory):
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.limiter-')
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(self.limiter.snapshot(), handle)
-            os.rename(tmp, self._limiter_path)
+            write_atomic(self._limiter_path, json.dumps(self.limiter.snapshot()))
         except OSError:
             pass  # losing the hand-over only costs a 429 later, which is honoured
 

@@ -26,14 +26,9 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 import time
 
-try:
-    import fcntl
-    HAS_FCNTL = True
-except ImportError:  # pragma: no cover
-    HAS_FCNTL = False
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
 
 DEFAULT_PATH = '~/.cache/sailpoint_isc/fingerprints.json'
 KDF = 'pbkdf2-sha256'
@@ -70,26 +65,10 @@ class FingerprintStore(object):
         return entries if isinstance(entries, dict) else {}
 
     def _write(self, entries):
-        directory = os.path.dirname(self.path) or '.'
-        if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.fp-', dir=directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, 'w') as f:
-                json.dump({'version': 1, 'entries': entries}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps({'version': 1, 'entries': entries}, indent=1, sort_keys=True))
 
     def _locked(self):
-        return _Lock(self.path + '.lock')
+        return FileLock(self.path + '.lock')
 
     # ---- API ----------------------------------------------------------------------------------
     def get(self, key):
@@ -147,30 +126,3 @@ class FingerprintStore(object):
             else:
                 entries[key] = entry
             self._write(entries)
-
-
-class _Lock(object):
-    def __init__(self, path):
-        self.path = path
-        self._fd = None
-
-    def __enter__(self):
-        if HAS_FCNTL:
-            directory = os.path.dirname(self.path) or '.'
-            try:
-                if not os.path.isdir(directory):
-                    os.makedirs(directory, mode=0o700, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except OSError:
-                self._fd = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._fd is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            finally:
-                os.close(self._fd)
-                self._fd = None
-        return False

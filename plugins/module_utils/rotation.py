@@ -22,7 +22,6 @@ import datetime
 import heapq
 import json
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
@@ -31,6 +30,7 @@ from xml.sax.saxutils import quoteattr, escape
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 
 TERMINAL = ('FINISHED', 'FAILED')
 LEDGER_VERSION = 1
@@ -56,25 +56,6 @@ def account_key(source_name, user_name, account_id=None):
     """The one name of an account in the ledger, the store and the reports."""
     key = '%s/%s' % (source_name, user_name)
     return key + '#' + account_id if account_id else key
-
-
-def write_atomic(path, text, mode=0o600):
-    """Replace path with text: temp file in the same directory, fsync, rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.' + os.path.basename(path))
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class Ledger:
