@@ -16,7 +16,7 @@ step() {  # step NAME CMD...
   local t0=$SECONDS
   echo "::: $name: $*"
   if "$@"; then PASS=$((PASS+1)); echo "::: $name ok ($((SECONDS-t0))s)"
-  else FAIL=$((FAIL+1)); FAILED+=("$name"); echo "::: $name FAILED ($((SECONDS-t0))s)"; fi
+  else FAIL=$((FAIL+1)); FAILED+=("$name"); echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
 }
 
 find_python() {  # a real interpreter for X.Y (pyenv shims fail inside ansible-test)
@@ -43,15 +43,20 @@ mkdir -p "$COLL"
 cp -a "$REPO/." "$COLL/"
 rm -rf "$COLL/tests/output" "$COLL/.venv" "$COLL/build"
 
-# ansible-test --venv downloads get-pip.py from a host this machine cannot reach: use the stand-in.
-PIPV=$(python - <<'PYEOF'
+# ansible-test --venv downloads get-pip.py from a host this machine cannot reach: use the stand-in,
+# under the name the given Python's ansible-test looks for (it embeds the pip version).
+install_pip_shim() {
+  local pipv
+  pipv=$("$1" - <<'PYEOF'
 import os, re, ansible_test
 p = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')
 print(re.search(r"pip='([0-9.]+)'", open(p).read()).group(1))
 PYEOF
 )
-mkdir -p "$HOME/.ansible/test/cache"
-cp "$REPO/.ci/get_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${PIPV//./_}.py"
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp "$REPO/.ci/get_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${pipv//./_}.py"
+}
+install_pip_shim python
 
 EXTRA=()
 for v in ${CI_EXTRA_PYTHONS-3.12 3.13}; do
@@ -70,6 +75,21 @@ export PATH
     step "sanity-py$v" ansible-test sanity --venv --python "$v" --color no --test compile --test import
   done
   step units ansible-test units "${AT[@]}"
+  # The oldest ansible-core the collection supports and the newest this machine runs: sanity and
+  # units with each, from its own virtualenv (CI_CORE_MATRIX="" skips them).
+  for spec in ${CI_CORE_MATRIX-2.16.19@3.11 2.21.5@3.13}; do
+    core=${spec%@*}; pyv=${spec#*@}
+    if ! p=$(find_python "$pyv"); then
+      echo "::: no Python $pyv here: ansible-core $core not tested"; FAIL=$((FAIL+1)); FAILED+=("core-$core"); continue
+    fi
+    venv="$WORK/venv-core-$core"
+    # shellcheck disable=SC2016
+    step "install-core-$core" bash -c '"$1" -m venv "$2" && "$2/bin/pip" install -q --disable-pip-version-check "ansible-core==$3"' \
+      _ "$p" "$venv" "$core" || continue
+    install_pip_shim "$venv/bin/python"
+    step "sanity-core-$core" env PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$pyv" --color no
+    step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
+  done
   # ansible-test exits 0 when every target is skipped: insist on at least one target.
   # shellcheck disable=SC2016
   step integration-targets bash -c '[ -n "$(ansible-test integration --list-targets 2>/dev/null)" ]'
