@@ -30,7 +30,7 @@ fi
 
 # Galaxy stage (WORKDIR /build = the context's _build directory).
 (cd "$WORK/context/_build" &&
-  ANSIBLE_GALAXY_DISABLE_GPG_VERIFY=1 ansible-galaxy collection install -r requirements.yml \
+  ANSIBLE_GALAXY_DISABLE_GPG_VERIFY=1 ANSIBLE_COLLECTIONS_PATH="$WORK/installed" ansible-galaxy collection install -r requirements.yml \
     --collections-path "$WORK/installed" >/dev/null)
 
 # Builder stage.

@@ -100,12 +100,14 @@ def awx_inject(credential_type, inputs, private_dir):
 def artifact():
     """Build the collection and install the tarball into a scratch collections path."""
     root = tempfile.mkdtemp(prefix='isc-artifact-')
-    env = dict(os.environ, ANSIBLE_HOME=os.path.join(root, 'ansible-home'), HOME=root,
+    collections = os.path.join(root, 'collections')
+    # Only the scratch path: with the checkout on ANSIBLE_COLLECTIONS_PATH (as `make` sets it),
+    # ansible-galaxy would find the collection "already installed" and install nothing.
+    env = dict(os.environ, ANSIBLE_HOME=os.path.join(root, 'ansible-home'), HOME=root, ANSIBLE_COLLECTIONS_PATH=collections,
                PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path',
                     os.path.join(root, 'dist'), REPO], check=True, capture_output=True, env=env)
     [tarball] = glob.glob(os.path.join(root, 'dist', 'sailpoint_isc-passwords-*.tar.gz'))
-    collections = os.path.join(root, 'collections')
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--offline', '-p', collections,
                     tarball], check=True, capture_output=True, env=env)
     yield {'tarball': tarball, 'collections': collections}
