@@ -134,3 +134,24 @@ def test_bad_input_fails_with_one_clear_line(ansible, simulator, workdir, name, 
     assert 'Traceback' not in result.stdout + result.stderr
     assert 'not-the-secret' not in result.stdout + result.stderr
     assert simulator.requests_of('set_password') == before
+
+
+def test_twenty_tasks_fetch_one_token(ansible, simulator, workdir):
+    tasks = ''.join("""
+    - name: query %d
+      sailpoint_isc.passwords.isc_password_info:
+        user_name: Abby.Smith
+        source_name: My-AD
+""" % n for n in range(20))
+    play = write_playbook(workdir, 'twenty.yml', """
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      token_cache: "{{ playbook_dir }}/tokens"
+  tasks:%s""" % tasks)
+    result = ansible.run(play)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.count('ok: [localhost]') == 20
+    assert simulator.requests_of('query_password_info') == 20
+    assert simulator.counters()['tokensIssued'] == 1
