@@ -534,7 +534,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
 def render_table(rows, counts):
     width = max([len('account')] + [len(r['account']) for r in rows])
     lines = ['%-*s  %-12s  %s' % (width, 'account', 'status', 'detail')]
-    lines += ['%-*s  %-12s  %s' % (width, r['account'], r['status'], r['detail'][:160]) for r in rows]
+    lines += ['%-*s  %-12s  %s' % (width, r['account'], r['status'], r['detail'][:320]) for r in rows]
     lines.append('totals: ' + ', '.join('%s=%d' % kv for kv in sorted(counts.items())))
     return lines
 
