@@ -28,7 +28,7 @@ def run_and_kill(ansible, extra, delay):
     return finished
 
 
-def test_sigkill_at_random_moments_loses_nothing(simulator_factory, workdir):
+def test_sigkill_at_random_moments_loses_nothing(simulator_factory, workdir, capsys):
     from conftest import PlaybookRunner
     simulator = simulator_factory('--fleet-size', str(ACCOUNTS), '--rate-limit', '2000', '--rate-window', '1',
                                   '--completion-delay', '0.2')
@@ -51,7 +51,8 @@ def test_sigkill_at_random_moments_loses_nothing(simulator_factory, workdir):
         assert done.returncode == 0, 'round %d re-run failed:\n%s' % (round_no, done.stdout[-4000:])
         lost_after = unaccounted(simulator, accounts, read_store(workdir), allow_pending=False)
         lost_total += len(set(lost_now) | set(lost_after))
-    print('crash test: kills=%d rounds=%d accounts=%d lost=%d' % (kills, KILLS, len(accounts), lost_total))
-    print('lost=%d' % lost_total)
+    with capsys.disabled():  # shown in `make test` output, not only on failure
+        print('\ncrash test: kills=%d rounds=%d accounts=%d lost=%d' % (kills, KILLS, len(accounts), lost_total))
+        print('lost=%d' % lost_total)
     assert kills >= KILLS // 2, 'most rounds should have been killed mid-run'
     assert lost_total == 0
