@@ -53,9 +53,9 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=str(exc))
         except OSError as exc:
             # disk full, permissions, no locking: the store was not changed (writes are atomic)
-            result.update(failed=True, msg='secret store %s could not be read or written (%s: %s); it was left as it '
-                          'was. Fix the path or its permissions and run again' % (args['path'], type(exc).__name__,
-                                                                               exc.strerror or exc))
+            why = '%s: %s' % (type(exc).__name__, exc.strerror or exc)
+            result.update(failed=True, msg='secret store %s could not be read or written (%s); it was left as it was. '
+                          'Fix the path or its permissions and run again' % (args['path'], why))
         return result
 
     def _vault(self, vault_id):
