@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of the rotation run lease (see module_utils/lease.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import lease
+
+ARGUMENT_SPEC = {
+    'ledger_path': {'type': 'path', 'required': True},
+    'state': {'type': 'str', 'required': True, 'choices': ['acquired', 'released']},
+    'run_id': {'type': 'str'},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            if args['state'] == 'acquired':
+                holder, replaced = lease.acquire(args['ledger_path'])
+                result.update(changed=False, run_id=holder['run_id'], holder=holder, replaced=replaced or '')
+                if replaced:
+                    result['warnings'] = ['took over the lease of run %s, which ended without releasing it (killed or '
+                                          'crashed); this run first settles what it left' % replaced]
+            else:
+                if not args.get('run_id'):
+                    result.update(failed=True, msg='run_id is required with state=released')
+                    return result
+                result.update(changed=False, released=lease.release(args['ledger_path'], args['run_id']))
+        except lease.LeaseError as exc:
+            result.update(failed=True, msg=str(exc))
+        except OSError as exc:
+            result.update(failed=True, msg='the rotation lease beside %s could not be read or written (%s: %s); fix the '
+                          'path or its permissions' % (args['ledger_path'], type(exc).__name__, exc.strerror or exc))
+        return result

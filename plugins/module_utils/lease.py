@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run lease of a rotation state directory: one run at a time, and a kill leaves nothing ambiguous.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice.
+
+Two files beside the ledger:
+  <ledger>.lease      JSON naming the run that holds the state: run id, host, controller pid (and its
+                      start time, so a recycled pid is not mistaken for the holder), start time.
+  <ledger>.work.lock  flock()ed by every rotation module for as long as it runs.
+
+Why two: Ansible's workers call setsid(), so killing ansible-playbook (even its process group) can
+leave the module of the running task alive, still sending set-passwords and journalling them. A
+lease is stale only when its controller is gone AND no module holds the work lock; the lock is
+released by the kernel when the module process ends, however it ends.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import errno
+import json
+import os
+import socket
+import uuid
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
+
+try:
+    import fcntl
+    HAS_FCNTL = True
+except ImportError:  # pragma: no cover - not POSIX
+    HAS_FCNTL = False
+
+
+class LeaseError(Exception):
+    """The lease could not be taken or is no longer ours; nothing was changed."""
+
+
+def lease_path(ledger_path):
+    return ledger_path + '.lease'
+
+
+def work_lock_path(ledger_path):
+    return ledger_path + '.work.lock'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def process_start(pid):
+    """Start time of a process in clock ticks since boot (Linux), or None when it cannot be read."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            stat = handle.read()
+    except (IOError, OSError):
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count fields after its last ')'
+    return int(stat[stat.rindex(')') + 2:].split()[19])
+
+
+def process_alive(pid, start=None):
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        if exc.errno == errno.EPERM:  # it exists, owned by someone else
+            return True
+        return False
+    if start is not None:
+        current = process_start(pid)
+        if current is not None and current != start:
+            return False  # the pid was recycled by an unrelated process
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            if handle.read().rsplit(')', 1)[-1].split()[0] == 'Z':
+                return False  # a zombie does no more work
+    except (IOError, OSError, IndexError):
+        pass
+    return True
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            return handle.read().replace(b'\0', b' ').decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return ''
+
+
+def _parent(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            stat = handle.read()
+        return int(stat[stat.rindex(')') + 2:].split()[1])
+    except (IOError, OSError, ValueError):
+        return 0
+
+
+def controller_pid(start=None):
+    """The pid of the outermost ansible-playbook process this one descends from, else our parent.
+
+    Outermost: Ansible's forked workers carry the same command line as the controller itself.
+    """
+    pid = start or os.getpid()
+    found, seen = None, 0
+    while pid > 1 and seen < 32:
+        if 'ansible-playbook' in _cmdline(pid):
+            found = pid
+        elif found:
+            break
+        pid = _parent(pid)
+        seen += 1
+    return found or os.getppid()
+
+
+def describe(holder):
+    return 'run %s (host %s, pid %s, started %s)' % (
+        holder.get('run_id'), holder.get('host'), holder.get('pid'), holder.get('started'))
+
+
+def read(path):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError):
+        return None
+    except ValueError:
+        return {}  # cut short or corrupt: nobody can be named, treated as a dead holder
+    return data if isinstance(data, dict) else {}
+
+
+def work_in_progress(ledger_path):
+    """Who holds the work lock right now (the recorded holder), or None when nobody does."""
+    path = work_lock_path(ledger_path)
+    if not HAS_FCNTL or not os.path.exists(path):
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except (IOError, OSError):
+            return read(path + '.holder') or {'pid': '?'}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def acquire(ledger_path, hostname=None, pid=None):
+    """Take the lease for a new run. Returns (holder, replaced run id or None). Raises LeaseError."""
+    path = lease_path(ledger_path)
+    host = hostname or socket.gethostname()
+    pid = pid or controller_pid()
+    holder = {'run_id': uuid.uuid4().hex, 'host': host, 'pid': pid, 'pid_start': process_start(pid),
+              'started': _now()}
+    with FileLock(path + '.lock', required=True):
+        current = read(path)
+        replaced = None
+        if current is not None:
+            if current.get('host') not in (None, host):
+                raise LeaseError(
+                    'the rotation state %s is leased by %s on another host, which this run cannot check; if that '
+                    'run is gone, delete %s and run again' % (os.path.dirname(path) or '.', describe(current), path))
+            if current and process_alive(current.get('pid'), current.get('pid_start')):
+                raise LeaseError(
+                    'another rotation is running on %s: %s. One run at a time holds a state directory; this run '
+                    'changed nothing. Wait for it to end (or stop it) and run again'
+                    % (os.path.dirname(path) or '.', describe(current)))
+            busy = work_in_progress(ledger_path)
+            if busy is not None:
+                raise LeaseError(
+                    'the rotation %s ended without releasing %s, and its %s phase is still running in module '
+                    'process %s (Ansible workers outlive a killed ansible-playbook). It is still sending and '
+                    'recording changes; this run changed nothing. Wait for that process to end, then run again'
+                    % (describe(current), path, busy.get('phase', 'current'), busy.get('pid')))
+            replaced = current.get('run_id') or 'unknown'
+        write_atomic(path, json.dumps(holder, sort_keys=True) + '\n', 0o600)
+    return holder, replaced
+
+
+def release(ledger_path, run_id):
+    """Drop the lease if run_id holds it. Returns True when it did."""
+    path = lease_path(ledger_path)
+    with FileLock(path + '.lock', required=True):
+        current = read(path)
+        if current is None or current.get('run_id') != run_id:
+            return False
+        os.unlink(path)
+    return True
+
+
+class WorkLock(object):
+    """Held by a rotation module for its whole life; checks that its run still holds the lease.
+
+    The lock is never released explicitly on success: the process ends and the kernel drops it,
+    so a module that outlives a killed controller keeps the state directory to itself.
+    """
+
+    def __init__(self, ledger_path, run_id, phase):
+        self.ledger_path = ledger_path
+        self.run_id = run_id
+        self.phase = phase
+        self._fd = None
+
+    def take(self):
+        if not self.run_id:
+            return self  # called outside the role (no lease): nothing to check
+        current = read(lease_path(self.ledger_path))
+        if not current or current.get('run_id') != self.run_id:
+            raise LeaseError('this run (%s) no longer holds the lease of %s%s; it stops before changing anything'
+                             % (self.run_id, self.ledger_path,
+                                ': it is held by ' + describe(current) if current else ''))
+        if not HAS_FCNTL:
+            return self
+        path = work_lock_path(self.ledger_path)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError):
+            busy = read(path + '.holder') or {}
+            os.close(self._fd)
+            self._fd = None
+            raise LeaseError('another rotation module (pid %s, run %s, phase %s) is still working on %s; this run '
+                             'changed nothing' % (busy.get('pid'), busy.get('run_id'), busy.get('phase'),
+                                                  self.ledger_path))
+        write_atomic(path + '.holder', json.dumps({'pid': os.getpid(), 'run_id': self.run_id, 'phase': self.phase,
+                                                   'since': _now()}) + '\n', 0o600)
+        return self

@@ -1,0 +1,86 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: rotation_lease
+short_description: Hold the run lease of a password rotation state directory
+version_added: 0.2.0
+description:
+  - Used by the P(sailpoint_isc.passwords.service_account_rotation#role) role so that one run at a time works on a
+    state directory (ledger and store). A second run fails at once, naming the holder, and changes nothing.
+  - The lease is a file beside the ledger (C(<ledger_path>.lease)) naming the run id, host, controller pid and start
+    time. It is stale when that controller process is gone and no rotation module of that run still holds the work
+    lock (C(<ledger_path>.work.lock)); a stale lease is taken over, with a warning.
+  - Ansible's worker processes outlive a killed C(ansible-playbook), so a module in the middle of a phase keeps the
+    state directory to itself until it ends, whatever happened to its controller.
+  - Runs on the controller (action plugin).
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+options:
+  ledger_path:
+    description: The rotation ledger; the lease and the work lock live beside it.
+    type: path
+    required: true
+  state:
+    description:
+      - V(acquired) takes the lease for a new run and returns its C(run_id).
+      - V(released) gives it back; only the run named by O(run_id) can release it.
+    type: str
+    required: true
+    choices: [acquired, released]
+  run_id:
+    description: The run id returned when the lease was acquired (O(state=released)).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: The lease is taken in check mode too, so a check run never reads a state another run is changing.
+  diff_mode:
+    support: none
+    description: Nothing to show.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller; the lease is a controller path.
+notes:
+  - Stale-lease detection reads C(/proc) and uses C(flock); it needs a Linux controller.
+'''
+
+EXAMPLES = r'''
+- name: Take the lease of a rotation state directory
+  sailpoint_isc.passwords.rotation_lease:
+    ledger_path: /var/lib/isc-rotation/ledger.json
+    state: acquired
+  register: lease
+
+- name: Give it back
+  sailpoint_isc.passwords.rotation_lease:
+    ledger_path: /var/lib/isc-rotation/ledger.json
+    state: released
+    run_id: "{{ lease.run_id }}"
+'''
+
+RETURN = r'''
+run_id:
+  description: Id of this run; the rotation modules check it before they change anything.
+  returned: when O(state=acquired)
+  type: str
+holder:
+  description: What the lease file now says (run_id, host, pid, pid_start, started).
+  returned: when O(state=acquired)
+  type: dict
+replaced:
+  description: Run id of a stale lease that was taken over, or an empty string.
+  returned: when O(state=acquired)
+  type: str
+released:
+  description: Whether the lease was held by O(run_id) and has been removed.
+  returned: when O(state=released)
+  type: bool
+'''
