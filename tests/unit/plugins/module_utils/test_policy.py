@@ -99,10 +99,11 @@ def test_generated_passwords_always_validate():
         assert ':' not in pw and ' ' not in pw and all(c not in pw for c in excl)
         assert all(c in string.ascii_letters + string.digits + SPECIAL_CHARS for c in pw)
         assert len(pw.encode('utf-8')) <= 245
+        # the default length is 20, or the policy's minimum when longer, capped by its maximum
         expected = max(policy.get('min_length', 0), 20)
         if 'max_length' in policy:
             expected = min(expected, policy['max_length'])
-        assert len(pw) >= min(expected, len(pw))
+        assert len(pw) == expected, (policy, excl, len(pw), expected)
 
 
 def test_default_length():
