@@ -162,15 +162,34 @@ def sp_args(tmp_path, **kw):
     return args
 
 
+class KeptCapture:
+    """capsys, keeping everything read through it: run_module drains the buffer, this keeps a copy."""
+
+    def __init__(self, capsys):
+        self._capsys = capsys
+        self.out = ''
+        self.err = ''
+
+    def readouterr(self):
+        captured = self._capsys.readouterr()
+        self.out += captured.out
+        self.err += captured.err
+        return captured
+
+
 def test_set_password_wait_finished(capsys, monkeypatch, tmp_path):
     s = isc(('IN_PROGRESS', 'FINISHED'))
-    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, wait=True, poll_interval=1), capsys, monkeypatch, s)
+    kept = KeptCapture(capsys)
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, wait=True, poll_interval=1), kept, monkeypatch, s)
     assert res['changed'] and res['state'] == 'FINISHED' and res['request_id'] == 'req-1'
     assert res['source_ids'] == ['src-a', 'src-b']
     sent = [c for c in s.calls if c['path'] == S][0]['json']
     assert set(sent) == {'identityId', 'sourceId', 'accountId', 'publicKeyId', 'encryptedPassword'}
     assert KEY.decrypt(base64.b64decode(sent['encryptedPassword']), padding.PKCS1v15()).decode() == GOOD_PW
-    assert GOOD_PW not in capsys.readouterr().out
+    # the module's real output (the JSON Ansible reads, invocation included) and anything it wrote to stderr
+    assert '"request_id": "req-1"' in kept.out
+    assert GOOD_PW not in kept.out + kept.err
+    assert res['invocation']['module_args']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
 def test_set_password_failed_state_fails(capsys, monkeypatch, tmp_path):
