@@ -24,6 +24,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from xml.sax.saxutils import quoteattr, escape
 
@@ -103,13 +104,20 @@ class Ledger:
         for key in event['keys']:
             entry = self.accounts.setdefault(key, {'attempts': 0})
             if kind == 'submitting':
-                entry.update(state='pending', request_id=None, group=event.get('group'), submitted_at=event['at'])
+                # which attempt (store pending) this request carries, whether its password may already be
+                # live (a re-send), and which sources the plan expected it to reach
+                entry.update(state='pending', request_id=None, group=event.get('group'), submitted_at=event['at'],
+                             attempt=event.get('attempt'), resend=bool(event.get('resend')),
+                             sources=event.get('sources') or [])
+                if (event.get('names') or {}).get(key):
+                    entry['names'] = event['names'][key]
             elif kind == 'submitted':
                 entry.update(state='pending', request_id=event['request_id'], submitted_at=event['at'])
             elif kind == 'unknown':
                 entry.update(state='pending', request_id=event.get('request_id'), last_error=event.get('reason'))
             elif kind == 'finished':
-                entry.update(state='current', request_id=None, last_rotated=event['at'], attempts=0, last_error=None)
+                entry.update(state='current', request_id=None, last_rotated=event['at'], attempts=0, last_error=None,
+                             last_request_id=event.get('request_id'))
             elif kind == 'failed':
                 entry['attempts'] = entry.get('attempts', 0) + 1
                 parked = entry['attempts'] >= event.get('max_attempts', 3)
@@ -148,25 +156,37 @@ class Ledger:
 
 # --------------------------------------------------------------------------- reconcile
 
-def reconcile(client, ledger, store_pending_keys, workers=4):
+# A status read that answers one of these means the run itself is misconfigured (credentials, scope,
+# request): waiting would hide it for ever, so the run stops before it changes anything.
+FATAL_STATUS_READ = (400, 401, 403)
+
+
+def _entry_attempt(entry):
+    return entry.get('attempt') or 'legacy'
+
+
+def reconcile(client, ledger, store_pending, workers=4):
     """Settle what an earlier run left pending, before anything new is planned.
 
-    Returns request outcomes to commit or discard, changes still running, and orphans: keys
-    escrowed as pending whose set-password result was never recorded. Orphans are re-sent with
-    the same escrowed password by the next apply (never with a new one), so store and service
-    converge whatever happened to the lost request.
+    store_pending: {key: attempt} for every key whose store holds a pending password.
+    Returns request outcomes to commit or discard (with the attempt they belong to), changes still
+    running, and orphans: keys escrowed as pending whose outcome is unknown or may be live. Orphans are
+    re-sent with the same escrowed password by the next apply (never a new one), so store and service
+    converge whatever happened to the lost request. A pending password is discarded only when ISC says
+    its change FAILED and it can never have reached any source.
     """
-    store_pending = set(store_pending_keys)
+    if isinstance(store_pending, (list, tuple)):
+        store_pending = dict((k, 'legacy') for k in store_pending)
     by_request = collections.OrderedDict()
-    orphans, abandoned = [], []
-    keys = sorted(store_pending | set(k for k, e in ledger.accounts.items() if e.get('state') == 'pending'))
+    orphans, abandoned = set(), []
+    keys = sorted(set(store_pending) | set(k for k, e in ledger.accounts.items() if e.get('state') == 'pending'))
     for key in keys:
         entry = ledger.entry(key)
         rid = entry.get('request_id') if entry.get('state') == 'pending' else None
-        if rid:
+        if rid and (key not in store_pending or store_pending[key] == _entry_attempt(entry)):
             by_request.setdefault(rid, []).append(key)
         elif key in store_pending:
-            orphans.append(key)
+            orphans.add(key)  # escrowed, and no request of this attempt is known: settle by re-sending
         else:
             abandoned.append(key)  # ledger says pending, store holds nothing: the attempt never escrowed
     rids = list(by_request)
@@ -174,25 +194,66 @@ def reconcile(client, ledger, store_pending_keys, workers=4):
     finished, failed, waiting = [], [], []
     for rid, result in zip(rids, results):
         members = by_request[rid]
+        entry = ledger.entry(members[0])
+        attempt = _entry_attempt(entry)
         if isinstance(result, IscError):
             if result.status == 404:  # ISC no longer knows the request: settle it by re-sending
-                orphans.extend(k for k in members if k in store_pending)
+                orphans.update(k for k in members if k in store_pending)
+                abandoned.extend(k for k in members if k not in store_pending)
+            elif result.status in FATAL_STATUS_READ:
+                raise RotationError('reading the status of an earlier change failed: %s. Nothing was changed; fix the '
+                                    'credentials or their rights (password-change-status needs ORG_ADMIN) and run '
+                                    'again' % result)
             else:
-                waiting.append({'request_id': rid, 'keys': members, 'reason': str(result)})
+                waiting.append({'request_id': rid, 'keys': members, 'attempt': attempt, 'state': 'UNREADABLE',
+                                'reason': 'status of %s could not be read: %s' % (rid, result)})
             continue
         state = result.get('state')
-        item = {'request_id': rid, 'keys': members, 'state': state, 'errors': result.get('errors') or []}
+        item = {'request_id': rid, 'keys': members, 'attempt': attempt, 'state': state,
+                'errors': result.get('errors') or [], 'source_ids': result.get('sourceIds') or []}
+        beyond = reached_beyond(item['source_ids'], entry.get('sources'))
+        if beyond:
+            item['beyond'] = beyond
         if state == 'FINISHED':
             finished.append(item)
-        elif state == 'FAILED' and reached_several_sources(result.get('sourceIds')):
-            # some members may hold the new password: keep it and send the same one again
-            orphans.extend(k for k in members if k in store_pending)
+        elif state == 'FAILED' and may_be_live(item['source_ids'], entry.get('sources'), entry.get('resend')):
+            # the password may already be on a source: keep it and send the same one again
+            orphans.update(k for k in members if k in store_pending)
         elif state == 'FAILED':
             failed.append(item)
         else:
             waiting.append(item)
     return {'finished': finished, 'failed': failed, 'waiting': waiting,
-            'orphans': sorted(orphans), 'abandoned': abandoned}
+            'orphans': sorted(orphans), 'abandoned': sorted(abandoned),
+            'commit_records': store_records(finished, store_pending),
+            'discard_records': store_records(failed, store_pending)}
+
+
+def store_records(items, store_pending=None):
+    """The store operations that settle items: [{attempt, keys}], only keys whose pending is that attempt."""
+    out = []
+    for item in items:
+        keys = [k for k in item['keys'] if store_pending is None or store_pending.get(k) == item['attempt']]
+        if keys:
+            out.append({'attempt': item['attempt'], 'keys': keys})
+    return out
+
+
+def may_be_live(source_ids, planned_sources=None, resend=False):
+    """Whether a FAILED change's password may nevertheless be held by some account.
+
+    A re-send of a password whose first sending had an unknown outcome may already be live, whatever the
+    re-send did; a change that fanned out over several sources (a password sync group) may have set it on
+    the healthy members, which ISC does not undo.
+    """
+    return bool(resend) or len(set(source_ids or ()) | set(planned_sources or ())) > 1
+
+
+def reached_beyond(source_ids, planned_sources):
+    """Source ids a change reached that the plan did not count on (their accounts hold a password no key stores)."""
+    if not planned_sources:
+        return []
+    return sorted(set(source_ids or ()) - set(planned_sources))
 
 
 # --------------------------------------------------------------------------- plan
@@ -212,6 +273,11 @@ def merge_policies(policies):
     return merged
 
 
+def _setting(acct, name, default):
+    value = acct.get(name)
+    return default if value is None else value
+
+
 def with_defaults(accounts, max_age_days, password_length, exclude_chars):
     """Fill per-account settings from the defaults; refuse an account listed twice."""
     seen, out, dupes = set(), [], []
@@ -224,13 +290,21 @@ def with_defaults(accounts, max_age_days, password_length, exclude_chars):
         if key in seen:
             dupes.append(key)
         seen.add(key)
-        out.append(dict(acct, max_age_days=acct.get('max_age_days') or max_age_days,
-                        password_length=acct.get('password_length') or password_length or None,
+        # an explicit 0 is a setting (rotate at every run / the policy's own length), not "unset"
+        out.append(dict(acct, max_age_days=_setting(acct, 'max_age_days', max_age_days),
+                        password_length=_setting(acct, 'password_length', password_length) or None,
                         exclude_chars=(exclude_chars or '') + (acct.get('exclude_chars') or '')))
     if dupes:
         raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
                             'once per run)' % ', '.join(sorted(set(dupes))))
     return out
+
+
+def parse_key(key):
+    """(source_name, user_name, account_id) back from an account key, for keys no longer listed."""
+    source, _sep, rest = key.partition('/')
+    user, _sep, account_id = rest.partition('#')
+    return source, user, account_id or None
 
 
 def _due(entry, max_age_days, force, now):
@@ -245,111 +319,255 @@ def _due(entry, max_age_days, force, now):
     return None
 
 
+def _no_account(error):
+    """A query answer that says the identity simply has no account on that source."""
+    return isinstance(error, IscError) and error.status in (400, 404)
+
+
+# Order in which one member's state decides the action of its whole group (first wins).
+GROUP_PRECEDENCE = ('error', 'waiting', 'resubmit', 'parked', 'rotate', 'skip')
+
+
 def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_groups=None, rng=None,
-         pending_passwords=None, workers=4):
-    """Decide, per account, what this run does; one group per shared password.
+         pending_passwords=None, pending_attempts=None, store_pending=None, workers=4):
+    """Decide, per account, what this run does; one group per password change.
 
     accounts: dicts with source_name, user_name, account_id (optional), max_age_days,
-    password_length (optional), exclude_chars. Returns (decisions, groups); groups carry a
-    password to send: a new one, or for orphans the one already escrowed (from pending_passwords,
-    read from the store), so a lost request is settled by sending the same password again.
-    Decisions carry no secret.
+    password_length (optional), exclude_chars. Returns (decisions, groups).
+
+    A group is what one set-password changes: one account, or, when its source is in a password sync
+    group, every account of the identity on the group's sources (listed or not: ISC changes them all).
+    Two accounts of one identity on one source are two groups. A group carries the password to send:
+    a new one, or for orphans the one already escrowed (pending_passwords / pending_attempts, read
+    from the store), with the attempt id that names it in the store. Decisions carry no secret.
     """
     now = now or utcnow()
+    pending_passwords = pending_passwords or {}
+    pending_attempts = pending_attempts or {}
+    store_pending = dict(store_pending or {})
     orphans = set(reconciled.get('orphans', ()))
-    in_flight = set()
+    in_flight = {}
     for item in reconciled.get('waiting', ()):
-        in_flight.update(item['keys'])
+        for key in item['keys']:
+            in_flight[key] = item
     just_finished = set()  # an earlier change confirmed FINISHED by this run's reconcile: rotated just now
     for item in reconciled.get('finished', ()):
         just_finished.update(item['keys'])
+    settled_now = set()  # store pendings this run commits or discards before it escrows anything
+    for record in reconciled.get('commit_records', []) + reconciled.get('discard_records', []):
+        settled_now.update(record['keys'])
 
-    pairs = list(collections.OrderedDict(((a['user_name'], a['source_name']), None) for a in accounts))
-    infos = dict(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs, workers=workers)))
-    source_group = {}
+    # Orphans no longer listed are still settled (with their escrowed password), never forgotten.
+    accounts = list(accounts)
+    listed = set(account_key(a['source_name'], a['user_name'], a.get('account_id')) for a in accounts)
+    for key in sorted(orphans - listed):
+        names = ledger.entry(key).get('names') or parse_key(key)
+        accounts.append({'source_name': names[0], 'user_name': names[1], 'account_id': names[2],
+                         'max_age_days': 0, 'password_length': None, 'exclude_chars': '', 'unlisted': True})
+
+    infos = {}
+
+    def query(pairs):
+        pairs = [p for p in collections.OrderedDict.fromkeys(pairs) if p not in infos]
+        infos.update(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs, workers=workers)))
+
+    query((a['user_name'], a['source_name']) for a in accounts)
+    sync_of_source = {}
     for group in sync_groups or ():
         for source_id in group.get('sourceIds') or ():
-            source_group[source_id] = group.get('id')
+            sync_of_source[source_id] = group
 
-    decisions, groups = [], collections.OrderedDict()
+    # Members of a sync group: the identity's accounts on every source of the group, so name those sources.
+    source_names = {}
+    for (user, source_name), info in infos.items():
+        if not isinstance(info, IscError) and info.get('sourceId'):
+            source_names[info['sourceId']] = source_name
+    touched = collections.OrderedDict()  # (user_name, sync group id) -> sync group
+    for (user, source_name), info in list(infos.items()):
+        if not isinstance(info, IscError) and info.get('sourceId') in sync_of_source:
+            touched[(user, sync_of_source[info['sourceId']]['id'])] = sync_of_source[info['sourceId']]
+    unnamed = sorted(set(sid for g in touched.values() for sid in g.get('sourceIds') or ()) - set(source_names))
+    naming_error = None
+    if unnamed:
+        try:
+            source_names.update(client.list_sources(unnamed))
+        except IscError as exc:
+            naming_error = exc
+    query((user, source_names[sid]) for (user, _gid), g in touched.items()
+          for sid in g.get('sourceIds') or () if sid in source_names)
+
+    # One member per account: listed accounts first, then the sync-group members nobody listed.
+    members = collections.OrderedDict()  # key -> member dict
     for acct in accounts:
-        info = infos[(acct['user_name'], acct['source_name'])]
         key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
-        decision = {'key': key, 'source_name': acct['source_name'], 'user_name': acct['user_name'],
-                    'account_id': acct.get('account_id')}
-        decisions.append(decision)
+        member = {'key': key, 'acct': acct, 'info': infos[(acct['user_name'], acct['source_name'])]}
+        members[key] = member
+        info = member['info']
         if isinstance(info, IscError):
-            decision.update(action='error', reason=str(info))
+            member['error'] = str(info)
             continue
-        account_id, problem = _pick_account(info.get('accounts') or [], acct.get('account_id'))
+        member['account_id'], problem = _pick_account(info.get('accounts') or [], acct.get('account_id'))
         if problem:
-            decision.update(action='error', reason=problem)
-            continue
-        entry = ledger.entry(key)
-        gid = '%s|%s' % (info.get('identityId'), source_group.get(info.get('sourceId'), info.get('sourceId')))
-        decision['group'] = gid
-        if key in in_flight:
-            decision.update(action='waiting', reason='change still in progress at ISC; settled by a later run')
-            continue
-        if entry.get('state') == 'parked' and not force:
-            decision.update(action='parked', reason='parked after %s failed attempts: %s'
-                            % (entry.get('attempts'), entry.get('last_error')))
-            continue
-        if key in orphans:
-            decision.update(action='resubmit', reason='escrowed password whose outcome was never recorded')
-        elif key in just_finished and not force:
-            decision.update(action='skip', reason='not due (the earlier change was just confirmed FINISHED)')
-            continue
-        else:
-            why = _due(entry, acct['max_age_days'], force, now)
-            decision.update(action='rotate' if why else 'skip', reason=why or 'not due (rotated %s)' % entry.get('last_rotated'))
-            if not why:
-                continue
-        group = groups.get(gid)
-        if group is None:
-            group = groups[gid] = {
-                'group': gid, 'keys': [], 'identity_id': info.get('identityId'), 'source_id': info.get('sourceId'),
-                'account_id': account_id, 'public_key_id': info.get('publicKeyId'), 'public_key': info.get('publicKey'),
-                'reuse_pending': False, '_policies': [], '_lengths': [], '_exclude': set()}
-        group['keys'].append(key)
-        group['reuse_pending'] = group['reuse_pending'] or decision['action'] == 'resubmit'
-        group['_policies'].append(policy_mod.parse_policies(info.get('policies') or []))
-        if acct.get('password_length'):
-            group['_lengths'].append(acct['password_length'])
-        group['_exclude'].update(acct.get('exclude_chars') or '')
+            member['error'] = problem
+    by_account = {}
+    for member in members.values():
+        if 'error' not in member:
+            by_account.setdefault((member['info'].get('identityId'), member['info'].get('sourceId'),
+                                   member['account_id']), []).append(member)
 
-    # A group is rotated once: members that were not due still follow the shared password.
-    for decision in decisions:
-        gid = decision.get('group')
-        if decision.get('action') == 'skip' and gid in groups:
-            groups[gid]['keys'].append(decision['key'])
-            decision.update(action='rotate', reason='shares its password with a due account (%s)' % groups[gid]['keys'][0])
-    out = []
-    for group in groups.values():
-        rules = merge_policies(group.pop('_policies'))
-        lengths, exclude = group.pop('_lengths'), ''.join(sorted(group.pop('_exclude')))
-        if group['reuse_pending']:
-            escrowed = [(pending_passwords or {}).get(k) for k in group['keys']]
-            group['password'] = next((p for p in escrowed if p), None)
-            if not group['password']:
-                for decision in decisions:
-                    if decision.get('group') == group['group']:
-                        decision.update(action='error', reason='the store lists a pending password for this account '
-                                                               'but it could not be read back; check the store')
-                continue
+    group_of = {}  # key -> group id
+    group_meta = {}  # group id -> {'sync': sync group or None, 'sources': planned source ids, 'problem': str}
+    for member in list(members.values()):
+        info, acct = member['info'], member['acct']
+        if 'error' in member and isinstance(info, IscError):
+            # which group it would belong to is unknown; a listed sync-group account that cannot be read is
+            # found again below as an unreadable member of its identity's group
+            group_of[member['key']] = 'error|' + member['key']
+            continue
+        sync = sync_of_source.get(info.get('sourceId'))
+        if sync is None:
+            gid = '%s|%s|%s' % (info.get('identityId'), info.get('sourceId'), member.get('account_id'))
+            group_meta.setdefault(gid, {'sync': None, 'sources': [info.get('sourceId')], 'problem': None})
         else:
-            try:
-                group['password'] = policy_mod.generate(rules, length=max(lengths) if lengths else None,
-                                                        exclude_chars=exclude, rng=rng)
-            except policy_mod.PolicyError as exc:
-                # this account's settings cannot be met: report it, rotate the others
-                for decision in decisions:
-                    if decision.get('group') == group['group'] and decision.get('action') in ('rotate', 'resubmit'):
-                        decision.update(action='error', reason='password_length/exclude_chars cannot be met: %s; change '
-                                        'them for this account' % exc)
-                continue
-        out.append(group)
+            gid = '%s|sync:%s' % (info.get('identityId'), sync.get('id'))
+            if gid not in group_meta:
+                group_meta[gid] = meta = {'sync': sync, 'sources': list(sync.get('sourceIds') or []), 'problem': None}
+                for sid in meta['sources']:
+                    name = source_names.get(sid)
+                    if name is None:
+                        meta['problem'] = ('source %s of password sync group %r could not be named%s; the change would '
+                                           'reach its accounts unrecorded' % (sid, sync.get('name'),
+                                                                              ' (%s)' % naming_error if naming_error else ''))
+                        continue
+                    found = infos.get((acct['user_name'], name))
+                    if found is None or _no_account(found) and (acct['user_name'], name) not in [
+                            (a['user_name'], a['source_name']) for a in accounts]:
+                        continue  # the identity has no account there
+                    if isinstance(found, IscError):
+                        meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
+                                           % (name, acct['user_name'], sync.get('name'), found))
+                        continue
+                    for account in found.get('accounts') or []:
+                        ident = (found.get('identityId'), sid, account.get('accountId'))
+                        if ident in by_account:
+                            continue
+                        several = len(found.get('accounts') or []) > 1
+                        key = account_key(name, acct['user_name'], account.get('accountId') if several else None)
+                        extra = {'key': key, 'info': found, 'account_id': account.get('accountId'), 'discovered': True,
+                                 'acct': {'source_name': name, 'user_name': acct['user_name'],
+                                          'account_id': account.get('accountId') if several else None,
+                                          'max_age_days': acct['max_age_days'], 'password_length': None,
+                                          'exclude_chars': '', 'unlisted': True}}
+                        members[key] = extra
+                        by_account[ident] = [extra]
+                        group_of[key] = gid
+        group_of[member['key']] = gid
+
+    # Each member's own state, then one action per group.
+    for member in members.values():
+        key, entry = member['key'], ledger.entry(member['key'])
+        if 'error' in member:
+            member['state'], member['reason'] = 'error', member['error']
+        elif key in in_flight:
+            item = in_flight[key]
+            member['state'] = 'waiting'
+            member['reason'] = item.get('reason') or 'change still in progress at ISC; settled by a later run'
+        elif key in orphans:
+            member['state'], member['reason'] = 'resubmit', 'escrowed password whose outcome was never recorded'
+        elif entry.get('state') == 'parked' and not force:
+            member['state'] = 'parked'
+            member['reason'] = 'parked after %s failed attempts: %s' % (entry.get('attempts'), entry.get('last_error'))
+        elif member['acct'].get('unlisted') and not member.get('discovered'):
+            member['state'], member['reason'] = 'skip', 'not listed'
+        elif key in just_finished and not force:
+            member['state'], member['reason'] = 'skip', 'not due (the earlier change was just confirmed FINISHED)'
+        else:
+            why = _due(entry, member['acct']['max_age_days'], force, now)
+            member['state'], member['reason'] = ('rotate', why) if why else (
+                'skip', 'not due (rotated %s)' % entry.get('last_rotated'))
+
+    by_group = collections.OrderedDict()
+    for member in members.values():
+        by_group.setdefault(group_of[member['key']], []).append(member)
+
+    decisions, out = [], []
+    for gid, group_members in by_group.items():
+        meta = group_meta.get(gid) or {'sync': None, 'sources': [], 'problem': None}
+        action = next(a for a in GROUP_PRECEDENCE if any(m['state'] == a for m in group_members) or a == 'skip')
+        lead = next(m for m in group_members if m['state'] == action)
+        if action != 'error' and meta['problem'] and action in ('rotate', 'resubmit'):
+            action, lead = 'error', dict(lead, reason=meta['problem'])
+        group = None
+        if action in ('rotate', 'resubmit'):
+            group, problem = _build_group(gid, group_members, meta, action, pending_passwords, pending_attempts,
+                                          store_pending, settled_now, rng)
+            if problem:
+                action, lead, group = 'error', dict(lead, reason=problem), None
+        for member in group_members:
+            acct = member['acct']
+            decision = {'key': member['key'], 'source_name': acct['source_name'], 'user_name': acct['user_name'],
+                        'account_id': acct.get('account_id'), 'group': gid, 'action': action}
+            if acct.get('unlisted'):
+                decision['unlisted'] = True
+            if member['key'] == lead['key']:
+                decision['reason'] = lead['reason']
+            elif member['state'] == action:
+                decision['reason'] = member['reason']
+            elif action == 'rotate':
+                decision['reason'] = 'shares its password with a due account (%s)' % lead['key']
+            else:
+                decision['reason'] = 'shares its password with %s: %s' % (lead['key'], lead['reason'])
+            if member.get('discovered'):
+                decision['reason'] += '; not in the accounts list, but its sync group changes it too'
+            if action == 'skip' and acct.get('unlisted') and not member.get('discovered'):
+                continue  # an unlisted key with nothing to settle: not part of this run
+            decisions.append(decision)
+        if group is not None:
+            out.append(group)
     return decisions, out
+
+
+def _build_group(gid, members, meta, action, pending_passwords, pending_attempts, store_pending, settled_now, rng):
+    """The password change of one group, or (None, why it cannot be made)."""
+    keys = [m['key'] for m in members]
+    # the account set-password names: one whose source holds no other account of the identity, since
+    # the fan-out over a sync group reaches the other sources' accounts, not a twin on the named source
+    counts = collections.Counter(m['info'].get('sourceId') for m in members)
+    named = [m for m in members if counts[m['info'].get('sourceId')] == 1 or meta['sync'] is None]
+    if not named:
+        return None, ('the identity has several accounts on every source of its password sync group; a change '
+                      'names one account and would reach the others unpredictably: rotate these by hand')
+    lead = next((m for m in named if not m['acct'].get('unlisted')), named[0])
+    info = lead['info']
+    group = {'group': gid, 'keys': keys, 'identity_id': info.get('identityId'), 'source_id': info.get('sourceId'),
+             'account_id': lead['account_id'], 'public_key_id': info.get('publicKeyId'),
+             'public_key': info.get('publicKey'), 'reuse_pending': action == 'resubmit',
+             'sources': sorted(set(meta['sources'] or [info.get('sourceId')])),
+             'names': dict((m['key'], [m['acct']['source_name'], m['acct']['user_name'], m['acct'].get('account_id')])
+                           for m in members)}
+    unsettled = [k for k in keys if k in store_pending and k not in settled_now]
+    if action == 'resubmit':
+        holders = [k for k in keys if k in pending_passwords or k in unsettled]
+        escrowed = set((pending_passwords.get(k), pending_attempts.get(k, store_pending.get(k, 'legacy')))
+                       for k in holders)
+        if len(escrowed) != 1 or not next(iter(escrowed))[0]:
+            return None, ('the store lists a pending password for %s but it could not be read back, or the members '
+                          'hold different ones; check the store' % ', '.join(holders or keys))
+        group['password'], group['attempt'] = next(iter(escrowed))
+        return group, None
+    if unsettled:
+        return None, ('%s already holds an unsettled pending password in the store; it is settled before a new one '
+                      'is made' % ', '.join(unsettled))
+    rules = merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)
+    lengths = [m['acct']['password_length'] for m in members if m['acct'].get('password_length')]
+    exclude = ''.join(sorted(set(''.join(m['acct'].get('exclude_chars') or '' for m in members))))
+    try:
+        group['password'] = policy_mod.generate(rules, length=max(lengths) if lengths else None,
+                                                exclude_chars=exclude, rng=rng)
+    except policy_mod.PolicyError as exc:
+        return None, 'password_length/exclude_chars cannot be met: %s; change them for this account' % exc
+    group['attempt'] = uuid.uuid4().hex
+    return group, None
 
 
 def _pick_account(accounts, wanted):
@@ -387,13 +605,17 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     done_count = [0]
 
     def submit(group):
-        ledger.append('submitting', group['keys'], group=group['group'])
+        ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
+                      resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
+                      names=group.get('names') or {})
         encrypted = encrypt_password(group['public_key'], group['password'])
         return client.set_password(group['identity_id'], group['source_id'], group['account_id'],
                                    group['public_key_id'], encrypted)
 
     def settle(group, **outcome):
-        outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'])
+        outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
+                                        attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
+                                        sources=group.get('sources') or [])
         done_count[0] += 1
         if progress and (done_count[0] % batch_size == 0 or done_count[0] == len(groups)):
             progress('%d/%d changes settled' % (done_count[0], len(groups)))
@@ -424,7 +646,7 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                         ledger.append('unknown', group['keys'], reason=str(error))
                         settle(group, state='UNKNOWN', request_id=None, errors=[str(error)])
                     elif error is not None:
-                        # ISC answered and refused: nothing changed, the escrowed password is discarded.
+                        # ISC answered and refused this request: it changed nothing
                         settle(group, state='REJECTED', request_id=None, errors=[str(error)])
                     else:
                         response = future.result()
@@ -441,41 +663,58 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                 if state in TERMINAL:
                     settle(group, state=state, request_id=rid, errors=status.get('errors') or [],
                            source_ids=status.get('sourceIds') or [])
+                elif now >= deadline and error is not None:
+                    # the last read failed: the change may be anywhere; the next run reads it again
+                    settle(group, state='STATUS_UNKNOWN', request_id=rid,
+                           errors=['status could not be read: %s' % error])
                 elif now >= deadline:
-                    settle(group, state='IN_PROGRESS', request_id=rid,
-                           errors=[str(error)] if error else [])
+                    settle(group, state='IN_PROGRESS', request_id=rid, errors=[])
                 else:
                     seq[0] += 1
                     heapq.heappush(polls, (min(now + poll_interval, deadline), seq[0], group, rid, deadline))
-    return [outcomes[g['group']] for g in groups]
+    return settle_outcomes([outcomes[g['group']] for g in groups])
 
 
 # --------------------------------------------------------------------------- record and report
 
+FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
 COMMIT_STATES = ('FINISHED',)
+DISCARD_STATES = ('FAILED', 'REJECTED')
 
 
-def reached_several_sources(source_ids):
-    """A change that fans out over a password sync group; when it FAILED, the healthy members may still
-    have taken the new password (ISC does not undo them), so its password must not be discarded."""
-    return len(set(source_ids or ())) > 1
+def settle_outcomes(outcomes):
+    """Decide per outcome what the store does, keeping every password that may be live.
 
-
-def keep_partial_failures(outcomes):
-    """Turn FAILED changes that reached several sources into UNKNOWN: the role then keeps their password
-    pending (instead of discarding a password some accounts may hold) and the next run re-sends it."""
+    A refused or FAILED change is discarded only when its password can never have reached a source:
+    not a re-send of a password whose first sending had an unknown outcome, not a change that fanned
+    out over several sources. Those become UNKNOWN: the password stays pending, the run reports it
+    (and fails), and the next run sends the same password again.
+    """
     for outcome in outcomes:
-        if outcome.get('state') == 'FAILED' and reached_several_sources(outcome.get('source_ids')):
+        state = outcome.get('state')
+        if state == 'REJECTED' and outcome.get('resend'):
             outcome['state'] = 'UNKNOWN'
             outcome['errors'] = list(outcome.get('errors') or []) + [
-                'the change reached %d sources of a password sync group and may have set the new password on some '
-                'of them: it stays pending and the next run sends the same password again'
-                % len(set(outcome['source_ids']))]
+                'this was a re-send of a password whose first sending had an unknown outcome, so the account may '
+                'already hold it: it stays pending and the next run sends it again']
+        elif state == 'FAILED' and may_be_live(outcome.get('source_ids'), outcome.get('sources'), outcome.get('resend')):
+            outcome['state'] = 'UNKNOWN'
+            why = ('this was a re-send of a password whose first sending had an unknown outcome, so the account may '
+                   'already hold it' if outcome.get('resend') else
+                   'the change reached %d sources of a password sync group and may have set the new password on some '
+                   'of them' % len(set(outcome.get('source_ids') or ()) | set(outcome.get('sources') or ())))
+            outcome['errors'] = list(outcome.get('errors') or []) + [
+                why + ': it stays pending and the next run sends the same password again']
+        beyond = reached_beyond(outcome.get('source_ids'), outcome.get('sources'))
+        if beyond:
+            outcome['beyond'] = beyond
     return outcomes
 
 
-FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
-DISCARD_STATES = ('FAILED', 'REJECTED')
+def outcome_records(outcomes):
+    """Store operations for apply's outcomes: commit FINISHED, discard what can never be live."""
+    return (store_records([o for o in outcomes if o['state'] in COMMIT_STATES and o.get('attempt')]),
+            store_records([o for o in outcomes if o['state'] in DISCARD_STATES and o.get('attempt')]))
 
 
 def record(ledger, reconciled, outcomes, max_attempts=3):
@@ -485,6 +724,10 @@ def record(ledger, reconciled, outcomes, max_attempts=3):
     for item in reconciled.get('failed', []) + [o for o in outcomes if o['state'] in DISCARD_STATES]:
         reason = '; '.join(item.get('errors') or []) or item.get('state', 'FAILED')
         ledger.append('failed', item['keys'], reason=reason, max_attempts=max_attempts)
+    for outcome in outcomes:
+        if outcome['state'] == 'UNKNOWN':
+            # no request to poll: the next run re-sends the escrowed password
+            ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []))
     if reconciled.get('abandoned'):
         ledger.append('abandoned', reconciled['abandoned'])
     ledger.save()
@@ -496,24 +739,37 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
     for item in reconciled.get('finished', []):
         for key in item['keys']:
             by_key[key] = ('rotated', 'earlier change confirmed FINISHED (%s)' % item['request_id'])
+            if item.get('beyond'):
+                by_key[key] = ('unknown', 'earlier change %s FINISHED but also reached source(s) %s, whose accounts '
+                               'now hold a password the store does not record' % (item['request_id'],
+                                                                                  ', '.join(item['beyond'])))
     for item in reconciled.get('failed', []):
         for key in item['keys']:
             by_key[key] = ('failed', 'earlier change FAILED: %s' % '; '.join(item['errors']))
+    for item in reconciled.get('waiting', []):
+        if item.get('state') == 'UNREADABLE':
+            for key in item['keys']:
+                by_key[key] = ('unknown', item['reason'] + '; its password stays pending and the next run reads it again')
     for outcome in outcomes:
         status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
-                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
+                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
         detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
         if outcome.get('errors'):
             detail += ': ' + '; '.join(outcome['errors'])
+        if outcome.get('beyond'):
+            status = 'unknown'
+            detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
+                       'record' % ', '.join(outcome['beyond']))
         for key in outcome['keys']:
             by_key[key] = (status, detail)
     for failure in verify_failures or ():
         # ISC set the password (it is current in the store) but the target did not accept it.
         by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
                                   % failure.get('reason', 'the verify task failed'))
-    rows = []
+    rows, seen = [], set()
     for decision in decisions:
         action = decision.get('action')
+        seen.add(decision['key'])
         if decision['key'] in by_key:
             status, detail = by_key[decision['key']]
         elif action in ('rotate', 'resubmit'):
@@ -526,7 +782,12 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             status, detail = 'parked', decision['reason']
         else:
             status, detail = 'failed', decision.get('reason', '')
+        if decision.get('unlisted') and 'not in the accounts list' not in detail:
+            detail += ' (not in the accounts list: settling what an earlier run left)'
         rows.append({'account': decision['key'], 'status': status, 'detail': detail})
+    for key in sorted(set(by_key) - seen):  # settled this run, no longer listed
+        status, detail = by_key[key]
+        rows.append({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'})
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
 

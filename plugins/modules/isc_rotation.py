@@ -39,11 +39,18 @@ options:
     description: The rotation ledger (JSON, no secrets) on the host that runs this module.
     type: path
     required: true
-  store_pending_keys:
-    description: Keys for which the secret store holds a pending password (O(phase=reconcile)).
-    type: list
-    elements: str
-    default: []
+  run_id:
+    description:
+      - The run id of the lease the role holds (M(sailpoint_isc.passwords.rotation_lease)). When set, the phase
+        first checks that this run still holds the lease of O(ledger_path) and takes the work lock beside it for
+        as long as it runs, so no two modules ever work on one state directory.
+    type: str
+  store_pending:
+    description:
+      - Account key to attempt id, for every key whose secret store holds a pending password (O(phase=reconcile)
+        and O(phase=plan)).
+    type: dict
+    default: {}
   reconciled:
     description: The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
     type: dict
@@ -130,6 +137,19 @@ options:
         description: The password is the one already escrowed as pending (a re-send of a lost request).
         type: bool
         default: false
+      attempt:
+        description: The attempt id that names this password in the store.
+        type: str
+        required: true
+      sources:
+        description: Source ids the change is planned to reach (all sources of a password sync group).
+        type: list
+        elements: str
+        default: []
+      names:
+        description: Per account key, its source name, user name and account id (kept in the ledger).
+        type: dict
+        default: {}
       password:
         description: The password to set.
         type: str
@@ -138,6 +158,10 @@ options:
     description:
       - Escrowed pending passwords by account key, read from the store for the reconcile phase's C(orphans)
         (O(phase=plan)); those accounts are re-sent the same password.
+    type: dict
+    default: {}
+  pending_attempts:
+    description: The attempt id of each password in O(pending_passwords) (O(phase=plan)).
     type: dict
     default: {}
   batch_size:
@@ -228,9 +252,23 @@ reconciled:
       type: list
       elements: dict
     orphans:
-      description: Keys with an escrowed pending password and no recorded request; re-sent with that password.
+      description:
+        - Keys with an escrowed pending password whose outcome is unknown or that may already be live; re-sent
+          with that password.
       type: list
       elements: str
+    abandoned:
+      description: Keys the ledger had pending with nothing escrowed in the store.
+      type: list
+      elements: str
+    commit_records:
+      description: Store commits for the FINISHED requests, as C(attempt) and C(keys).
+      type: list
+      elements: dict
+    discard_records:
+      description: Store discards for the FAILED requests whose password can never have reached a source.
+      type: list
+      elements: dict
 decisions:
   description: Per account, the planned action (rotate, resubmit, skip, waiting, parked, error) and why.
   returned: when O(phase=plan)
@@ -254,7 +292,20 @@ progress:
   type: list
   elements: str
 outcomes:
-  description: Per group, the final state (FINISHED, FAILED, REJECTED, IN_PROGRESS, UNKNOWN), request id and errors.
+  description:
+    - Per group, the final state, request id and errors. V(FINISHED) is committed; V(FAILED) and V(REJECTED)
+      are discarded (only when the password can never have reached a source); V(IN_PROGRESS),
+      V(STATUS_UNKNOWN) and V(UNKNOWN) stay pending for the next run.
+  returned: when O(phase=apply)
+  type: list
+  elements: dict
+commit_records:
+  description: Store commits for the FINISHED changes, as C(attempt) and C(keys).
+  returned: when O(phase=apply)
+  type: list
+  elements: dict
+discard_records:
+  description: Store discards for the changes whose password can never have reached a source.
   returned: when O(phase=apply)
   type: list
   elements: dict
@@ -285,12 +336,15 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import lease, rotation
 
 
 def run_phase(module):
     params = module.params
     phase = params['phase']
+    # one module at a time per state directory, and only for the run that holds the lease; the lock is
+    # held until this process ends, even if the controller that started it was killed
+    lease.WorkLock(params['ledger_path'], params['run_id'], phase).take()
     ledger = rotation.Ledger(params['ledger_path']).load()
     if phase == 'record':
         if not module.check_mode:
@@ -304,14 +358,18 @@ def run_phase(module):
     client = IscClient.from_module(module)
     if phase == 'reconcile':
         result = dict(changed=False, started=rotation.iso(rotation.utcnow()),
-                      reconciled=rotation.reconcile(client, ledger, params['store_pending_keys'], workers=params['workers']))
+                      reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
     elif phase == 'plan':
-        sync_groups = client.list_password_sync_groups() if params['api_version'] == 'v2024' else []
+        # every API version serves the sync groups; without them accounts that share a password would get
+        # different ones
+        sync_groups = client.list_password_sync_groups()
         accounts = rotation.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
                                           params['exclude_chars'])
         decisions, groups = rotation.plan(client, accounts, ledger, params['reconciled'],
                                           force=params['force'], sync_groups=sync_groups,
-                                          pending_passwords=params['pending_passwords'], workers=params['workers'])
+                                          pending_passwords=params['pending_passwords'],
+                                          pending_attempts=params['pending_attempts'],
+                                          store_pending=params['store_pending'], workers=params['workers'])
         # A re-send carries an escrowed password out again in `groups`. It came in through the no_log
         # option pending_passwords, so Ansible would replace it in the result by its placeholder, and the
         # role would then escrow and send the placeholder. Let the groups carry it like a new password
@@ -323,7 +381,7 @@ def run_phase(module):
         result = dict(changed=False, decisions=decisions, groups=groups)
     else:
         if module.check_mode:
-            return dict(changed=bool(params['groups']), outcomes=[])
+            return dict(changed=bool(params['groups']), outcomes=[], commit_records=[], discard_records=[])
         progress = []
         # A module's output only shows when it ends: progress also goes, line by line, to a file
         # beside the ledger that can be followed (tail -f) during a long run. No secrets in it.
@@ -338,8 +396,9 @@ def run_phase(module):
         outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                   poll_interval=params['poll_interval'], workers=params['workers'],
                                   batch_size=params['batch_size'], progress=report)
-        outcomes = rotation.keep_partial_failures(outcomes)
-        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress)
+        commits, discards = rotation.outcome_records(outcomes)
+        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress, commit_records=commits,
+                      discard_records=discards)
     result['stats'] = dict(client.stats)
     return result
 
@@ -349,7 +408,8 @@ def main():
     argument_spec.update(
         phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record']),
         ledger_path=dict(type='path', required=True),
-        store_pending_keys=dict(type='list', elements='str', default=[], no_log=False),
+        run_id=dict(type='str'),
+        store_pending=dict(type='dict', default={}),
         reconciled=dict(type='dict', default={}),
         accounts=dict(type='list', elements='dict', default=[], options=dict(
             source_name=dict(type='str', required=True),
@@ -372,9 +432,13 @@ def main():
             public_key_id=dict(type='str', required=True, no_log=False),
             public_key=dict(type='str', required=True, no_log=False),
             reuse_pending=dict(type='bool', default=False),
+            attempt=dict(type='str', required=True),
+            sources=dict(type='list', elements='str', default=[]),
+            names=dict(type='dict', default={}),
             password=dict(type='str', required=True, no_log=True),
         )),
         pending_passwords=dict(type='dict', default={}, no_log=True),
+        pending_attempts=dict(type='dict', default={}),
         batch_size=dict(type='int', default=100),
         wait_timeout=dict(type='int', default=300),
         poll_interval=dict(type='float', default=2.0),
@@ -398,7 +462,7 @@ def main():
                              'service_account_rotation_poll_interval' % module.params['poll_interval'])
     try:
         module.exit_json(**run_phase(module))
-    except (IscError, rotation.RotationError) as exc:
+    except (IscError, rotation.RotationError, lease.LeaseError) as exc:
         module.fail_json(msg=str(exc))
     except (OSError, ValueError) as exc:
         module.fail_json(msg='rotation %s phase failed: %s' % (module.params['phase'], exc),

@@ -97,7 +97,7 @@ def ledger(tmp_path):
 
 
 def run_all(client, ledger, accounts, **kw):
-    reconciled = rotation.reconcile(client, ledger, kw.pop('store_pending', []))
+    reconciled = rotation.reconcile(client, ledger, kw.pop('store_pending', {}))
     decisions, groups = rotation.plan(client, accounts, ledger, reconciled, rng=random.Random(1), **kw)
     outcomes = rotation.apply(client, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
     rotation.record(ledger, reconciled, outcomes)
@@ -169,15 +169,17 @@ def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
     assert outcomes[0]['state'] == 'IN_PROGRESS' and outcomes[0]['request_id']
     rotation.record(ledger, reconciled, outcomes)
     key = groups[0]['keys'][0]
+    pending = {key: groups[0]['attempt']}
     assert ledger.entry(key)['state'] == 'pending'
     # next run: still running -> waiting, not re-planned; then it finishes -> committed
-    reconciled = rotation.reconcile(client, ledger, [key])
+    reconciled = rotation.reconcile(client, ledger, pending)
     assert reconciled['waiting'][0]['keys'] == [key]
     decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled)
     assert decisions[0]['action'] == 'waiting' and groups == []
     client.polls_to_finish = 0
-    reconciled = rotation.reconcile(client, ledger, [key])
+    reconciled = rotation.reconcile(client, ledger, pending)
     assert reconciled['finished'][0]['keys'] == [key]
+    assert reconciled['commit_records'] == [{'attempt': pending[key], 'keys': [key]}]
     rotation.record(ledger, reconciled, [])
     assert ledger.entry(key)['state'] == 'current'
 
@@ -191,12 +193,13 @@ def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
     assert outcomes[0]['state'] == 'UNKNOWN'
     rotation.record(ledger, reconciled, outcomes)
     client.unknown_on = set()
-    key = groups[0]['keys'][0]
-    reconciled = rotation.reconcile(client, ledger, [key])
+    key, attempt = groups[0]['keys'][0], groups[0]['attempt']
+    reconciled = rotation.reconcile(client, ledger, {key: attempt})
     assert reconciled['orphans'] == [key]
     decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled,
-                                      pending_passwords={key: escrowed})
+                                      pending_passwords={key: escrowed}, pending_attempts={key: attempt})
     assert decisions[0]['action'] == 'resubmit' and groups[0]['password'] == escrowed
+    assert groups[0]['attempt'] == attempt and groups[0]['reuse_pending']
     rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
     assert client.sent[-1][3] == escrowed
 
