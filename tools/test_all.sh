@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check the project has; called by `make test` (and so by .ci/run).
 # Runs from the repository root with the project virtualenv first on PATH.
-# Ends with a plain "N passed, N failed" line.
+# Ends with a plain "N passed, N failed" line; exits non-zero when a step failed or a stage did not
+# run to its end. pytest steps also print how many tests they skipped; with CI=true a skip fails the step.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,13 +11,56 @@ export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 PYV=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-PASS=0; FAIL=0; FAILED=()
+case "${CI:-}" in true | TRUE | True | 1 | yes) IN_CI=1 ;; *) IN_CI=0 ;; esac
+
+# Every step's outcome goes to a file, one line each, also from the subshell of stage 2: the totals
+# count what ran even when a stage dies, and a stage that dies is a failure of its own (see the end).
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/isc-test-all.XXXXXX")
+RESULTS="$SCRATCH/results"
+: >"$RESULTS"
+record() {  # record ok|FAILED NAME
+  echo "$1 $2" >>"$RESULTS"
+}
+
 step() {  # step NAME CMD...
   local name=$1; shift
   local t0=$SECONDS
   echo "::: $name: $*"
-  if "$@"; then PASS=$((PASS+1)); echo "::: $name ok ($((SECONDS-t0))s)"
-  else FAIL=$((FAIL+1)); FAILED+=("$name"); echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
+  if "$@"; then record ok "$name"; echo "::: $name ok ($((SECONDS-t0))s)"
+  else record FAILED "$name"; echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
+}
+
+# pytest's summary lines ("12 passed, 2 skipped in 3.40s"; ansible-test units prints one per session):
+# print "<sessions> <passed> <skipped>" summed over them.
+pytest_counts() {  # pytest_counts LOGFILE
+  grep -E '^(=+ )?([0-9]+ [a-z]+(, )?)+ in [0-9.]+s' "$1" | awk '
+    { sessions++
+      for (i = 1; i < NF; i++) {
+        word = $(i + 1); sub(/,$/, "", word)
+        if ($i ~ /^[0-9]+$/ && word == "passed") passed += $i
+        if ($i ~ /^[0-9]+$/ && word == "skipped") skipped += $i
+      } }
+    END { printf "%d %d %d\n", sessions, passed, skipped }'
+}
+
+pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports its skipped tests
+  local name=$1; shift
+  local t0=$SECONDS log rc sessions passed skipped why=''
+  log="$SCRATCH/$name.log"
+  echo "::: $name: $*"
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  read -r sessions passed skipped < <(pytest_counts "$log")
+  if [ "$rc" -eq 0 ] && [ "$sessions" -eq 0 ]; then rc=1; why='; no pytest summary line: did any test run?'; fi
+  if [ "$rc" -eq 0 ] && [ "$passed" -eq 0 ]; then rc=1; why='; no test passed'; fi
+  if [ "$rc" -eq 0 ] && [ "$skipped" -gt 0 ] && [ "$IN_CI" -eq 1 ]; then
+    rc=1; why="; CI=true and $skipped test(s) skipped (see the SKIPPED lines above)"
+  fi
+  if [ "$rc" -eq 0 ]; then
+    record ok "$name"; echo "::: $name ok ($((SECONDS-t0))s, $passed passed, $skipped skipped)"
+  else
+    record FAILED "$name"; echo "::: $name FAILED ($((SECONDS-t0))s, $passed passed, $skipped skipped$why)"; return 1
+  fi
 }
 
 find_python() {  # a real interpreter for X.Y (pyenv shims fail inside ansible-test)
@@ -29,10 +73,11 @@ find_python() {  # a real interpreter for X.Y (pyenv shims fail inside ansible-t
 
 # --- 1. Fast checks straight from the working tree -------------------------------------------
 step changelog-lint antsibull-changelog lint
-step pytest python -m pytest -q -p no:cacheprovider tests/simulator tests/unit
+# -rs lists every skipped test with its reason.
+pytest_step pytest python -m pytest -q -rs -p no:cacheprovider tests/simulator tests/unit
 # A separate process: the end-to-end helpers import Ansible's controller side (Vault), which changes
 # how in-process module runs report warnings in the unit tests.
-step pytest-e2e python -m pytest -q -p no:cacheprovider tests/e2e
+pytest_step pytest-e2e python -m pytest -q -rs -p no:cacheprovider tests/e2e
 # The execution environment definition: build context, offline galaxy install, dependency introspection.
 step ee-definition bash tools/check_ee.sh
 
@@ -58,9 +103,12 @@ PYEOF
 }
 install_pip_shim python
 
+# The extra interpreters are part of the test matrix: one that is missing is a failure, not a skip
+# (CI_EXTRA_PYTHONS="" asks for none).
 EXTRA=()
 for v in ${CI_EXTRA_PYTHONS-3.12 3.13}; do
-  if p=$(find_python "$v"); then PATH="$PATH:$(dirname "$p")"; EXTRA+=("$v"); fi
+  if p=$(find_python "$v"); then PATH="$PATH:$(dirname "$p")"; EXTRA+=("$v")
+  else echo "::: python$v FAILED: no usable Python $v here (CI_EXTRA_PYTHONS); sanity on $v not run"; record FAILED "python$v"; fi
 done
 export PATH
 
@@ -74,13 +122,13 @@ export PATH
   for v in "${EXTRA[@]}"; do
     step "sanity-py$v" ansible-test sanity --venv --python "$v" --color no --test compile --test import
   done
-  step units ansible-test units "${AT[@]}"
+  pytest_step units ansible-test units "${AT[@]}"
   # The oldest ansible-core the collection supports and the newest this machine runs: sanity and
   # units with each, from its own virtualenv (CI_CORE_MATRIX="" skips them).
   for spec in ${CI_CORE_MATRIX-2.16.19@3.11 2.21.5@3.13}; do
     core=${spec%@*}; pyv=${spec#*@}
     if ! p=$(find_python "$pyv"); then
-      echo "::: no Python $pyv here: ansible-core $core not tested"; FAIL=$((FAIL+1)); FAILED+=("core-$core"); continue
+      echo "::: core-$core FAILED: no Python $pyv here: ansible-core $core not tested"; record FAILED "core-$core"; continue
     fi
     venv="$WORK/venv-core-$core"
     # shellcheck disable=SC2016
@@ -88,11 +136,14 @@ export PATH
       _ "$p" "$venv" "$core" || continue
     install_pip_shim "$venv/bin/python"
     step "sanity-core-$core" env PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$pyv" --color no
-    step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
+    pytest_step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
   done
-  # ansible-test exits 0 when every target is skipped: insist on at least one target.
+  # ansible-test exits 0 when every target is skipped: insist on exactly the targets we have (a new
+  # target is added here too; setup_* targets run as dependencies and are not listed).
   # shellcheck disable=SC2016
-  step integration-targets bash -c '[ -n "$(ansible-test integration --list-targets 2>/dev/null)" ]'
+  step integration-targets bash -c 'got=$(ansible-test integration --list-targets 2>/dev/null | sort | tr "\n" " ")
+    [ "$got" = "$1" ] || { echo "integration targets: expected [$1], ansible-test lists [$got]"; exit 1; }' \
+    _ "isc_digit_token isc_password_info isc_password_status isc_set_password "
   step integration ansible-test integration --local --python "$PYV" --color no
   step ansible-lint ansible-lint --nocolor
   step docs-lint antsibull-docs lint-collection-docs --plugin-docs \
@@ -100,12 +151,23 @@ export PATH
   step build ansible-galaxy collection build --output-path "$WORK/dist" --force
   # shellcheck disable=SC2016
   step galaxy-importer bash -c 'cd "$1" && python -m galaxy_importer.main "$2"' _ "$WORK" "$WORK/dist/sailpoint_isc-passwords-"*.tar.gz
-  echo "$PASS $FAIL ${FAILED[*]}" >"$WORK/.subtotals"
+  # The last command of the stage: proof that it ran to its end.
+  : >"$WORK/.stage2-done"
 )
-read -r PASS FAIL REST <"$WORK/.subtotals" || true
-FAILED=("${REST:-}")
+STAGE2_RC=$?
+# A stage that died early (killed, `exit`, an unset variable under set -u) is a failure, whatever its
+# steps said before it died.
+if [ "$STAGE2_RC" -ne 0 ] || [ ! -f "$WORK/.stage2-done" ]; then
+  echo "::: stage-2 FAILED: the ansible-test stage did not run to its end (exit status $STAGE2_RC$(
+    [ -f "$WORK/.stage2-done" ] || echo ', no end marker'))"
+  record FAILED stage-2
+fi
 
+PASS=$(grep -c '^ok ' "$RESULTS")
+FAIL=$(grep -c '^FAILED ' "$RESULTS")
+FAILED=$(sed -n 's/^FAILED //p' "$RESULTS" | tr '\n' ' ')
 [ -n "${CI_KEEP_WORK:-}" ] || rm -rf "$WORK"
-[ "$FAIL" -eq 0 ] || echo "failed steps: ${FAILED[*]}"
+rm -rf "$SCRATCH"
+[ "$FAIL" -eq 0 ] || echo "failed steps: ${FAILED% }"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
