@@ -202,25 +202,53 @@ def test_reset_and_counters(make_sim):
     assert requests.put(sim.base_url + '/__sim/config', json={'completion_delay': -1}, timeout=5).status_code == 400
 
 
-def _outbound_ip():
+def _non_loopback_ipv4():
+    """This host's IPv4 addresses that are not loopback, most likely first, and how each was found.
+
+    A UDP socket "connected" to an address outside this host makes the kernel pick the source
+    address of its primary route without sending anything; the host name's addresses and
+    ``hostname -I`` cover a machine without a default route.
+    """
+    found = []
+    for probe_target in ('10.255.255.255', '192.0.2.255', '198.51.100.1'):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((probe_target, 9))
+                found.append((probe.getsockname()[0], 'route to %s' % probe_target))
+        except OSError:
+            continue
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(('10.255.255.255', 1))
-            address = probe.getsockname()[0]
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.append((info[4][0], 'host name %s' % socket.gethostname()))
     except OSError:
-        return None
-    return None if is_loopback(address) or address == '0.0.0.0' else address
+        pass
+    try:
+        out = subprocess.run(['hostname', '-I'], capture_output=True, text=True, timeout=10, check=False).stdout
+        found.extend((word, 'hostname -I') for word in out.split() if '.' in word)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    addresses = []
+    for address, how in found:
+        if address not in (a for a, _how in addresses) and address != '0.0.0.0' and not is_loopback(address):
+            addresses.append((address, how))
+    return addresses
 
 
-def test_loopback_guard(make_sim):
+def test_loopback_guard(make_sim, skip_or_fail):
     assert is_loopback('127.0.0.1') and is_loopback('::1') and is_loopback('::ffff:127.0.0.1')
     assert not is_loopback('10.1.2.3') and not is_loopback('not-an-ip')
-    address = _outbound_ip()
-    if address is None:
-        pytest.skip('no non-loopback address on this machine to test the /__sim/ guard over the network')
+    addresses = _non_loopback_ipv4()
+    if not addresses:
+        skip_or_fail('no non-loopback IPv4 address on this machine (tried a UDP route probe, the host name and '
+                     '`hostname -I`): the /__sim/ guard cannot be tested over the network')
     sim = make_sim(host='0.0.0.0')
+    address, how = addresses[0]
     resp = requests.get('http://%s:%d/__sim/health' % (address, sim.port), timeout=5)
-    assert resp.status_code == 403
+    assert resp.status_code == 403, (address, how, resp.status_code, resp.text)
+    # the API itself answers on that address: the 403 is the guard, not a network problem
+    assert requests.post('http://%s:%d/oauth/token' % (address, sim.port), timeout=5,
+                         data={'grant_type': 'client_credentials', 'client_id': 'demo-client-id',
+                               'client_secret': 'demo-client-secret'}).status_code == 200
     assert requests.get('http://127.0.0.1:%d/__sim/health' % sim.port, timeout=5).status_code == 200
 
 
