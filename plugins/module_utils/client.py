@@ -22,10 +22,12 @@ import datetime
 import email.utils
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import random
 import re
+import ssl
 import threading
 import time
 import traceback
@@ -81,6 +83,10 @@ OP_SET = 'set-password'
 OP_STATUS = 'password-change-status'
 OP_DIGIT = 'generate-digit-token'
 OP_SYNC_GROUPS = 'list-password-sync-groups'
+OP_SOURCES = 'list-sources'
+
+SOURCE_FILTER_CHUNK = 50  # ids per `id in (...)` filter of one sources request
+SOURCE_PAGE_LIMIT = 250  # the largest page ISC serves
 
 HINT_URL = 'check base_url/tenant: the tenant API URL looks wrong'
 HINT_CREDENTIALS = 'check client_id/client_secret'
@@ -166,8 +172,8 @@ def operation_path(api_version, operation, request_id=None):
             OP_SET: '/set-password/v1',
             OP_STATUS: '/password-change-status/v1/%s',
             OP_DIGIT: '/generate-password-reset-token/v1/digit',
-            # The per-resource layout has no sync-group document yet; v2024 is the nearest.
-            OP_SYNC_GROUPS: '/v2024/password-sync-groups',
+            OP_SYNC_GROUPS: '/password-sync-groups/v1',
+            OP_SOURCES: '/sources/v1',
         }
     else:
         if operation == OP_DIGIT and api_version == 'v3':
@@ -180,6 +186,7 @@ def operation_path(api_version, operation, request_id=None):
             OP_STATUS: prefix + '/password-change-status/%s',
             OP_DIGIT: prefix + '/generate-password-reset-token/digit',
             OP_SYNC_GROUPS: prefix + '/password-sync-groups',
+            OP_SOURCES: prefix + '/sources',
         }
     path = paths[operation]
     if '%s' in path:
@@ -226,6 +233,8 @@ def _hint(operation, status, text, connection_error=False):
         return HINT_URL
     if status == 403 and operation == OP_QUERY:
         return HINT_PAT
+    if status == 403 and operation == OP_SOURCES:
+        return 'the API client needs the idn:sources:read scope to read source names'
     if operation == OP_SET and status in (400, 403) and 'password' in low and 'feature' in low:
         return HINT_PASSWORD_FEATURE
     if status == 401 and operation != OP_TOKEN:
@@ -408,41 +417,114 @@ class TokenCache(object):
 # --------------------------------------------------------------------------------------------
 # Transport helpers
 
+if HAS_REQUESTS:
+    class _NoRedirectSession(requests.Session):
+        """A session that never follows a redirect.
+
+        ISC does not redirect API calls; following one would hand the token form (with the client
+        secret) or the bearer token to whatever host the Location names. A 3xx comes back as the
+        response, and IscClient turns it into an error.
+        """
+
+        def send(self, request, **kwargs):
+            kwargs['allow_redirects'] = False
+            return super(_NoRedirectSession, self).send(request, **kwargs)
+
+        def resolve_redirects(self, *args, **kwargs):
+            return iter(())
+
+
 def _new_session():
     """Create the HTTP session (tests replace this function with a fake transport)."""
-    session = requests.Session()
+    session = _NoRedirectSession()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
     session.mount('https://', adapter)
     session.mount('http://', adapter)
     return session
 
 
+def _exception_chain(exc):
+    """The exception and everything it wraps (args, urllib3's reason, cause and context), each once."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        cur = stack.pop()
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue  # None, or a plain value such as ssl.SSLError's reason string
+        seen.add(id(cur))
+        yield cur
+        stack.append(getattr(cur, 'reason', None))
+        stack.extend(getattr(cur, 'args', ()))
+        stack.append(cur.__cause__)
+        stack.append(cur.__context__)
+
+
+# Texts that only a failed certificate check can produce (it runs inside the handshake).
+_TLS_CERTIFICATE_TEXTS = ('CERTIFICATE_VERIFY_FAILED', 'certificate verify failed', 'Hostname mismatch', "doesn't match")
+
+
+def _tls_failure_kind(exc):
+    """Where a TLS error happened: None (not a TLS error), 'certificate', 'handshake' or 'unknown'.
+
+    'certificate' and 'handshake' failed while the connection was set up, before any byte of the
+    request left. Everything else (a bad record MAC, an unexpected EOF, a decryption failure while
+    the request is written or the answer read) may have come after ISC received the request.
+    """
+    if not isinstance(exc, requests.exceptions.SSLError):
+        return None
+    chain = list(_exception_chain(exc))
+    for cur in chain:
+        if isinstance(cur, ssl.SSLCertVerificationError) or type(cur).__name__ == 'CertificateError':
+            return 'certificate'
+    text = ' '.join(str(cur) for cur in chain)
+    if any(marker in text for marker in _TLS_CERTIFICATE_TEXTS):
+        return 'certificate'
+    for cur in chain:
+        # the ssl module raises handshake failures from SSLSocket.do_handshake; urllib3's pyOpenSSL
+        # variant says "bad handshake"
+        if isinstance(cur, ssl.SSLError) and ('bad handshake' in str(cur) or _raised_in(cur, 'do_handshake')):
+            return 'handshake'
+    return 'unknown'
+
+
+def _raised_in(exc, function_name):
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == function_name:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _failed_before_send(exc):
-    """True when a requests exception proves the request never reached the server."""
+    """True only when a requests exception proves that no byte of the request left this machine."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
         return False
     if isinstance(exc, requests.exceptions.SSLError):
-        return True
+        return _tls_failure_kind(exc) in ('certificate', 'handshake')
     if isinstance(exc, requests.exceptions.ConnectionError):
-        seen = set()
-        stack = [exc]
-        while stack:
-            cur = stack.pop()
-            if cur is None or id(cur) in seen:
-                continue
-            seen.add(id(cur))
-            name = type(cur).__name__
-            if name in ('NewConnectionError', 'NameResolutionError', 'ConnectTimeoutError',
-                        'ConnectionRefusedError', 'gaierror'):
+        for cur in _exception_chain(exc):
+            if type(cur).__name__ in ('NewConnectionError', 'NameResolutionError', 'ConnectTimeoutError',
+                                      'ConnectionRefusedError', 'gaierror'):
                 return True
-            stack.append(getattr(cur, 'reason', None))
-            stack.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
-            stack.append(cur.__cause__)
-            stack.append(cur.__context__)
         return False
     return False
+
+
+def _is_loopback_host(host):
+    """True for localhost and the loopback addresses (127.0.0.0/8, ::1), where plain http stays on this machine."""
+    host = (host or '').rstrip('.').lower()
+    if host == 'localhost':
+        return True
+    try:
+        address = ipaddress.ip_address(host.split('%', 1)[0])
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _tls_reason(exc):
@@ -472,6 +554,11 @@ def _parse_retry_after(value, now):
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - now)
+
+
+def _filter_string(value):
+    """A value as a string literal of ISC's filter syntax: double quotes, backslash escapes."""
+    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
 
 
 def _json_or_none(resp):
@@ -511,6 +598,7 @@ class IscClient(object):
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
         self._warn = warn
+        self._warn_plain_http()
         self._clock = clock or DEFAULT_CLOCK
         self._sleep = sleep or DEFAULT_SLEEP
         self._random = random.Random()
@@ -593,6 +681,17 @@ class IscClient(object):
         return client
 
     # ---- small helpers ------------------------------------------------------------------------
+    def _warn_plain_http(self):
+        """Plain http:// is silent only towards this machine (the local simulator); anywhere else it warns."""
+        from urllib.parse import urlsplit
+        parts = urlsplit(self.base_url)
+        if parts.scheme.lower() != 'http' or _is_loopback_host(parts.hostname) or not self._warn:
+            return
+        self._warn('base_url %s uses plain http://: the client secret, the access tokens and the encrypted passwords '
+                   'travel unencrypted to %s, where anyone on the path can read them or swap the public key the '
+                   'passwords are encrypted with; use https:// (also towards a TLS-terminating proxy)'
+                   % (self.base_url, parts.hostname))
+
     def _count(self, key, op=None, amount=1):
         with self._stats_lock:
             if op is None:
@@ -689,7 +788,8 @@ class IscClient(object):
                 resp = self._session.request(method, url, json=json_body, data=data, headers=hdrs,
                                              timeout=self.timeout, **tls)
             except requests.exceptions.RequestException as exc:
-                if isinstance(exc, requests.exceptions.SSLError):
+                tls_kind = _tls_failure_kind(exc)
+                if tls_kind == 'certificate':
                     # a certificate problem does not go away by retrying; nothing was sent
                     raise self._error(IscError, '%s failed: the TLS certificate of %s was not accepted (%s); hint: set '
                                       'ca_path to the PEM file of the CA that signed it (or validate_certs: false, '
@@ -697,6 +797,8 @@ class IscClient(object):
                                       operation=operation)
                 before_send = _failed_before_send(exc)
                 kind = type(exc).__name__
+                if tls_kind:
+                    kind = '%s: %s' % (kind, _tls_reason(exc))
                 if not safe and not before_send:
                     raise self._outcome_unknown(operation, 'the connection failed after the request '
                                                 'was sent (%s)' % kind, context)
@@ -705,9 +807,24 @@ class IscClient(object):
                     self._sleep(self._backoff(attempt))
                     attempt += 1
                     continue
+                if tls_kind == 'handshake':
+                    raise self._error(IscError, '%s failed: the TLS handshake with %s failed (%s); hint: check that '
+                                      'base_url is the https:// address of the tenant API (no port of a plain HTTP '
+                                      'service)' % (operation, self.base_url, kind), operation=operation)
+                if tls_kind:
+                    raise self._error(IscError, '%s failed: the TLS connection to %s broke (%s)'
+                                      % (operation, self.base_url, kind), operation=operation)
                 raise self._error(IscError, '%s failed: cannot reach %s (%s); hint: %s'
                                   % (operation, self.base_url, kind, HINT_URL), operation=operation)
             status = resp.status_code
+            if 300 <= status < 400:
+                # never followed (see _NoRedirectSession): an answer, so set-password was not accepted either
+                location = (resp.headers.get('Location') or '').strip()
+                raise self._error(IscError, '%s failed: HTTP %s redirect to %s; ISC does not redirect API calls, so it '
+                                  'was not followed; hint: check base_url (the https:// tenant API root, e.g. '
+                                  'https://acme.api.identitynow.com)'
+                                  % (operation, status, location[:300] or 'no Location'), status=status,
+                                  operation=operation)
             if status == 429:
                 throttled += 1
                 self._count('rate_limited')
@@ -843,6 +960,38 @@ class IscClient(object):
             if len(page) < page_size:
                 return groups
             offset += page_size
+
+    def list_sources(self, ids):
+        """The names of the sources with the given ids: ``{source_id: source_name}``.
+
+        Asks ISC with ``filters=id in ("a","b",...)``, at most SOURCE_FILTER_CHUNK ids per request. Ids ISC
+        does not know (or does not show this API client) are left out of the answer.
+        """
+        wanted = []
+        seen = set()
+        for source_id in ids or ():
+            source_id = str(source_id or '')
+            if source_id and source_id not in seen:
+                seen.add(source_id)
+                wanted.append(source_id)
+        if not wanted:
+            return {}
+        from urllib.parse import quote
+        path = operation_path(self.api_version, OP_SOURCES)
+        names = {}
+        for start in range(0, len(wanted), SOURCE_FILTER_CHUNK):
+            chunk = wanted[start:start + SOURCE_FILTER_CHUNK]
+            filters = 'id in (%s)' % ','.join(_filter_string(source_id) for source_id in chunk)
+            resp = self._send(OP_SOURCES, 'GET', '%s?filters=%s&limit=%d' % (path, quote(filters, safe=''), SOURCE_PAGE_LIMIT),
+                              safe=True)
+            page = self._json(OP_SOURCES, resp)
+            if not isinstance(page, list):
+                raise self._error(IscError, '%s failed: unexpected response shape' % OP_SOURCES,
+                                  operation=OP_SOURCES)
+            for source in page:
+                if isinstance(source, dict) and source.get('id') in chunk and source.get('name') is not None:
+                    names[source['id']] = source['name']
+        return names
 
     # ---- pipelining ---------------------------------------------------------------------------
     def map(self, fn, items, workers=4):

@@ -1,17 +1,21 @@
-"""Functional behaviour of the simulator: crypto, async changes, sync groups, policy, tokens, digit tokens."""
+"""Functional behaviour of the simulator: crypto, async changes, sync groups, sources, policy, tokens, digit tokens."""
 
 import base64
 import hashlib
+import json
+import os
 import re
 import time
 import uuid
 
+import jsonschema
+import pytest
 import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from .helpers import Api, encrypt
+from .helpers import OPENAPI_DIR, Api, _resolve, encrypt, to_json_schema
 
 
 def sha(text):
@@ -288,3 +292,74 @@ def test_fleet_size(make_sim):
     sources = {a['sourceName'] for a in api.accounts() if a['userName'].startswith('svc-bulk-')}
     assert sources == {'Corp-AD', 'Corp-LDAP', 'Oracle-DB'}
     assert api.query('svc-bulk-00003', 'Oracle-DB').status_code == 200
+
+
+def test_sync_groups_on_v1(api):
+    groups = api.call('GET', '/v2024/password-sync-groups').json()
+    resp = api.call('GET', '/password-sync-groups/v1?count=true')
+    assert resp.status_code == 200 and resp.json() == groups and resp.headers['X-Total-Count'] == '1'
+    one = api.call('GET', '/password-sync-groups/v1/%s' % groups[0]['id'])
+    assert one.status_code == 200 and one.json() == groups[0]
+    assert api.call('GET', '/password-sync-groups/v1/nope').status_code == 404
+    assert api.call('GET', '/password-sync-groups/v1?limit=251').status_code == 400
+    assert api.sim('GET', 'counters')['requests']['sync_groups'] == {'200': 3, '404': 1, '400': 1}
+
+
+SOURCE_PATHS = {'v2024': '/v2024/sources', 'v3': '/v3/sources', 'beta': '/beta/sources', 'v1': '/sources/v1'}
+SOURCE_SPECS = {'v2024': ('isc-v2024-password.json', '/sources'), 'v3': ('isc-v3-password.json', '/sources'),
+                'beta': ('isc-beta-password.json', '/sources'), 'v1': ('isc-v1-sources-password.json', '/sources/v1')}
+
+
+def _sources_schema(version):
+    name, path = SOURCE_SPECS[version]
+    full = os.path.join(OPENAPI_DIR, name)
+    if not os.path.isfile(full):
+        return None
+    with open(full, encoding='utf-8') as handle:
+        doc = json.load(handle)
+    resp = _resolve(doc, doc['paths'][path]['get']['responses']['200'])
+    return to_json_schema(resp['content']['application/json']['schema'])
+
+
+@pytest.mark.parametrize('version', sorted(SOURCE_PATHS))
+def test_sources_filters(api, version):
+    path = SOURCE_PATHS[version]
+    every = api.call('GET', path).json()
+    names = [s['name'] for s in every]
+    assert names == ['My-AD', 'Corp-AD', 'Corp-LDAP', 'Oracle-DB', 'Unix-LDAP', 'Unix-Kerberos']
+    for source in every:
+        assert re.match(r'^[0-9a-f]{32}$', source['id']) and source['connector'] and 'owner' in source
+    schema = _sources_schema(version)
+    if schema is not None:
+        jsonschema.validate(every, schema)
+    by_name = {s['name']: s['id'] for s in every}
+    ad = by_name['My-AD']
+    assert api.call('GET', path, params={'filters': 'id eq "%s"' % ad}).json() == [every[0]]
+    wanted = [by_name['Unix-Kerberos'], by_name['Corp-LDAP'], 'f' * 32]
+    resp = api.call('GET', path, params={'filters': 'id in ("%s", "%s","%s")' % tuple(wanted), 'limit': '250',
+                                         'count': 'true'})
+    assert resp.status_code == 200 and [s['name'] for s in resp.json()] == ['Corp-LDAP', 'Unix-Kerberos']
+    assert resp.headers['X-Total-Count'] == '2'
+    assert api.call('GET', path, params={'filters': 'name eq "Oracle-DB"'}).json() == [every[3]]
+    assert api.call('GET', path, params={'filters': 'id eq "nope"'}).json() == []
+    assert [s['name'] for s in api.call('GET', path, params={'limit': 2, 'offset': 1}).json()] == ['Corp-AD', 'Corp-LDAP']
+    for bad in ('id eq nope', 'id in ()', 'id co "x"', 'owner.id eq "x"', 'id eq "a" and name eq "b"'):
+        resp = api.call('GET', path, params={'filters': bad})
+        assert resp.status_code == 400, bad
+        assert resp.json()['detailCode'] == '400.1.3 Illegal value'
+    assert api.call('GET', path, params={'limit': 251}).status_code == 400
+    assert api.call('POST', path, {}).status_code == 405
+
+
+def test_sources_auth_limit_and_faults(make_sim):
+    sim = make_sim(rate_limit=3, rate_window=30)
+    api = Api(sim.base_url)
+    assert api.call('GET', '/v2024/sources', auth=False).status_code == 401
+    assert [api.call('GET', '/v2024/sources').status_code for dummy in range(4)] == [200, 200, 200, 429]
+    assert api.call('GET', '/sources/v1').status_code == 200  # v1 is its own budget
+    counters = api.sim('GET', 'counters')
+    assert counters['requests']['sources'] == {'401': 1, '200': 4, '429': 1} and counters['rateLimited'] == 1
+    api.sim('PUT', 'faults', {'sources': {'error_rate': 1.0, 'error_statuses': [503]}})
+    assert api.call('GET', '/sources/v1').status_code == 503
+    api.sim('PUT', 'faults', {'sources': {'throttle_rate': 1.0}})
+    assert api.call('GET', '/beta/sources').status_code == 429

@@ -36,6 +36,10 @@ ROUTES = [
     ('POST', r'/generate-password-reset-token/(?P<v>v1)/digit', 'digit_token'),
     ('GET', r'/(?P<v>v2024|v3|beta)/password-sync-groups', 'sync_groups'),
     ('GET', r'/(?P<v>v2024|v3|beta)/password-sync-groups/(?P<id>[^/]+)', 'sync_groups'),
+    ('GET', r'/password-sync-groups/(?P<v>v1)', 'sync_groups'),
+    ('GET', r'/password-sync-groups/(?P<v>v1)/(?P<id>[^/]+)', 'sync_groups'),
+    ('GET', r'/(?P<v>v2024|v3|beta)/sources', 'sources'),
+    ('GET', r'/sources/(?P<v>v1)', 'sources'),
     ('POST', r'/oauth/token', 'token'),
 ]
 ROUTES = [(m, re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
@@ -258,6 +262,8 @@ class Handler(BaseHTTPRequestHandler):
         elif operation == 'sync_groups':
             reply = state.sync_group(unquote(groups['id'])) if groups.get('id') else state.sync_groups(query)
             self._send(reply, operation)
+        elif operation == 'sources':
+            self._send(state.sources(query), operation)
         else:
             data, problem = _parse_json(body)
             if problem:

@@ -9,6 +9,7 @@ import base64
 import binascii
 import heapq
 import math
+import re
 import secrets
 import threading
 import time
@@ -482,6 +483,19 @@ class SimState:
                 return Reply(200, group.to_api())
         return not_found("Password sync group '%s' was not found." % group_id)
 
+    def sources(self, query):
+        """GET /sources: the seed's sources, in seed order, optionally filtered by id or name (eq / in)."""
+        try:
+            limit = _int_param(query, 'limit', 250, 0, 250)
+            offset = _int_param(query, 'offset', 0, 0, None)
+            count = _bool_param(query, 'count')
+            match = _source_filter((query.get('filters') or [''])[0])
+        except ValueError as exc:
+            return bad_request(str(exc), '400.1.3 Illegal value')
+        found = [s for s in self.world.sources.values() if match(s)]
+        headers = {'X-Total-Count': str(len(found))} if count else {}
+        return Reply(200, [_source_api(s) for s in found[offset:offset + limit]], headers)
+
     # -- introspection ------------------------------------------------------------------------
     def accounts(self, user_name=None, source_name=None):
         self.settle()
@@ -548,3 +562,33 @@ def _bool_param(query, name):
     if values[0].lower() in ('true', 'false'):
         return values[0].lower() == 'true'
     raise ValueError("Illegal value for query parameter '%s': must be true or false." % name)
+
+
+def _source_api(source):
+    # the fields the Source schema requires (name, owner, connector) plus id; the simulator has no owners
+    return {'id': source.id, 'name': source.name, 'owner': None, 'connector': 'isc-simulator'}
+
+
+_FILTER_VALUE = r'"((?:[^"\\]|\\.)*)"'
+_FILTER_EQ = re.compile(r'^\s*(id|name)\s+eq\s+' + _FILTER_VALUE + r'\s*$')
+_FILTER_IN = re.compile(r'^\s*(id|name)\s+in\s+\(\s*(' + _FILTER_VALUE + r'(?:\s*,\s*' + _FILTER_VALUE + r')*)\s*\)\s*$')
+
+
+def _source_filter(text):
+    """A predicate for ``filters`` of GET /sources: ``id``/``name`` with ``eq "x"`` or ``in ("x","y")``, nothing else."""
+    if not text.strip():
+        return lambda source: True
+    eq = _FILTER_EQ.match(text)
+    if eq:
+        field, values = eq.group(1), {_unescape(eq.group(2))}
+    else:
+        within = _FILTER_IN.match(text)
+        if not within:
+            raise ValueError("Illegal value for query parameter 'filters': %r. The simulator understands id or name with "
+                             'eq or in, e.g. id in ("a","b").' % text)
+        field, values = within.group(1), {_unescape(v) for v in re.findall(_FILTER_VALUE, within.group(2))}
+    return lambda source: getattr(source, field) in values
+
+
+def _unescape(value):
+    return re.sub(r'\\(.)', r'\1', value)

@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import os
+import re
+import ssl
 import stat
 import threading
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -443,3 +446,184 @@ def test_client_limits_requests():
     for dummy in range(9):  # 1 token + 9 queries = 10 requests -> one full window waited
         c.query_password_info('u', 's')
     assert clock.t - 1000000.0 >= 10
+
+
+# ---- TLS errors: only a failed handshake is "not sent" ----------------------------------------------
+
+def tls_error(text, cls=ssl.SSLError):
+    """A requests SSLError shaped like the one requests raises: SSLError(MaxRetryError(reason=urllib3 SSLError(ssl error)))."""
+    reason = urllib3.exceptions.SSLError(cls(1, text))
+    return requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(None, BASE + S, reason))
+
+
+BAD_RECORD_MAC = '[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed or bad record mac (_ssl.c:2580)'
+UNEXPECTED_EOF = '[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol (_ssl.c:2427)'
+CERT_FAILED = '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)'
+
+
+@pytest.mark.parametrize('text', [BAD_RECORD_MAC, UNEXPECTED_EOF, 'sslv3 alert bad record mac'])
+def test_set_password_tls_error_after_send_is_outcome_unknown(text):
+    c, s, dummy = make({('POST', S): tls_error(text)})
+    with pytest.raises(IscOutcomeUnknown) as e:
+        c.set_password('ident1', 'src1', 'acct1', 'key1', 'ENCRYPTED')
+    assert s.count('POST', S) == 1
+    msg = str(e.value)
+    assert 'outcome unknown' in msg and 'ca_path' not in msg and 'certificate' not in msg
+    assert e.value.account_id == 'acct1'
+
+
+def test_set_password_tls_error_in_body_read_is_outcome_unknown():
+    # requests raises SSLError(urllib3 SSLError) without MaxRetryError when the body read breaks
+    exc = requests.exceptions.SSLError(urllib3.exceptions.SSLError(ssl.SSLError(1, BAD_RECORD_MAC)))
+    c, s, dummy = make({('POST', S): exc})
+    with pytest.raises(IscOutcomeUnknown):
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert s.count('POST', S) == 1
+
+
+def test_query_tls_error_after_send_is_retried_without_certificate_hint():
+    c, s, dummy = make({('POST', Q): [tls_error(BAD_RECORD_MAC), ok_info()]})
+    assert c.query_password_info('u', 's')['sourceId']
+    assert s.count('POST', Q) == 2 and c.stats['retries'] == 1
+    c2, s2, dummy = make({('POST', Q): tls_error(BAD_RECORD_MAC)}, max_retries=1)
+    with pytest.raises(IscError) as e:
+        c2.query_password_info('u', 's')
+    assert s2.count('POST', Q) == 2
+    assert 'bad record mac' in str(e.value) and 'ca_path' not in str(e.value)
+
+
+@pytest.mark.parametrize('cls', [ssl.SSLCertVerificationError, ssl.SSLError])
+def test_set_password_certificate_failure_is_not_sent_and_not_retried(cls):
+    c, s, dummy = make({('POST', S): tls_error(CERT_FAILED, cls)})
+    with pytest.raises(IscError) as e:
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert not isinstance(e.value, IscOutcomeUnknown)
+    assert s.count('POST', S) == 1
+    assert 'certificate verify failed: self-signed certificate' in str(e.value) and 'ca_path' in str(e.value)
+
+
+# ---- redirects are answers, never followed ------------------------------------------------------------
+
+@pytest.mark.parametrize('status', [301, 302, 307, 308])
+def test_redirect_is_a_clear_error(status):
+    moved = FakeResponse(status, None, headers={'Location': 'https://elsewhere.example.com/v2024/query-password-info'},
+                         text='')
+    c, s, dummy = make({('POST', Q): moved})
+    with pytest.raises(IscError) as e:
+        c.query_password_info('u', 's')
+    msg = str(e.value)
+    assert 'HTTP %d' % status in msg and 'https://elsewhere.example.com/v2024/query-password-info' in msg
+    assert 'does not redirect' in msg and 'base_url' in msg
+    assert e.value.status == status
+    assert s.count('POST', Q) == 1
+
+
+def test_set_password_redirect_is_a_plain_error():
+    moved = FakeResponse(307, None, headers={'Location': 'https://elsewhere.example.com/x'}, text='')
+    c, s, dummy = make({('POST', S): moved})
+    with pytest.raises(IscError) as e:
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert not isinstance(e.value, IscOutcomeUnknown)
+    assert 'does not redirect' in str(e.value)
+    assert s.count('POST', S) == 1
+
+
+def test_token_redirect_is_a_clear_error():
+    moved = FakeResponse(308, None, headers={'Location': 'https://elsewhere.example.com/oauth/token'}, text='')
+    c, s, dummy = make({('POST', '/oauth/token'): moved})
+    with pytest.raises(IscError) as e:
+        c.authenticate()
+    assert 'oauth-token failed: HTTP 308' in str(e.value) and 'does not redirect' in str(e.value)
+    assert SECRET not in str(e.value)
+
+
+# ---- plain http:// ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('url', ['http://127.0.0.1:8089', 'http://127.3.4.5', 'http://[::1]:9000', 'http://localhost:8089',
+                                 'http://LOCALHOST', 'https://acme.api.identitynow.com', 'https://10.1.2.3'])
+def test_http_to_loopback_or_https_is_silent(url):
+    warnings = []
+    IscClient(url, client_id='cid', client_secret=SECRET, session=FakeSession(), warn=warnings.append)
+    assert warnings == []
+
+
+@pytest.mark.parametrize('url', ['http://acme.api.identitynow.com', 'http://10.1.2.3:8080', 'http://proxy.corp.example',
+                                 'http://127.0.0.1.nip.io', 'http://localhost.example.com', 'http://[fe80::1]:80'])
+def test_http_to_another_host_warns(url):
+    warnings = []
+    c = IscClient(url, client_id='cid', client_secret=SECRET, session=FakeSession(), warn=warnings.append)
+    assert len(warnings) == 1
+    msg = warnings[0]
+    assert c.base_url in msg and 'https://' in msg and 'unencrypted' in msg
+    assert SECRET not in msg
+    warnings = []
+    IscClient(url, access_token='tok-abcdef', session=FakeSession(), warn=warnings.append)
+    assert len(warnings) == 1
+
+
+# ---- sync groups on every version --------------------------------------------------------------------
+
+@pytest.mark.parametrize('version,path', [('v2024', '/v2024/password-sync-groups'), ('v3', '/v3/password-sync-groups'),
+                                          ('beta', '/beta/password-sync-groups'), ('v1', '/password-sync-groups/v1')])
+def test_sync_groups_path_per_version(version, path):
+    assert client_mod.operation_path(version, client_mod.OP_SYNC_GROUPS) == path
+    c, s, dummy = make({('GET', path): FakeResponse(200, [{'id': 'g1'}])}, api_version=version)
+    assert c.list_password_sync_groups() == [{'id': 'g1'}]
+
+
+# ---- source names ------------------------------------------------------------------------------------
+
+def _filter_ids(query):
+    params = parse_qs(query)
+    assert params['limit'] == ['250']
+    match = re.match(r'^id in \((.*)\)$', params['filters'][0])
+    assert match, params['filters'][0]
+    return [x.strip()[1:-1] for x in match.group(1).split(',')]
+
+
+def _sources_handler(known):
+    def handler(method, url, json, data, headers):
+        ids = _filter_ids(urlsplit(url).query)
+        return FakeResponse(200, [{'id': i, 'name': known[i], 'connector': 'x', 'owner': None} for i in ids if i in known])
+    return handler
+
+
+@pytest.mark.parametrize('version,path', [('v2024', '/v2024/sources'), ('v3', '/v3/sources'), ('beta', '/beta/sources'),
+                                          ('v1', '/sources/v1')])
+def test_list_sources_path_per_version(version, path):
+    assert client_mod.operation_path(version, client_mod.OP_SOURCES) == path
+    c, s, dummy = make({('GET', path): _sources_handler({'s1': 'My-AD', 's2': 'Corp-LDAP'})}, api_version=version)
+    assert c.list_sources(['s1', 's2', 'nope']) == {'s1': 'My-AD', 's2': 'Corp-LDAP'}
+    assert c.stats['requests'][client_mod.OP_SOURCES] == 1
+
+
+def test_list_sources_chunks_of_50():
+    known = dict(('%032x' % i, 'Source-%d' % i) for i in range(120))
+    c, s, dummy = make({('GET', '/v2024/sources'): _sources_handler(known)})
+    ids = list(known) + list(known)[:10]  # duplicates are asked once
+    assert c.list_sources(ids) == known
+    chunks = [_filter_ids(x['query']) for x in s.calls if x['path'] == '/v2024/sources']
+    assert [len(x) for x in chunks] == [50, 50, 20]
+    assert sum(chunks, []) == list(known)
+    assert c.stats['requests'][client_mod.OP_SOURCES] == 3
+    assert '%20' in [x['query'] for x in s.calls if x['path'] == '/v2024/sources'][0]
+
+
+def test_list_sources_empty_sends_nothing():
+    c, s, dummy = make({})
+    assert c.list_sources([]) == {}
+    assert s.calls == []
+
+
+def test_list_sources_is_retried_like_other_reads():
+    err = FakeResponse(503, None, text='')
+    c, s, dummy = make({('GET', '/v2024/sources'): [err, conn_refused(), _sources_handler({'s1': 'My-AD'})]})
+    assert c.list_sources(['s1']) == {'s1': 'My-AD'}
+    assert s.count('GET', '/v2024/sources') == 3 and c.stats['retries'] == 2
+
+
+def test_list_sources_quotes_filter_values_and_rejects_bad_shape():
+    c, s, dummy = make({('GET', '/v2024/sources'): FakeResponse(200, {'not': 'a list'})})
+    with pytest.raises(IscError, match='list-sources failed: unexpected response shape'):
+        c.list_sources(['a"b\\c'])
+    assert parse_qs(s.calls[-1]['query'])['filters'] == ['id in ("a\\"b\\\\c")']
