@@ -382,16 +382,44 @@ def test_latency_spikes_beyond_the_timeout_are_retried_and_the_run_completes(sim
 
 
 def test_token_expiring_mid_run_is_fetched_again_and_the_run_completes(simulator_factory, workdir):
-    # Tokens live 61 s and the client renews a token with less than 60 s left: each is good for about 1 s,
-    # and the changes take 3 s to finish, so tokens run out in the middle of the apply phase's polling.
-    simulator, ansible = start(simulator_factory, workdir, '--token-ttl', '61', '--completion-delay', '3')
+    # The simulator's tokens expire 2 s after they are issued, while the proxy in front of it tells the client
+    # they live 120 s (as a service does that ends tokens before the lifetime it announced). The client's
+    # renewal margin (60 s before the announced end) never fires first: it goes on using a token, across the
+    # tasks of the play through the token cache, until the service refuses it with 401 "JWT is expired".
+    # Changes take 6 s to finish and are polled every 0.5 s, so that happens in the middle of the run, at
+    # least twice (a token is used at most 2.5 s).
+    ttl = 2
+    simulator = simulator_factory('--completion-delay', '6', '--token-ttl', str(ttl))
     accounts = fleet(simulator, limit=6)
-    result = rotate(ansible, workdir, accounts)
+    with RecordingProxy(simulator.base_url, announce_expires_in=120) as proxy:
+        result = rotate(PlaybookRunner(workdir, proxy), workdir, accounts)
+    exchanges = proxy.recorded()
     assert result.returncode == 0, tail(result)
     assert statuses(workdir) == {'rotated': len(accounts)}
-    assert simulator.counters()['tokensIssued'] >= 3
-    assert status_count(simulator, 'query_password_info', 401) + status_count(simulator, 'set_password', 401) == 0
     assert store_matches_service(simulator, accounts, read_store(workdir)) == []
+
+    # Tokens really expired at the service during the run: 401s, each for a token older than its lifetime
+    # (not an unknown one), and the proxy saw all the simulator counted.
+    issued = {e['issued']: e['answered'] for e in exchanges if e['issued']}
+    refused = [(i, e) for i, e in enumerate(exchanges) if e['status'] == 401]
+    assert refused, 'no token expired at the service during the run: %s' % collections.Counter(e['status'] for e in exchanges)
+    assert counted(exchanges, 401) == sim_counted(simulator, 401)
+    assert simulator.counters()['tokensIssued'] == len(issued)
+    for index, exchange in refused:
+        assert exchange['error'] == 'JWT validation failed: JWT is expired', exchange
+        assert exchange['auth'] in issued and exchange['arrived'] - issued[exchange['auth']] > ttl - 0.5, exchange
+        # the refused request went again with a token issued after the refusal, and was answered
+        again = retries_after(exchanges, index)
+        assert again is not None and again['status'] in (200, 202), (exchange, again)
+        assert again['auth'] != exchange['auth'] and issued[again['auth']] >= exchange['answered'], (exchange, again)
+    expired_tokens = {e['auth'] for _i, e in refused}
+    assert len(expired_tokens) >= 2 and len(issued) >= 1 + len(expired_tokens), (len(issued), len(expired_tokens))
+    # exactly one change per account: a refused set-password was not taken, its re-send was
+    per_op = simulator.counters()['requests']
+    assert per_op['set_password']['202'] == len(accounts) and set(per_op['set_password']) <= {'202', '401'}, per_op
+    assert [change_count(simulator, a) for a in accounts] == [1] * len(accounts)
+    print('token expiry: %d tokens issued, %d expired mid-run, %d requests refused 401'
+          % (len(issued), len(expired_tokens), len(refused)))
 
 
 # ------------------------------------------------------------------------------------ everything at once
