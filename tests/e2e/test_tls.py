@@ -10,6 +10,8 @@ import ipaddress
 import json
 import os
 import ssl
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -152,7 +154,13 @@ def test_simulator_really_serves_https_with_the_test_ca(tls):
     assert sim.call('GET', '/__sim/health')['status'] == 'ok'
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(sim.base_url + '/__sim/health', timeout=10)  # the system store does not know the CA
-    assert os.path.getsize(files['ca']) > 0
+    # the certificate the simulator presents is the leaf made for it here, issued by the test CA
+    host, port = urllib.parse.urlsplit(sim.base_url).netloc.rsplit(':', 1)
+    served = x509.load_pem_x509_certificate(ssl.get_server_certificate((host, int(port))).encode('ascii'))
+    with open(files['cert'], 'rb') as handle:
+        assert served == x509.load_pem_x509_certificate(handle.read())
+    with open(files['ca'], 'rb') as handle:
+        served.verify_directly_issued_by(x509.load_pem_x509_certificate(handle.read()))
 
 
 @pytest.mark.parametrize('connection', [{}, {'ca_path': 'other_ca'}], ids=['default-trust', 'wrong-ca'])
