@@ -22,6 +22,8 @@ Kill API
   kill_controller_only(proc)   SIGKILL only the ansible-playbook process; returns Survivors (its worker(s)
                                and the running module, which live on) to watch and finally .kill().
   reap_all(keep=())            kill and reap every descendant of the test process (except keep).
+  remote_tmp_dirs(procs)       the ansible-tmp-* directories killed workers left in the real user's
+                               ~/.ansible/tmp (where the local connection puts them, whatever HOME says).
 
 Progress probes (kill moments chosen by progress, not wall time)
   wait_for(predicate, timeout, proc=None)   poll until predicate() is truthy and return its value; raise
@@ -41,6 +43,7 @@ import collections
 import ctypes
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -266,6 +269,25 @@ def _kill_all(collect, popen=None, what='kill'):
     if survivors or late:
         raise _survivor_error(what, survivors + late)
     return frozen
+
+
+def real_home():
+    """The effective user's home from the password database: Ansible's local connection expands the
+    remote tmp (~/.ansible/tmp) there, whatever HOME says."""
+    return pwd.getpwuid(os.getuid()).pw_dir
+
+
+def remote_tmp_dirs(procs, root=None):
+    """The ansible-tmp-<time>-<pid>-<random> directories that processes procs (the killed workers) made in
+    Ansible's remote tmp (default: the real user's ~/.ansible/tmp): what a crash left behind."""
+    root = root or os.path.join(real_home(), '.ansible', 'tmp')
+    pids = set(str(p.pid) for p in procs)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(os.path.join(root, name) for name in names
+                  if name.startswith('ansible-tmp-') and name.split('-')[3:4] and name.split('-')[3] in pids)
 
 
 class KillReport:

@@ -9,7 +9,6 @@ progress probes are checked on a store, a journal and counters written here.
 import glob
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -189,11 +188,16 @@ def test_reap_all_kills_and_reaps_every_leftover_descendant(workdir):
     proc.wait(5)
 
 
-def ansible_run(workdir, seconds):
+def ansible_run(workdir, seconds, **env):
+    """ansible-playbook running `sleep <seconds>` as a module; returns once the sleep runs. The module's
+    payload (tempfile) goes below workdir; its remote tmp too if env says so."""
     runner = PlaybookRunner(workdir, None)
     playbook = write_playbook(workdir, 'sleep.yml', SLEEP_PLAY)
-    proc = killer.spawn(runner.command(playbook, {'seconds': seconds}, vault=False), cwd=workdir, env=runner.env(),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.setdefault('TMPDIR', os.path.join(workdir, 'tmp'))
+    for path in env.values():
+        os.makedirs(path, exist_ok=True)
+    proc = killer.spawn(runner.command(playbook, {'seconds': seconds}, vault=False), cwd=workdir,
+                        env=runner.env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     command = 'sleep %s' % seconds
 
     def module_running():
@@ -216,15 +220,15 @@ def test_crash_of_a_real_ansible_playbook_kills_its_setsid_worker_and_module(wor
     assert sleeper.pid in set(p.pid for p in report.other_sessions())
     assert set(p.pid for p in workers) <= set(p.pid for p in report.killed)
     # nothing cleaned up: the module's temporary directory (in the real user's ~, whatever HOME says) is left
-    left = [path for worker in workers for path in glob.glob(os.path.join(
-        pwd.getpwuid(os.getuid()).pw_dir, '.ansible', 'tmp', 'ansible-tmp-*-%d-*' % worker.pid))]
-    assert left, 'the crashed module left its temporary directory'
+    left = killer.remote_tmp_dirs(report.killed)
+    assert left and left == killer.remote_tmp_dirs(workers), 'the crashed module left its temporary directory'
+    assert glob.glob(os.path.join(left[0], 'AnsiballZ_command.py'))
     for path in left:
         shutil.rmtree(path)
 
 
 def test_controller_only_kill_leaves_the_module_running_until_it_ends(workdir):
-    proc, sleeper = ansible_run(workdir, 4)
+    proc, sleeper = ansible_run(workdir, 4, ANSIBLE_REMOTE_TEMP=os.path.join(workdir, 'remote-tmp'))
     survivors = killer.kill_controller_only(proc)
 
     assert proc.returncode == -signal.SIGKILL
