@@ -1,0 +1,397 @@
+"""Store contract v2 (docs/store-contract.md), one suite for every secret store.
+
+Each case drives store operations through ansible-playbook, the store included exactly as the
+service_account_rotation role includes it (tests/e2e/stores/store_op.yml), and runs for:
+  vault_file           the built-in Ansible Vault file store (plugins/action/vault_file_store.py)
+  memory               tests/e2e/stores/memory_store.yml, the reference implementation
+  aws_secrets_manager  playbooks/stores/aws_secrets_manager.yml against a moto server started here
+The HashiCorp Vault KV v2 example is not run: no Vault server can be installed here.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+import zipfile
+
+import pytest
+
+from conftest import PlaybookRunner, ensure_collection_link
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+# The `ansible` package release that bundles amazon.aws, community.aws and community.hashi_vault for
+# ansible-core 2.19; only those collections are taken from it (PyPI is the one source of collections here).
+ANSIBLE_PACKAGE = 'ansible==12.3.0'
+EXAMPLE_COLLECTIONS = ('amazon/aws', 'community/aws', 'community/hashi_vault')
+STORES_DIR = os.path.join(HERE, 'stores')
+CONTRACT = os.path.join(STORES_DIR, 'contract.yml')
+HOLDER_A = {'run_id': 'run-A', 'host': 'cron-host', 'pid': 1111, 'started': '2026-01-01T01:00:00Z'}
+HOLDER_B = {'run_id': 'run-B', 'host': 'laptop', 'pid': 2222, 'started': '2026-01-01T01:00:05Z'}
+ODD_KEYS = [
+    'My-AD/Carl.Jones#Carl.Jones-adm',
+    'Corp AD/svc app, one=1',
+    'Unix/x%23y',          # looks like an escaped '#': must not meet 'Unix/x#y'
+    'Unix/x#y',
+    'Unix/x@23y',          # looks like the AWS example's escape of '#'
+    'a/b/c/d#e/f',
+    'Ünïcode/ßvc-ñame~!$&*()[]:;\'"<>?|\\^`',
+    'LDAP/svc-backup',     # ends with a hyphen and six characters
+]
+
+
+def example_collections_path():
+    """A collections path with the collections the example stores use, extracted once into build/ (cached)."""
+    version = ANSIBLE_PACKAGE.split('==')[1]
+    root = os.path.join(REPO, 'build', 'example-collections', version)
+    if all(os.path.isdir(os.path.join(root, 'ansible_collections', c)) for c in EXAMPLE_COLLECTIONS):
+        return root
+    cache = os.path.join(REPO, 'build', 'cache')
+    os.makedirs(cache, exist_ok=True)
+    wheel = os.path.join(cache, 'ansible-%s-py3-none-any.whl' % version)
+    if not os.path.exists(wheel):
+        subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', '--only-binary', ':all:',
+                        '-d', cache, ANSIBLE_PACKAGE], check=True, timeout=900)
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix='.aws-collections-', dir=os.path.dirname(root))
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if any(name.startswith('ansible_collections/%s/' % c) for c in EXAMPLE_COLLECTIONS):
+                archive.extract(name, scratch)
+    try:
+        os.rename(scratch, root)  # atomic: a parallel worker sees all of it or none
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)  # another worker got there first
+    return root
+
+
+class MotoServer:
+    """moto's AWS API emulator as its own process on a free loopback port."""
+
+    def __init__(self, workdir):
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            port = probe.getsockname()[1]
+        self.url = 'http://127.0.0.1:%d' % port
+        self.log_path = os.path.join(workdir, 'moto.log')
+        self._log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + '/moto-api/', timeout=2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError('moto server did not start:\n' + open(self.log_path).read())
+                time.sleep(0.2)
+
+    @staticmethod
+    def credentials_env():
+        return {'AWS_ACCESS_KEY_ID': 'testing', 'AWS_SECRET_ACCESS_KEY': 'testing', 'AWS_SESSION_TOKEN': 'testing',
+                'AWS_DEFAULT_REGION': 'us-east-1', 'AWS_CONFIG_FILE': os.devnull,
+                'AWS_SHARED_CREDENTIALS_FILE': os.devnull}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+class Store:
+    """A store under test: runs a list of contract steps in one ansible-playbook and returns their answers."""
+
+    def __init__(self, name, workdir, extra_vars, env=None, consumer='', tasks=''):
+        self.name = name
+        self.workdir = workdir
+        self.extra_vars = dict(extra_vars, contract_store_tasks=tasks, contract_consumer_tasks=consumer)
+        self.runner = PlaybookRunner(workdir, None)
+        self.env = env or {}
+        self.runs = 0
+
+    def run(self, steps):
+        self.runs += 1
+        log = os.path.join(self.workdir, 'contract-log-%d.json' % self.runs)
+        result = self.runner.run(CONTRACT, dict(self.extra_vars, contract_steps=steps, contract_log_path=log),
+                                 env=self.env, timeout=600)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        with open(log) as handle:
+            answers = json.load(handle)
+        assert len(answers) == len(steps), answers
+        return answers
+
+
+@pytest.fixture(scope='session')
+def moto_server(tmp_path_factory):
+    server = MotoServer(str(tmp_path_factory.mktemp('moto')))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
+def example_collections():
+    return example_collections_path()
+
+
+@pytest.fixture(params=['vault_file', 'memory', 'aws_secrets_manager'])
+def store(request, workdir):
+    name = request.param
+    if name == 'vault_file':
+        return Store(name, workdir, {'contract_store_path': os.path.join(workdir, 'state', 'store.vault')},
+                     consumer=os.path.join(STORES_DIR, 'consumer_vault_file.yml'))
+    if name == 'memory':
+        return Store(name, workdir, {}, tasks=os.path.join(STORES_DIR, 'memory_store.yml'),
+                     consumer=os.path.join(STORES_DIR, 'consumer_memory.yml'))
+    moto = request.getfixturevalue('moto_server')
+    collections = request.getfixturevalue('example_collections')
+    prefix = 'contract-%s' % uuid.uuid4().hex[:10]
+    return Store(name, workdir,
+                 {'aws_sm_prefix': prefix, 'aws_sm_endpoint_url': moto.url, 'aws_sm_region': 'us-east-1'},
+                 env=dict(moto.credentials_env(),
+                          ANSIBLE_COLLECTIONS_PATH=ensure_collection_link() + os.pathsep + collections),
+                 tasks=os.path.join(REPO, 'playbooks', 'stores', 'aws_secrets_manager.yml'),
+                 consumer=os.path.join(STORES_DIR, 'consumer_aws_secrets_manager.yml'))
+
+
+def escrow(attempt, keys, password):
+    return {'op': 'pending', 'records': [{'attempt': attempt, 'keys': list(keys), 'password': password}]}
+
+
+def settle(op, attempt, keys):
+    return {'op': op, 'records': [{'attempt': attempt, 'keys': list(keys)}]}
+
+
+def read(op, keys):
+    return {'op': op, 'keys': list(keys)}
+
+
+CHECK = {'op': 'check'}
+
+
+def ok(answer):
+    assert answer['ok'], answer
+    return answer['result']
+
+
+def failed(answer):
+    assert not answer['ok'], answer
+    return answer['msg']
+
+
+def test_escrow_and_idempotent_reescrow(store):
+    keys = ['AD/svc-one', 'AD/svc-two#2c9180']
+    answers = store.run([
+        escrow('att-1', keys, 'P1-first'),
+        read('read_pending', keys + ['AD/absent']),
+        escrow('att-1', keys, 'P1-first'),
+        CHECK,
+        read('read_current', keys),
+    ])
+    first = ok(answers[0])
+    assert first['changed'] is True and sorted(first['updated']) == sorted(keys)
+    pending = ok(answers[1])
+    assert pending['passwords'] == {k: 'P1-first' for k in keys}
+    assert pending['attempts'] == {k: 'att-1' for k in keys}
+    again = ok(answers[2])
+    assert again['changed'] is False and again['updated'] == []
+    check = ok(answers[3])
+    assert check['pending'] == {k: 'att-1' for k in keys}
+    assert check['pending_keys'] == sorted(keys)
+    assert ok(answers[4])['passwords'] == {}
+
+
+def test_refuses_a_different_pending_and_changes_nothing(store):
+    answers = store.run([
+        escrow('att-1', ['AD/held'], 'P1'),
+        {'op': 'pending', 'records': [
+            {'attempt': 'att-2', 'keys': ['AD/fresh'], 'password': 'P2'},
+            {'attempt': 'att-2', 'keys': ['AD/held'], 'password': 'P2'}]},
+        read('read_pending', ['AD/held', 'AD/fresh']),
+        escrow('att-1', ['AD/held'], 'P1-other'),
+        read('read_pending', ['AD/held']),
+        CHECK,
+    ])
+    ok(answers[0])
+    msg = failed(answers[1])
+    assert 'AD/held' in msg and 'att-1' in msg and 'att-2' in msg
+    assert 'already holds an unsettled pending password of attempt att-1' in msg
+    assert 'must be settled (commit or discard) before a new one is escrowed' in msg
+    assert 'P1' not in msg and 'P2' not in msg  # no password in the message
+    after = ok(answers[2])
+    assert after['passwords'] == {'AD/held': 'P1'}  # all-or-nothing: AD/fresh was not escrowed either
+    assert after['attempts'] == {'AD/held': 'att-1'}
+    assert 'att-1' in failed(answers[3])  # one attempt, one password
+    assert ok(answers[4])['passwords'] == {'AD/held': 'P1'}
+    assert ok(answers[5])['pending'] == {'AD/held': 'att-1'}
+
+
+def test_commit_settles_only_its_attempt(store):
+    answers = store.run([
+        escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
+        settle('commit', 'att-other', ['AD/a', 'AD/b', 'AD/none']),
+        read('read_current', ['AD/a', 'AD/b']),
+        read('read_pending', ['AD/a', 'AD/b']),
+        settle('commit', 'att-1', ['AD/a']),
+        read('read_current', ['AD/a', 'AD/b']),
+        CHECK,
+        settle('commit', 'att-1', ['AD/a']),
+    ])
+    wrong = ok(answers[1])
+    assert wrong['updated'] == [] and sorted(wrong['skipped']) == ['AD/a', 'AD/b', 'AD/none']
+    assert ok(answers[2])['passwords'] == {}
+    assert ok(answers[3])['passwords'] == {'AD/a': 'P1', 'AD/b': 'P1'}
+    right = ok(answers[4])
+    assert right['changed'] is True and right['updated'] == ['AD/a'] and right['skipped'] == []
+    assert ok(answers[5])['passwords'] == {'AD/a': 'P1'}
+    assert ok(answers[6])['pending'] == {'AD/b': 'att-1'}
+    repeat = ok(answers[7])
+    assert repeat['changed'] is False and repeat['skipped'] == ['AD/a']
+
+
+def test_discard_settles_only_its_attempt(store):
+    answers = store.run([
+        escrow('att-0', ['AD/a'], 'P0'),
+        settle('commit', 'att-0', ['AD/a']),
+        escrow('att-1', ['AD/a'], 'P1'),
+        settle('discard', 'att-0', ['AD/a']),
+        read('read_pending', ['AD/a']),
+        settle('discard', 'att-1', ['AD/a']),
+        read('read_pending', ['AD/a']),
+        read('read_current', ['AD/a']),
+        CHECK,
+    ])
+    wrong = ok(answers[3])
+    assert wrong['updated'] == [] and wrong['skipped'] == ['AD/a']
+    assert ok(answers[4])['attempts'] == {'AD/a': 'att-1'}
+    right = ok(answers[5])
+    assert right['changed'] is True and right['updated'] == ['AD/a']
+    assert ok(answers[6])['passwords'] == {}
+    assert ok(answers[7])['passwords'] == {'AD/a': 'P0'}
+    assert ok(answers[8])['pending'] == {}
+
+
+def test_check_lists_every_pending_key_of_the_namespace(store):
+    answers = store.run([
+        escrow('att-1', ['Removed/from-accounts-file'], 'P1'),
+        escrow('att-2', ['AD/twin#acct-1', 'AD/twin#acct-2'], 'P2'),
+        escrow('att-3', ['AD/settled'], 'P3'),
+        settle('commit', 'att-3', ['AD/settled']),
+        CHECK,
+    ])
+    check = ok(answers[4])
+    assert check['pending'] == {'Removed/from-accounts-file': 'att-1', 'AD/twin#acct-1': 'att-2',
+                                'AD/twin#acct-2': 'att-2'}
+    assert check['pending_keys'] == sorted(check['pending'])
+
+
+def test_odd_characters_in_keys(store):
+    steps = [escrow('att-%d' % i, [key], 'P-%d' % i) for i, key in enumerate(ODD_KEYS)]
+    steps += [CHECK, read('read_pending', ODD_KEYS)]
+    steps += [settle('commit', 'att-%d' % i, [key]) for i, key in enumerate(ODD_KEYS) if i % 2 == 0]
+    steps += [read('read_current', ODD_KEYS), CHECK]
+    answers = store.run(steps)
+    for answer in answers:
+        ok(answer)
+    n = len(ODD_KEYS)
+    assert answers[n]['result']['pending'] == {key: 'att-%d' % i for i, key in enumerate(ODD_KEYS)}
+    assert answers[n + 1]['result']['passwords'] == {key: 'P-%d' % i for i, key in enumerate(ODD_KEYS)}
+    assert answers[-2]['result']['passwords'] == {key: 'P-%d' % i for i, key in enumerate(ODD_KEYS) if i % 2 == 0}
+    assert answers[-1]['result']['pending'] == {key: 'att-%d' % i for i, key in enumerate(ODD_KEYS) if i % 2}
+
+
+def test_consumers_see_only_current(store):
+    keys = ['AD/app-db', 'AD/new-account']
+    answers = store.run([
+        escrow('att-0', keys[:1], 'P0-current'),
+        settle('commit', 'att-0', keys[:1]),
+        escrow('att-1', keys, 'P1-pending'),
+        {'op': 'consumer', 'keys': keys},
+        settle('commit', 'att-1', keys),
+        {'op': 'consumer', 'keys': keys},
+    ])
+    during = ok(answers[3])
+    assert during['values'] == {'AD/app-db': 'P0-current'}
+    assert 'P1-pending' not in during['exposed']
+    assert ok(answers[5])['values'] == {k: 'P1-pending' for k in keys}
+
+
+def test_lease_acquire_refuse_replace_release(store):
+    def lease(op, holder, replaces=''):
+        return {'op': op, 'run_id': holder['run_id'], 'holder': holder, 'replaces': replaces}
+    answers = store.run([
+        lease('lease_acquire', HOLDER_A),
+        lease('lease_acquire', HOLDER_A),              # the holder may acquire again
+        lease('lease_acquire', HOLDER_B),              # refused
+        lease('lease_release', HOLDER_B),              # not B's to release
+        lease('lease_acquire', HOLDER_B, 'run-other'),  # replaces names another run: still refused
+        lease('lease_acquire', HOLDER_B, 'run-A'),     # A found dead: B takes over
+        lease('lease_acquire', HOLDER_A),              # A is refused now
+        lease('lease_release', HOLDER_B),
+        lease('lease_acquire', HOLDER_A),
+        lease('lease_release', HOLDER_A),
+        lease('lease_release', HOLDER_A),
+    ])
+    ok(answers[0])
+    ok(answers[1])
+    msg = failed(answers[2])
+    for part in ('run-A', 'cron-host', '1111', '2026-01-01T01:00:00Z'):
+        assert part in msg, msg
+    assert 'truly gone' in msg
+    assert ok(answers[3])['changed'] is False
+    assert 'run-A' in failed(answers[4])  # the release by B and the refused acquire left A's lease
+    assert ok(answers[5])['changed'] is True
+    msg = failed(answers[6])
+    for part in ('run-B', 'laptop', '2222', '2026-01-01T01:00:05Z'):
+        assert part in msg, msg
+    assert ok(answers[7])['changed'] is True
+    assert ok(answers[8])['changed'] is True
+    assert ok(answers[9])['changed'] is True
+    assert ok(answers[10])['changed'] is False
+
+
+@pytest.mark.parametrize('store', ['vault_file', 'aws_secrets_manager'], indirect=True)
+def test_durable_across_runs(store):
+    # not for the in-memory store: it lives in one play by design
+    first = store.run([
+        escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
+        settle('commit', 'att-1', ['AD/a']),
+        {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A},
+    ])
+    for answer in first:
+        ok(answer)
+    second = store.run([
+        CHECK,
+        read('read_current', ['AD/a', 'AD/b']),
+        read('read_pending', ['AD/a', 'AD/b']),
+        {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},
+        escrow('att-2', ['AD/b'], 'P2'),
+    ])
+    assert ok(second[0])['pending'] == {'AD/b': 'att-1'}
+    assert ok(second[1])['passwords'] == {'AD/a': 'P1'}
+    assert ok(second[2])['attempts'] == {'AD/b': 'att-1'}
+    assert 'run-A' in failed(second[3])
+    assert 'att-1' in failed(second[4])
+
+
+def test_kv2_example_parses_but_is_not_run(example_collections, workdir):
+    """The HashiCorp Vault KV v2 example is never run here (no Vault server): its YAML, templates' syntax and
+    module names are all this checks."""
+    runner = PlaybookRunner(workdir, None)
+    playbook = os.path.join(STORES_DIR, 'import_examples.yml')
+    env = runner.env(ANSIBLE_COLLECTIONS_PATH=ensure_collection_link() + os.pathsep + example_collections)
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '--syntax-check',
+                             '-i', 'localhost,', playbook], cwd=workdir, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
