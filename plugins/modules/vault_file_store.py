@@ -79,7 +79,7 @@ options:
       - A new store is encrypted with this vault id, or with the first vault password of the run when omitted.
     type: str
   run_id:
-    description: Id of this run, for O(op=lease_acquire) and O(op=lease_release); defaults to O(holder.run_id).
+    description: Id of this run, for O(op=lease_acquire) and O(op=lease_release); defaults to the C(run_id) of O(holder).
     type: str
   holder:
     description:
