@@ -121,11 +121,11 @@ class Store:
         self.env = env or {}
         self.runs = 0
 
-    def run(self, steps):
+    def run(self, steps, check=False):
         self.runs += 1
         log = os.path.join(self.workdir, 'contract-log-%d.json' % self.runs)
         result = self.runner.run(CONTRACT, dict(self.extra_vars, contract_steps=steps, contract_log_path=log),
-                                 env=self.env, timeout=600)
+                                 env=self.env, timeout=600, check=check)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         with open(log) as handle:
             answers = json.load(handle)
@@ -395,3 +395,77 @@ def test_kv2_example_parses_but_is_not_run(example_collections, workdir):
                              '-i', 'localhost,', playbook], cwd=workdir, env=env, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('store', ['vault_file', 'aws_secrets_manager'], indirect=True)
+def test_check_mode_writes_nothing(store):
+    # not for the in-memory store: its state is a fact, which --check sets like any run
+    for answer in store.run([escrow('att-1', ['AD/a'], 'P1'),
+                             {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A}]):
+        ok(answer)
+    dry = store.run([
+        escrow('att-2', ['AD/b'], 'P2'),
+        settle('commit', 'att-1', ['AD/a']),
+        escrow('att-3', ['AD/a'], 'P3'),                                   # refused as a real run would be
+        {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},   # refused as a real run would be
+        {'op': 'lease_release', 'run_id': 'run-A', 'holder': HOLDER_A},
+    ], check=True)
+    ok(dry[0])
+    ok(dry[1])
+    assert 'att-1' in failed(dry[2])
+    assert 'run-A' in failed(dry[3])
+    ok(dry[4])
+    after = store.run([CHECK, read('read_current', ['AD/a']),
+                       {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B}])
+    assert ok(after[0])['pending'] == {'AD/a': 'att-1'}
+    assert ok(after[1])['passwords'] == {}
+    assert 'run-A' in failed(after[2])
+
+
+def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server, monkeypatch):
+    """Two runs that read the same free lease version: only the first write lands, the second run is refused.
+
+    Runs the lease program of the AWS example in this process, with its read made stale on purpose."""
+    import io
+    import boto3
+    import yaml
+    with open(os.path.join(REPO, 'playbooks', 'stores', 'aws_secrets_manager.yml')) as handle:
+        tasks = yaml.safe_load(handle)
+    program = next(t for t in tasks if 'aws_sm_lease_program' in t.get('vars', {}))['vars']['aws_sm_lease_program']
+    for name, value in moto_server.credentials_env().items():
+        monkeypatch.setenv(name, value)
+    name = 'race-%s-lease' % uuid.uuid4().hex[:8]
+    direct = boto3.client('secretsmanager', endpoint_url=moto_server.url, region_name='us-east-1')
+    direct.create_secret(Name=name, SecretString='{}')
+    stale = direct.get_secret_value(SecretId=name)  # what both runs read
+
+    def lease_run(holder, stale_read=None):
+        real_client = boto3.client
+
+        def client(*args, **kwargs):
+            made = real_client(*args, **kwargs)
+            if stale_read:  # the first read is stale, later ones (naming the holder) are real
+                reads = [stale_read]
+                real_read = made.get_secret_value
+                made.get_secret_value = lambda **kw: reads.pop() if reads else real_read(**kw)
+            return made
+        monkeypatch.setattr(boto3, 'client', client)
+        monkeypatch.setattr(sys, 'stdin', io.StringIO(json.dumps({
+            'op': 'lease_acquire', 'name': name, 'run_id': holder['run_id'], 'holder': holder, 'replaces': '',
+            'conn': {'endpoint_url': moto_server.url, 'region': 'us-east-1'}, 'check_mode': False})))
+        out = io.StringIO()
+        monkeypatch.setattr(sys, 'stdout', out)
+        try:
+            exec(compile(program, 'aws_sm_lease_program', 'exec'), {'__name__': '__main__'})  # pylint: disable=exec-used
+        except SystemExit:
+            pass
+        finally:
+            monkeypatch.setattr(boto3, 'client', real_client)
+            monkeypatch.undo()
+        return json.loads(out.getvalue())
+
+    first = lease_run(HOLDER_A, stale)
+    assert first['changed'] is True and first['lease']['run_id'] == 'run-A'
+    second = lease_run(HOLDER_B, stale)  # read the same free version before run-A's write landed
+    assert second.get('failed') is True and 'run-A' in second['msg'], second
+    assert json.loads(direct.get_secret_value(SecretId=name)['SecretString'])['run_id'] == 'run-A'
