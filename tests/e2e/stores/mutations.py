@@ -84,10 +84,10 @@ MUTATIONS = {
         "                self._save(vault, key, path, data)  # fsynced before the task returns",
         "                self._save(vault, key, path + '.new', data)",
         CONTRACT, 'vault_file and test_durable_across_runs'),
-    'legacy-pending-unnamed': (
-        'a pending of a version 1 store belongs to the attempt "legacy"',
+    'legacy-pending-dropped': (
+        'a pending of a version 1 store is kept and belongs to the attempt "legacy"',
         "                entry['pending_attempt'] = LEGACY_ATTEMPT",
-        "                entry['pending_attempt'] = ''",
+        "                entry.pop('pending')",
         UNIT, 'test_version_1_store_is_read_and_its_pending_is_legacy'),
     're-keyed-by-first-vault-id': (
         'the store is re-encrypted with the vault id that opened it (finding 12)',
