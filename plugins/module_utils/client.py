@@ -833,8 +833,12 @@ class IscClient(object):
                     wait = self._backoff(min(throttled, 6))
                 wait = min(wait, RETRY_AFTER_CAP)
                 if throttled <= MAX_429_RETRIES:
-                    # hold every thread of this client back, not only this one
-                    self.limiter.pause(wait)
+                    if auth:
+                        # hold every thread of this client back, not only this one
+                        self.limiter.pause(wait)
+                    else:
+                        # the token request does not pass the API limiter: wait here
+                        self._sleep(wait)
                     continue
             elif status == 401 and auth and not self._fixed_token and not refreshed:
                 refreshed = True

@@ -181,6 +181,22 @@ def test_429_retry_after_honoured_for_any_method():
     assert sum(clock.sleeps) >= 14
 
 
+def test_429_on_the_token_request_waits_for_retry_after():
+    """The token request is outside the API limiter, so its 429 must be waited out here, not re-sent at once."""
+    times = []
+
+    def limited(*_args):
+        times.append(clock())
+        return FakeResponse(429, {'message': ' Rate Limit Exceeded '}, headers={'Retry-After': '9'})
+
+    def token(*_args):
+        times.append(clock())
+        return FakeResponse(200, {'access_token': 'tok-1', 'token_type': 'bearer', 'expires_in': 750})
+    c, s, clock = make({('POST', '/oauth/token'): [limited, token], ('POST', Q): ok_info()})
+    c.query_password_info('u', 's')
+    assert len(times) == 2 and times[1] - times[0] >= 9
+
+
 def test_429_forever_gives_readable_error(monkeypatch):
     monkeypatch.setattr(client_mod, 'MAX_429_RETRIES', 3)
     limited = FakeResponse(429, {'message': ' Rate Limit Exceeded '}, headers={'Retry-After': '1'})
