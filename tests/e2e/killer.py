@@ -417,7 +417,10 @@ atexit.register(_reap_at_exit)
 
 @pytest.fixture(autouse=True)
 def no_stray_processes():
-    """After each test: kill whatever descendants the test left behind (and warn)."""
+    """After each test: kill whatever descendants the test left behind (and warn about the live ones).
+
+    Processes running when the test began (a module- or session-scoped server: those fixtures are set up
+    before this one) and their descendants are spared."""
     before = set(p.pid for p in descendants(os.getpid()))
     yield
     stray = [p for p in descendants(os.getpid()) if p.pid not in before]
