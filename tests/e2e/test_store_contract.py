@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -469,3 +470,45 @@ def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server
     second = lease_run(HOLDER_B, stale)  # read the same free version before run-A's write landed
     assert second.get('failed') is True and 'run-A' in second['msg'], second
     assert json.loads(direct.get_secret_value(SecretId=name)['SecretString'])['run_id'] == 'run-A'
+
+
+def aws_secret_name(prefix, key):
+    """The AWS example's documented key encoding, written again here so the two can disagree."""
+    quoted = urllib.parse.quote(key, safe='/').replace('~', '%7E').replace('%', '@')
+    if len(quoted) >= 7 and quoted[-7] == '-' and quoted[-6:].isalnum() and quoted[-6:].isascii():
+        quoted = quoted[:-7] + '@2D' + quoted[-6:]
+    return '%s/%s' % (prefix, quoted)
+
+
+def test_role_rotates_with_the_aws_store(ansible, simulator, workdir, moto_server, example_collections):
+    """The role itself, on the AWS example against moto: every rotated password ends current there,
+    under the documented name, nothing pending, the lease free; a second run sends nothing."""
+    import boto3
+    from rotation_helpers import ROTATE, fleet, key_of, rotate_vars, sha, write_accounts
+    twins = [{'source_name': 'My-AD', 'user_name': 'Carl.Jones', 'account_id': name}  # keys with '#'
+             for name in ('Carl.Jones', 'Carl.Jones-adm')]
+    accounts = twins + fleet(simulator, limit=10)
+    prefix = 'role-%s' % uuid.uuid4().hex[:8]
+    extra = rotate_vars(workdir, write_accounts(workdir, accounts),
+                        service_account_rotation_store_tasks=os.path.join(REPO, 'playbooks', 'stores',
+                                                                          'aws_secrets_manager.yml'),
+                        aws_sm_prefix=prefix, aws_sm_endpoint_url=moto_server.url, aws_sm_region='us-east-1')
+    env = dict(moto_server.credentials_env(),
+               ANSIBLE_COLLECTIONS_PATH=ensure_collection_link() + os.pathsep + example_collections)
+    first = ansible.run(ROTATE, extra, env=env)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-3000:]
+    client = boto3.client('secretsmanager', endpoint_url=moto_server.url, region_name='us-east-1',
+                          aws_access_key_id='testing', aws_secret_access_key='testing')
+    rows = simulator.accounts()
+    for item in accounts:
+        current = client.get_secret_value(SecretId=aws_secret_name(prefix, key_of(item)))['SecretString']
+        live = [r['passwordSha256'] for r in rows if (r['sourceName'], r['userName']) == (item['source_name'],
+                item['user_name']) and item.get('account_id') in (None, r['accountId'], r['accountName'])]
+        assert sha(current) in live, key_of(item)
+    names = [s['Name'] for page in client.get_paginator('list_secrets').paginate() for s in page['SecretList']]
+    assert not [n for n in names if n.startswith(prefix + '-pending/')]
+    assert json.loads(client.get_secret_value(SecretId=prefix + '-lease')['SecretString']) == {}
+    sent = simulator.requests_of('set_password')
+    second = ansible.run(ROTATE, extra, env=env)
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert simulator.requests_of('set_password') == sent
