@@ -246,8 +246,10 @@ class ActionModule(ActionBase):
         lease_path = path + '.lease'
         directory = os.path.dirname(path) or '.'
         if not os.path.isdir(directory):
-            if op == 'lease_release' or self._task.check_mode:
-                return {'changed': op == 'lease_acquire', 'lease': args.get('holder') or {}}
+            if op == 'lease_release':
+                return {'changed': False, 'released': False, 'lease': {}}  # no store, no lease
+            if self._task.check_mode:
+                return {'changed': True, 'lease': dict(args.get('holder') or {}, run_id=run_id)}
             os.makedirs(directory, 0o700)
         with FileLock(path + '.lock', required=True):
             held = self._read_lease(lease_path)

@@ -154,6 +154,11 @@ def test_lease_check_mode_writes_nothing(tmp_path):
     path = str(tmp_path / 'store.vault')
     assert lease_action(check_mode=True)._run_lease(lease_args(path, 'lease_acquire', 'r1'))['changed'] is True
     assert not os.path.exists(path + '.lease')
+    missing = str(tmp_path / 'no-such-dir' / 'store.vault')
+    assert lease_action(check_mode=True)._run_lease(lease_args(missing, 'lease_acquire', 'r1'))['lease']['run_id'] == 'r1'
+    assert lease_action()._run_lease(lease_args(missing, 'lease_release', 'r1')) == \
+        {'changed': False, 'released': False, 'lease': {}}
+    assert not os.path.exists(os.path.dirname(missing))
 
 
 def test_unreadable_lease_is_left_alone(tmp_path):
