@@ -46,21 +46,22 @@ def temp_env(workdir):
 class Crasher:
     def __init__(self, simulator, ansible, workdir, accounts, rng):
         self.simulator, self.ansible, self.workdir, self.accounts, self.rng = simulator, ansible, workdir, accounts, rng
-        self.kills, self.landed, self.misses, self.setsid_killed = [], {}, [], 0
+        self.kills, self.landed, self.misses, self.setsid_killed, self.runs = [], {}, [], 0, 0
         # what a crashed module leaves (its remote tmp with AnsiballZ, its payload) goes to the workdir
         self.env = temp_env(workdir)
 
     def run_until(self, extra, name):
         """Start a run, crash it at the named moment; return the phase it was in (judged after the kill)."""
         progress = killer.Progress(self.simulator, self.workdir)
-        log = open(os.path.join(self.workdir, 'killed-run-%d.log' % len(self.kills)), 'w')
+        self.runs += 1
+        log = open(os.path.join(self.workdir, 'killed-run-%d.log' % self.runs), 'w')
         proc = killer.spawn(self.ansible.command(ROTATE, extra), cwd=self.workdir, env=self.ansible.env(**self.env),
                             stdout=log, stderr=subprocess.STDOUT)
         aim = name
         try:
             if name == 'apply':
-                # k of the run's changes (one per account, sync-group members share one): mid-way whatever the
-                # run escrowed (or failed to)
+                # a forced run sends one change per account (sync-group members share one), so k < changes: mid-way
+                # whatever the run escrowed (or failed to escrow)
                 k = max(1, int(self.accounts * self.rng.uniform(0.2, 0.8)))
                 aim = 'apply %d/%d' % (k, self.accounts)
                 killer.wait_for(killer.moment(progress, 'apply', k), timeout=300, proc=proc, what=aim)
