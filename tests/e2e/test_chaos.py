@@ -107,6 +107,12 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
     simulator = simulator_factory('--seed', SEED_FILE, '--rate-limit', '5000', '--rate-window', '1',
                                   '--completion-delay', '0.3')
     ansible = PlaybookRunner(workdir, simulator)
+    # a crash leaves the killed module's payload directory behind: keep those inside the workdir
+    temp = {'ANSIBLE_REMOTE_TEMP': os.path.join(workdir, 'remote-tmp'), 'TMPDIR': os.path.join(workdir, 'tmp')}
+    for path in temp.values():
+        os.makedirs(path, exist_ok=True)
+    plain_env = ansible.env
+    ansible.env = lambda **extra: plain_env(**dict(temp, **extra))
     accounts = chaos_accounts(simulator)
     assert len(accounts) >= 100
     assert sum(1 for a in accounts if a.get('account_id')) >= 2, 'an identity with two accounts on one source'
