@@ -23,7 +23,7 @@ import subprocess
 import time
 
 import killer
-from killer import no_stray_processes  # noqa: F401  (autouse: nothing outlives a test)
+from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
 from conftest import REPO, PlaybookRunner
 from rotation_helpers import ROTATE, baseline_hashes, key_of, read_store, rotate_vars, unaccounted, write_accounts
 

@@ -19,7 +19,7 @@ import time
 
 import killer
 from conftest import PlaybookRunner
-from killer import no_stray_processes  # noqa: F401  (autouse: nothing a test starts outlives it)
+from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import ROTATE, baseline_hashes, fleet, read_store, rotate_vars, unaccounted, write_accounts
 
 KILLS = int(os.environ.get('CRASH_KILLS', '10'))

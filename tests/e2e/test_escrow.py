@@ -11,7 +11,7 @@ import time
 import pytest
 
 import killer
-from killer import no_stray_processes  # noqa: F401  (autouse: nothing outlives a test)
+from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
 from conftest import PlaybookRunner
 from hostile_helpers import live_hash, rows, status_count
 from rotation_helpers import ROTATE, baseline_hashes, key_of, read_store, rotate_vars, sha, unaccounted, write_accounts

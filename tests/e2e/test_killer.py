@@ -20,7 +20,7 @@ import pytest
 import killer
 from conftest import PlaybookRunner, write_playbook
 from hostile_helpers import write_store
-from killer import no_stray_processes  # noqa: F401  (autouse: nothing a test starts outlives it)
+from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
 
 TREE = r'''
 import os, signal, sys, time

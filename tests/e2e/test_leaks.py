@@ -35,7 +35,7 @@ import yaml
 import killer
 from conftest import COLLECTIONS, REPO, PlaybookRunner, ensure_collection_link, write_playbook
 from hostile_helpers import StoreWatcher, rows, status_count
-from killer import no_stray_processes  # noqa: F401  (autouse: nothing a test starts outlives it)
+from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import ROTATE, VAULT_PASSWORD, fleet, read_store, rotate_vars, write_accounts
 
 # Every canary ends in a suffix drawn for this test process: copies of this file, and other tests' files in
@@ -216,8 +216,7 @@ class TempScan:
             for name in sorted(set(listdir(root)) - self.before[root]):
                 path = os.path.join(root, name)
                 if os.path.isdir(path) and not os.path.islink(path):
-                    for found in files_under(path, ()):
-                        yield found
+                    yield from files_under(path, ())
                 elif os.path.isfile(path) and not os.path.islink(path):
                     yield path
 
