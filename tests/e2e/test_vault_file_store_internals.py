@@ -3,22 +3,31 @@
 """Vault file store internals: the contract rules on the document, format versions, vault keys, lease file.
 
 The contract itself, through ansible-playbook and for every store, is tests/e2e/test_store_contract.py.
+These tests import the action plugin, and so Ansible's controller side, which changes how in-process
+module runs report warnings: they run in the end-to-end pytest process, not with the unit tests.
 """
 from __future__ import annotations
 
 import json
 import os
 import stat
+import sys
 from unittest import mock
 
 import pytest
 
-from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_bytes
-from ansible.parsing.vault import VaultLib, VaultSecret
+from conftest import COLLECTIONS, ensure_collection_link
 
-from ansible_collections.sailpoint_isc.passwords.plugins.action import vault_file_store as store
-from ansible_collections.sailpoint_isc.passwords.plugins.action.vault_file_store import (
+ensure_collection_link()
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+from ansible.errors import AnsibleError  # noqa: E402 pylint: disable=wrong-import-position
+from ansible.module_utils.common.text.converters import to_bytes  # noqa: E402 pylint: disable=wrong-import-position
+from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402 pylint: disable=wrong-import-position
+
+from ansible_collections.sailpoint_isc.passwords.plugins.action import vault_file_store as store  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.sailpoint_isc.passwords.plugins.action.vault_file_store import (  # noqa: E402 pylint: disable=wrong-import-position
     ActionModule, StoreError, apply_change, pending_attempts)
 
 NOW = '2026-01-01T00:00:00Z'
