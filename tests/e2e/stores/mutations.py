@@ -18,7 +18,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 STORE = 'plugins/action/vault_file_store.py'
 CONTRACT = 'tests/e2e/test_store_contract.py'
-UNIT = 'tests/unit/plugins/action/test_vault_file_store.py'
+UNIT = 'tests/e2e/test_vault_file_store_internals.py'
 
 # name: (rule, line as it is, line mutated, test file, pytest -k expression)
 MUTATIONS = {
