@@ -148,3 +148,18 @@ def test_verify_task_file_runs_per_account_and_marks_rejections_unverified(ansib
     assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
     junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
     assert 'failures="1"' in junit and 'unverified' in junit
+
+
+def test_check_mode_says_it_wrote_no_report_and_real_runs_name_theirs(ansible, simulator, workdir):
+    accounts = [{'source_name': 'Corp-AD', 'user_name': 'svc-app-001'}, {'source_name': 'Corp-AD', 'user_name': 'nobody-here'}]
+    extra = rotate_vars(workdir, write_accounts(workdir, accounts))
+    checked = ansible.run(ROTATE, extra, check=True)
+    assert checked.returncode != 0
+    assert 'failed=1' in checked.stdout and 'error=' not in checked.stdout, 'the plan line speaks the report\'s words'
+    assert 'check mode: no report was written' in checked.stdout
+    assert not os.path.exists(os.path.join(workdir, 'rotation', 'report.json'))
+    real = ansible.run(ROTATE, extra)
+    assert real.returncode != 0
+    report = os.path.join(workdir, 'rotation', 'report.json')
+    assert os.path.exists(report) and 'reports: %s' % report in real.stdout
+    assert 'see the report above and %s' % report in real.stdout
