@@ -35,6 +35,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files impo
 
 TERMINAL = ('FINISHED', 'FAILED')
 LEDGER_VERSION = 1
+HISTORY_LIMIT = 20  # settled changes kept per account in the ledger (the audit trail)
 
 
 class RotationError(Exception):
@@ -103,6 +104,12 @@ class Ledger:
         kind = event['event']
         for key in event['keys']:
             entry = self.accounts.setdefault(key, {'attempts': 0})
+            if event.get('run_id') and kind in ('finished', 'failed', 'unknown'):
+                # the audit trail: when, which request, how it ended, which run (never a secret)
+                history = entry.setdefault('history', [])
+                history.append({'at': event['at'], 'outcome': {'finished': 'rotated'}.get(kind, kind),
+                                'request_id': event.get('request_id'), 'run_id': event['run_id']})
+                del history[:-HISTORY_LIMIT]
             if kind == 'submitting':
                 # which attempt (store pending) this request carries, whether its password may already be
                 # live (a re-send), and which sources the plan expected it to reach
@@ -604,7 +611,10 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     inflight = {}
     done_count = [0]
 
+    submitted_at = {}
+
     def submit(group):
+        submitted_at[group['group']] = clock()
         ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                       resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                       names=group.get('names') or {})
@@ -615,7 +625,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     def settle(group, **outcome):
         outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
                                         attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
-                                        sources=group.get('sources') or [])
+                                        sources=group.get('sources') or [],
+                                        seconds=round(clock() - submitted_at.get(group['group'], clock()), 3))
         done_count[0] += 1
         if progress and (done_count[0] % batch_size == 0 or done_count[0] == len(groups)):
             progress('%d/%d changes settled' % (done_count[0], len(groups)))
@@ -717,17 +728,19 @@ def outcome_records(outcomes):
             store_records([o for o in outcomes if o['state'] in DISCARD_STATES and o.get('attempt')]))
 
 
-def record(ledger, reconciled, outcomes, max_attempts=3):
+def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None):
     """Fold settled outcomes into the ledger (after the store has committed or discarded)."""
     for item in reconciled.get('finished', []) + [o for o in outcomes if o['state'] in COMMIT_STATES]:
-        ledger.append('finished', item['keys'], request_id=item.get('request_id'))
+        ledger.append('finished', item['keys'], request_id=item.get('request_id'), run_id=run_id)
     for item in reconciled.get('failed', []) + [o for o in outcomes if o['state'] in DISCARD_STATES]:
         reason = '; '.join(item.get('errors') or []) or item.get('state', 'FAILED')
-        ledger.append('failed', item['keys'], reason=reason, max_attempts=max_attempts)
+        ledger.append('failed', item['keys'], reason=reason, max_attempts=max_attempts,
+                      request_id=item.get('request_id'), run_id=run_id)
     for outcome in outcomes:
         if outcome['state'] == 'UNKNOWN':
             # no request to poll: the next run re-sends the escrowed password
-            ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []))
+            ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []),
+                          request_id=outcome.get('request_id'), run_id=run_id)
     if reconciled.get('abandoned'):
         ledger.append('abandoned', reconciled['abandoned'])
     ledger.save()
@@ -735,7 +748,10 @@ def record(ledger, reconciled, outcomes, max_attempts=3):
 
 def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=()):
     """One row per account: what happened to it in this run. Never a secret."""
-    by_key = {}
+    by_key, audit = {}, {}  # key -> (status, detail); key -> request id and seconds of its change
+    for item in reconciled.get('finished', []) + reconciled.get('failed', []) + list(outcomes):
+        for key in item['keys']:
+            audit[key] = {'request_id': item.get('request_id'), 'seconds': item.get('seconds')}
     for item in reconciled.get('finished', []):
         for key in item['keys']:
             by_key[key] = ('rotated', 'earlier change confirmed FINISHED (%s)' % item['request_id'])
@@ -784,12 +800,23 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             status, detail = 'failed', decision.get('reason', '')
         if decision.get('unlisted') and 'not in the accounts list' not in detail:
             detail += ' (not in the accounts list: settling what an earlier run left)'
-        rows.append({'account': decision['key'], 'status': status, 'detail': detail})
+        rows.append(dict({'account': decision['key'], 'status': status, 'detail': detail},
+                         **_audit_fields(audit.get(decision['key']))))
     for key in sorted(set(by_key) - seen):  # settled this run, no longer listed
         status, detail = by_key[key]
-        rows.append({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'})
+        rows.append(dict({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'},
+                         **_audit_fields(audit.get(key))))
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
+
+
+def _audit_fields(found):
+    out = {}
+    if found and found.get('request_id'):
+        out['request_id'] = found['request_id']
+    if found and found.get('seconds') is not None:
+        out['seconds'] = found['seconds']
+    return out
 
 
 def render_table(rows, counts):
@@ -800,26 +827,66 @@ def render_table(rows, counts):
     return lines
 
 
-def write_reports(rows, counts, json_path=None, junit_path=None, started=None):
+def _run_copy(path, stamp):
+    """runs/<name>-<stamp><ext> beside path: every run's report is kept, path itself is the latest."""
+    directory, name = os.path.split(path)
+    base, ext = os.path.splitext(name)
+    return os.path.join(directory, 'runs', '%s-%s%s' % (base, stamp, ext))
+
+
+def _prune(path, keep):
+    """Keep the newest `keep` run copies of the report at path (names sort by time)."""
+    directory = os.path.dirname(_run_copy(path, 'x'))
+    base, ext = os.path.splitext(os.path.basename(path))
+    if not os.path.isdir(directory):
+        return
+    mine = sorted(n for n in os.listdir(directory) if n.startswith(base + '-') and n.endswith(ext))
+    for name in mine[:max(0, len(mine) - keep)]:
+        os.unlink(os.path.join(directory, name))
+
+
+def write_reports(rows, counts, json_path=None, junit_path=None, started=None, run_id=None, keep_runs=30,
+                  now=None):
+    """The JSON and JUnit reports: at their paths (the latest run) and, when keep_runs, one copy per run
+    under runs/ beside them, with a UTC timestamp in the name; older copies beyond keep_runs are removed."""
+    now = now or utcnow()
+    stamp = now.strftime('%Y%m%dT%H%M%SZ') + ('-' + run_id[:8] if run_id else '')
+    elapsed = max(0.0, (now - parse_iso(started)).total_seconds()) if started else 0.0
+    outputs = []
     if json_path:
-        write_atomic(json_path, json.dumps({'generated': iso(utcnow()), 'started': started,
-                                            'totals': counts, 'accounts': rows}, indent=1) + '\n', 0o644)
+        outputs.append((json_path, json.dumps({'generated': iso(now), 'started': started, 'run_id': run_id,
+                                               'totals': counts, 'accounts': rows}, indent=1) + '\n'))
     if junit_path:
-        failures = sum(1 for r in rows if r['status'] in FAILING)
-        skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
-        out = ['<?xml version="1.0" encoding="UTF-8"?>',
-               '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d" time="0">'
-               % (len(rows), failures, skipped),
-               '  <testsuite name="service_account_rotation" tests="%d" failures="%d" errors="0" skipped="%d" time="0">'
-               % (len(rows), failures, skipped)]
-        for row in rows:
-            # classname = the source, so CI report viewers group accounts by source
-            out.append('    <testcase classname=%s name=%s time="0">'
-                       % (quoteattr(row['account'].split('/', 1)[0]), quoteattr(row['account'])))
-            if row['status'] in FAILING:
-                out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
-            elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):
-                out.append('      <skipped message=%s/>' % quoteattr('%s: %s' % (row['status'], row['detail'])))
-            out.append('    </testcase>')
-        out += ['  </testsuite>', '</testsuites>']
-        write_atomic(junit_path, '\n'.join(out) + '\n', 0o644)
+        outputs.append((junit_path, _junit(rows, elapsed)))
+    for path, text in outputs:
+        write_atomic(path, text, 0o644)
+        if keep_runs:
+            write_atomic(_run_copy(path, stamp), text, 0o644)
+            _prune(path, keep_runs)
+
+
+def _junit(rows, elapsed):
+    failures = sum(1 for r in rows if r['status'] in FAILING)
+    skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d" time="%.3f">'
+           % (len(rows), failures, skipped, elapsed),
+           '  <testsuite name="service_account_rotation" tests="%d" failures="%d" errors="0" skipped="%d" time="%.3f">'
+           % (len(rows), failures, skipped, elapsed)]
+    for row in rows:
+        # classname = the source, so CI report viewers group accounts by source; time = the change's own
+        out.append('    <testcase classname=%s name=%s time="%.3f">'
+                   % (quoteattr(row['account'].split('/', 1)[0]), quoteattr(row['account']), row.get('seconds') or 0))
+        if row.get('request_id'):
+            out.append('      <properties><property name="request_id" value=%s/></properties>'
+                       % quoteattr(row['request_id']))
+        if row['status'] in FAILING:
+            out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
+        elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):
+            out.append('      <skipped message=%s/>' % quoteattr('%s: %s' % (row['status'], row['detail'])))
+        if row.get('request_id'):
+            out.append('      <system-out>%s</system-out>' % escape('%s: %s (request %s)' % (
+                row['status'], row['detail'], row['request_id'])))
+        out.append('    </testcase>')
+    out += ['  </testsuite>', '</testsuites>']
+    return '\n'.join(out) + '\n'

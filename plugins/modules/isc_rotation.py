@@ -210,6 +210,13 @@ options:
   report_junit:
     description: Where to write the JUnit XML report (O(phase=record)); none when omitted.
     type: path
+  report_history:
+    description:
+      - Reports of this many runs are kept (O(phase=record)), as C(runs/report-<UTC time>-<run id>.json) and
+        C(.xml) beside O(report_json) and O(report_junit), which always hold the latest run. V(0) keeps only the
+        latest.
+    type: int
+    default: 30
 attributes:
   check_mode:
     support: partial
@@ -310,7 +317,9 @@ discard_records:
   type: list
   elements: dict
 rows:
-  description: The report, one row per account (account, status, detail).
+  description:
+    - The report, one row per account (account, status, detail), with the request id and the seconds the change
+      took when the account was changed this run.
   returned: when O(phase=record)
   type: list
   elements: dict
@@ -348,11 +357,13 @@ def run_phase(module):
     ledger = rotation.Ledger(params['ledger_path']).load()
     if phase == 'record':
         if not module.check_mode:
-            rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'])
+            rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'],
+                            run_id=params['run_id'])
         rows, totals = rotation.summarize(params['decisions'], params['reconciled'], params['outcomes'],
                                           check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
-            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'])
+            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
+                                   run_id=params['run_id'], keep_runs=params['report_history'])
         return dict(changed=False, rows=rows, totals=totals, summary=rotation.render_table(rows, totals))
 
     client = IscClient.from_module(module)
@@ -450,10 +461,11 @@ def main():
         started=dict(type='str'),
         report_json=dict(type='path'),
         report_junit=dict(type='path'),
+        report_history=dict(type='int', default=30),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     for name, minimum in (('workers', 1), ('batch_size', 1), ('max_attempts', 1), ('wait_timeout', 0),
-                          ('max_age_days', 0), ('password_length', 0)):
+                          ('max_age_days', 0), ('password_length', 0), ('report_history', 0)):
         if module.params[name] < minimum:
             module.fail_json(msg='%s must be at least %d (got %d); with the role, set service_account_rotation_%s'
                              % (name, minimum, module.params[name], name))

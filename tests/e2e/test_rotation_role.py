@@ -165,3 +165,25 @@ def test_check_mode_says_it_wrote_no_report_and_real_runs_name_theirs(ansible, s
     report = os.path.join(workdir, 'rotation', 'report.json')
     assert os.path.exists(report) and 'reports: %s' % report in real.stdout
     assert 'see the report above and %s' % report in real.stdout
+
+
+def test_audit_trail_survives_no_op_runs(ansible, simulator, workdir):
+    """Which ISC request rotated a password, when and in which run: still in the ledger after a no-op run;
+    every run's reports are kept."""
+    accounts = [{'source_name': 'Corp-AD', 'user_name': 'svc-app-001'}]
+    extra = rotate_vars(workdir, write_accounts(workdir, accounts))
+    for force in (False, True, False):  # rotate, rotate again, nothing due
+        result = ansible.run(ROTATE, dict(extra, service_account_rotation_force=force))
+        assert result.returncode == 0, result.stdout[-3000:]
+    state = os.path.join(workdir, 'rotation')
+    history = json.load(open(os.path.join(state, 'ledger.json')))['accounts']['Corp-AD/svc-app-001']['history']
+    sent = [r['requestId'] for r in simulator.call('GET', '/__sim/requests')['requests']]
+    assert [h['request_id'] for h in history] == sent and len(sent) == 2
+    assert all(h['outcome'] == 'rotated' and h['at'] for h in history)
+    assert len(set(h['run_id'] for h in history)) == 2
+    runs = sorted(os.listdir(os.path.join(state, 'runs')))
+    assert len([n for n in runs if n.endswith('.json')]) == 3 and len([n for n in runs if n.endswith('.xml')]) == 3
+    second = json.load(open(os.path.join(state, 'runs', [n for n in runs if n.endswith('.json')][1])))
+    assert second['accounts'][0]['request_id'] == sent[1] and second['run_id'] == history[1]['run_id']
+    latest = json.load(open(os.path.join(state, 'report.json')))
+    assert latest['accounts'][0]['status'] == 'skipped' and latest['run_id'] not in (h['run_id'] for h in history)

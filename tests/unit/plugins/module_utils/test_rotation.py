@@ -238,3 +238,44 @@ def test_reports_hold_no_password(tmp_path, ledger):
     report = json.loads(blobs[0])
     assert report['totals'] == totals
     assert 'failures="1"' in blobs[1] and 'Connector error' in blobs[1]
+
+
+def test_ledger_keeps_a_bounded_history_of_changes(ledger):
+    """The audit trail: per account, when, which request, how it ended and which run; never a secret."""
+    client = FakeClient(fleet(1))
+    for number in range(rotation.HISTORY_LIMIT + 3):
+        reconciled = rotation.reconcile(client, ledger, {})
+        decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled, force=True)
+        outcomes = rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
+        rotation.record(ledger, reconciled, outcomes, run_id='run-%02d' % number)
+    again = rotation.Ledger(ledger.path).load()
+    history = again.entry('src-a/svc-000')['history']
+    assert len(history) == rotation.HISTORY_LIMIT
+    assert history[-1]['run_id'] == 'run-%02d' % (rotation.HISTORY_LIMIT + 2) and history[-1]['outcome'] == 'rotated'
+    assert history[-1]['request_id'] == sorted(client.changes)[-1]
+    assert again.entry('src-a/svc-000')['last_request_id'] == history[-1]['request_id']
+    assert not any(password in open(ledger.path).read() for _i, _s, _a, password in client.sent)
+
+
+def test_reports_are_kept_per_run_with_real_times_and_request_ids(tmp_path, ledger):
+    client = FakeClient(fleet(2))
+    decisions, groups, outcomes = run_all(client, ledger, accounts_for(client))
+    rows, totals = rotation.summarize(decisions, {}, outcomes)
+    assert all(r['request_id'] and r['seconds'] >= 0 for r in rows)
+    started = rotation.iso(rotation.utcnow() - datetime.timedelta(seconds=42))
+    json_path, junit_path = str(tmp_path / 'r' / 'report.json'), str(tmp_path / 'r' / 'report.xml')
+    for minute in range(4):
+        now = rotation.utcnow() + datetime.timedelta(minutes=minute)
+        rotation.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
+                               keep_runs=3, now=now)
+    kept = sorted(os.listdir(str(tmp_path / 'r' / 'runs')))
+    assert len(kept) == 6 and all('-abcdef01.' in name for name in kept)
+    rows[0]['seconds'] = 1.5
+    rotation.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
+                           keep_runs=3, now=rotation.parse_iso(started) + datetime.timedelta(seconds=42))
+    junit = open(junit_path).read()
+    suites = [line for line in junit.split('\n') if '<testsuite' in line]
+    assert len(suites) == 2 and all('time="42.000"' in line for line in suites)
+    assert 'name="%s" time="1.500"' % rows[0]['account'] in junit
+    assert all('<property name="request_id" value="%s"/>' % r['request_id'] in junit for r in rows)
+    assert json.load(open(json_path))['run_id'] == 'abcdef0123456789'
