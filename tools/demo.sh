@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # `make demo`: start the ISC simulator, change one password module by module, rotate the demo
 # fleet with the role, run the rotation again to show that nothing changes, stop the simulator.
+# Everything it writes (store, ledger, reports, the modules' token cache, Ansible's temporary
+# files) goes into one temporary directory, removed at the end (kept with DEMO_KEEP=1).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/isc-demo.XXXXXX")
 SIMPID=
 cleanup() {
-  [ -n "$SIMPID" ] && kill "$SIMPID" 2>/dev/null && wait "$SIMPID" 2>/dev/null
-  rm -rf "$DEMO"
+  if [ -n "$SIMPID" ]; then
+    kill "$SIMPID" 2>/dev/null || true
+    wait "$SIMPID" 2>/dev/null || true
+    SIMPID=
+  fi
+  if [ "${DEMO_KEEP:-}" = 1 ]; then
+    echo "== kept $DEMO (DEMO_KEEP=1): remove it yourself"
+  else
+    rm -rf "$DEMO"
+  fi
 }
 trap cleanup EXIT
 
@@ -20,6 +30,12 @@ SIM="http://127.0.0.1:$(cat "$DEMO/port")"
 
 export SAIL_BASE_URL=$SIM SAIL_CLIENT_ID=demo-client-id SAIL_CLIENT_SECRET=demo-client-secret
 export ANSIBLE_COLLECTIONS_PATH=$REPO/build/collections XDG_CACHE_HOME=$DEMO/cache
+# The modules cache OAuth tokens in ~/.cache/sailpoint_isc/tokens (the token_cache default, which
+# follows HOME, not XDG_CACHE_HOME), and Ansible keeps its temporary files under ~/.ansible: point
+# both into the demo's directory so that nothing is left in the real home directory.
+export HOME=$DEMO/home ANSIBLE_HOME=$DEMO/home/.ansible
+export ANSIBLE_LOCAL_TEMP=$DEMO/home/.ansible/tmp ANSIBLE_REMOTE_TEMP=$DEMO/home/.ansible/tmp
+mkdir -p "$HOME"
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export ANSIBLE_PYTHON_INTERPRETER
 ANSIBLE_PYTHON_INTERPRETER=$(command -v python)
@@ -40,7 +56,8 @@ echo "== 2. Rotate the demo fleet (plan -> escrow -> apply -> confirm -> commit 
 (cd "$DEMO" && "${ROTATE[@]}")
 read -r SETS1 TOKENS1 <<<"$(sets)"
 echo "== set-password requests so far: $SETS1; tokens issued: $TOKENS1"
-echo "== reports: $(cd "$DEMO/rotation" && ls report.*) (JSON for tools, JUnit XML for CI)"
+echo "== reports (JSON for tools, JUnit XML for CI; removed with the demo's directory at the end):"
+printf '   %s\n' "$DEMO"/rotation/report.*
 
 echo
 echo "== 3. Run the rotation again: nothing is due, so nothing is sent"
@@ -52,4 +69,10 @@ import json, sys, urllib.request
 sim, report = sys.argv[1], json.load(open(sys.argv[2]))
 print('== second run report totals: %s' % report['totals'])
 PYEOF
-echo "== demo finished; the simulator is stopped"
+cleanup
+trap - EXIT
+if [ "${DEMO_KEEP:-}" = 1 ]; then
+  echo "== demo finished; the simulator is stopped"
+else
+  echo "== demo finished; the simulator is stopped and $DEMO is removed (store, ledger, reports, token cache)"
+fi
