@@ -14,9 +14,16 @@ random salt and PBKDF2-HMAC-SHA256 (200,000 iterations) of the password - never 
 Account keys are SHA-256 digests of (base URL, source id, account id). The file is mode 0600
 in a 0700 directory and every update is a locked read-modify-write with an atomic rename.
 
-An entry is ``confirmed`` once ISC reported FINISHED, or ``pending`` (with the request id)
-when the change was submitted without waiting; a pending entry is resolved by asking ISC for
-the request's status on the next run.
+Every set-password made with a clear password records its fingerprint, whatever
+``update_password`` says: ``on_change`` compares with the last password set from here, not only
+with the last one set in ``on_change`` mode. An entry is ``confirmed`` once ISC reported FINISHED,
+or ``pending`` (with the request id) when ISC accepted the change but had not finished it; a
+pending entry is resolved by asking ISC for the request's status on the next ``on_change`` run.
+A change that FAILED, whose outcome is unknown, or that was made with an already encrypted
+password forgets the account's entry.
+
+The default file is ``$XDG_CACHE_HOME/sailpoint_isc/fingerprints.json``, or
+``~/.cache/sailpoint_isc/fingerprints.json`` when XDG_CACHE_HOME is not set.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import time
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
 
 DEFAULT_PATH = '~/.cache/sailpoint_isc/fingerprints.json'
+CACHE_SUBPATH = os.path.join('sailpoint_isc', 'fingerprints.json')
 KDF = 'pbkdf2-sha256'
 ITERATIONS = 200000
 STATE_CONFIRMED = 'confirmed'
@@ -42,6 +50,14 @@ def account_key(base_url, source_id, account_id):
                           .encode('utf-8')).hexdigest()
 
 
+def default_path(environ=None):
+    """The fingerprint file when none is given: under XDG_CACHE_HOME if set, else ~/.cache."""
+    cache_home = (os.environ if environ is None else environ).get('XDG_CACHE_HOME')
+    if cache_home and os.path.isabs(cache_home):
+        return os.path.join(cache_home, CACHE_SUBPATH)
+    return os.path.expanduser(DEFAULT_PATH)
+
+
 def _derive(password, salt, iterations=ITERATIONS):
     return hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt, iterations)
 
@@ -49,7 +65,7 @@ def _derive(password, salt, iterations=ITERATIONS):
 class FingerprintStore(object):
 
     def __init__(self, path=None, iterations=ITERATIONS):
-        self.path = os.path.expanduser(path or DEFAULT_PATH)
+        self.path = os.path.expanduser(path) if path else default_path()
         self.iterations = iterations
 
     # ---- file handling ----------------------------------------------------------------------
@@ -116,13 +132,18 @@ class FingerprintStore(object):
         self._update(key, entry)
 
     def forget(self, key):
+        """Drop the entry of ``key``; writes nothing when there is no such entry (nor any file)."""
+        if not os.path.exists(self.path):
+            return
         self._update(key, None)
 
     def _update(self, key, entry):
         with self._locked():
             entries = self._read()
             if entry is None:
-                entries.pop(key, None)
+                if key not in entries:
+                    return
+                entries.pop(key)
             else:
                 entries[key] = entry
             self._write(entries)

@@ -55,3 +55,27 @@ def test_corrupt_file_is_treated_as_empty(tmp_path):
     assert store.get('k') is None
     store.record('k', 'pw')
     assert store.matches('k', 'pw')
+
+
+def test_default_path_follows_xdg_cache_home_else_home(monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    assert fp.default_path({}) == str(tmp_path / 'home' / '.cache' / 'sailpoint_isc' / 'fingerprints.json')
+    assert fp.default_path({'XDG_CACHE_HOME': '/var/cache/u'}) == '/var/cache/u/sailpoint_isc/fingerprints.json'
+    # the XDG spec: a relative value is ignored
+    assert fp.default_path({'XDG_CACHE_HOME': 'rel'}) == fp.default_path({})
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    assert fp.FingerprintStore().path == str(tmp_path / 'xdg' / 'sailpoint_isc' / 'fingerprints.json')
+    assert fp.FingerprintStore('~/state/fp.json').path == str(tmp_path / 'home' / 'state' / 'fp.json')
+
+
+def test_forget_without_entry_writes_nothing(tmp_path):
+    # a change made with an encrypted password forgets the account: that must not create files
+    store = fp.FingerprintStore(str(tmp_path / 'd' / 'fp.json'), iterations=1000)
+    store.forget('k')
+    assert not (tmp_path / 'd').exists()
+    store.record('k', 'pw')
+    before = (tmp_path / 'd' / 'fp.json').stat().st_mtime_ns
+    store.forget('other')
+    assert (tmp_path / 'd' / 'fp.json').stat().st_mtime_ns == before
+    store.forget('k')
+    assert store.get('k') is None
