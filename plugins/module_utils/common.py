@@ -177,7 +177,9 @@ class SetPasswordRun(object):
                  workers=4, wait=False, wait_timeout=300, poll_interval=5):
         self.client = client
         self.update_password = update_password
-        self.store = FingerprintStore(fingerprint_path) if update_password == 'on_change' else None
+        # Every set made here is remembered, whatever update_password says: on_change compares
+        # with "the last password this controller set successfully", in any mode.
+        self.store = FingerprintStore(fingerprint_path)
         self.check_mode = check_mode
         self.workers = workers
         self.wait = wait
@@ -219,7 +221,7 @@ class SetPasswordRun(object):
             raise IscError('give password or encrypted_password')
         res['_key'] = account_key(self.client.base_url, res['source_id'], res['account_id'])
         # idempotency
-        if self.store is not None:
+        if self.update_password == 'on_change':
             if not password:
                 raise IscError('update_password=on_change needs password (an encrypted_password cannot '
                                'be compared)')
@@ -242,7 +244,10 @@ class SetPasswordRun(object):
                     res['note'] = ('the same password was already submitted from this controller (request %s, %s); '
                                    'not sent again' % (rid, st['state']))
                     if st['state'] == 'FINISHED' and not self.check_mode:
-                        self.store.set_state(res['_key'], STATE_CONFIRMED)
+                        try:
+                            self.store.set_state(res['_key'], STATE_CONFIRMED)
+                        except OSError:
+                            pass  # stays pending: the next run asks ISC again
                     return res
         res['changed'] = True
         if self.check_mode:
@@ -252,8 +257,13 @@ class SetPasswordRun(object):
                 encrypted = _crypto.encrypt_password(info['public_key'], password)
             except _crypto.PasswordEncryptionError as exc:
                 raise IscError(str(exc))
-        answer = self.client.set_password(res['identity_id'], res['source_id'], res['account_id'],
-                                          res['public_key_id'], encrypted)
+        try:
+            answer = self.client.set_password(res['identity_id'], res['source_id'], res['account_id'],
+                                              res['public_key_id'], encrypted)
+        except IscOutcomeUnknown:
+            # the account may now hold either password: the old fingerprint proves nothing
+            self._remember(res['_key'], None, res)
+            raise
         res['request_id'] = answer.get('requestId')
         res['state'] = answer.get('state') or 'IN_PROGRESS'
         res['_submitted'] = True
@@ -315,14 +325,33 @@ class SetPasswordRun(object):
                                      'wait_timeout; ISC keeps retrying it - check it later with '
                                      'sailpoint_isc.passwords.isc_password_status'
                                      % (r.get('account_name') or r.get('account_id'), r.get('request_id')))
-            if self.store is not None and was_submitted and key and item.get('password'):
-                if r.get('state') == 'FINISHED':
-                    self.store.record(key, item['password'], STATE_CONFIRMED)
-                elif r.get('state') == 'IN_PROGRESS' and r.get('request_id'):
-                    self.store.record(key, item['password'], STATE_PENDING, r['request_id'])
-                elif r.get('state') == 'FAILED':
-                    self.store.forget(key)
+            if was_submitted and key:
+                self._remember(key, item.get('password'), r)
         return results
+
+    def _remember(self, key, password, r):
+        """Record what a submitted change did to the account, in any update_password mode.
+
+        FINISHED: confirmed fingerprint. IN_PROGRESS with a request id: pending fingerprint,
+        resolved by the next on_change run. Anything else (FAILED, outcome unknown, or a password
+        given encrypted, which cannot be fingerprinted): the entry is dropped, so that the next
+        on_change run submits. A file that cannot be written is a warning, not a failure: the
+        change itself was made.
+        """
+        state = r.get('state')
+        try:
+            if password and state == 'FINISHED':
+                self.store.record(key, password, STATE_CONFIRMED)
+            elif password and state == 'IN_PROGRESS' and r.get('request_id'):
+                self.store.record(key, password, STATE_PENDING, r['request_id'])
+            else:
+                self.store.forget(key)
+        except (OSError, ValueError) as exc:
+            self.warnings.append(
+                'the password change for %s was submitted, but the fingerprint file %s could not be updated '
+                '(%s); update_password=on_change may decide wrongly for this account until the file is '
+                'writable again (delete it to start over: the next on_change run then submits once)'
+                % (r.get('account_name') or r.get('account_id'), self.store.path, exc))
 
 
 def diff_for(result):

@@ -77,12 +77,22 @@ options:
     description:
       - V(always) submits the password on every run and reports C(changed=true).
       - V(on_change) submits it only when it differs from the last password this controller set
-        successfully for the account, as remembered in O(fingerprint_path). ISC cannot tell which
-        password an account has, so a change made elsewhere is not noticed.
-      - With V(on_change), a fingerprint is recorded when ISC reports C(FINISHED); when the module does
-        not wait, it is recorded as pending with the request ID, and the next run asks ISC for that
-        request's state (C(FINISHED) or C(IN_PROGRESS) counts as already set; C(FAILED) or unknown
-        submits again).
+        successfully for the account, in either mode, as remembered in O(fingerprint_path). ISC cannot
+        tell which password an account has, so a change made elsewhere (by hand, by another
+        controller, or with another O(fingerprint_path)) is not noticed. It needs O(password) (an
+        O(encrypted_password) cannot be compared).
+      - In either mode, each change this module submits with O(password) updates that memory.
+        When ISC reports C(FINISHED) (with O(wait=true), or already at the one status read a single
+        change gets without it) the fingerprint is recorded as set. When ISC accepted the change but
+        has not finished it (O(wait=false), or still C(IN_PROGRESS) after O(wait_timeout)) it is
+        recorded as pending with the request ID, and the next V(on_change) run asks ISC for that
+        request's state - C(FINISHED) or C(IN_PROGRESS) counts as already set, C(FAILED) or an
+        unknown request submits again. A change that C(FAILED), whose outcome is unknown (see the
+        notes), or that was made with O(encrypted_password) (which cannot be fingerprinted) forgets
+        the account's fingerprint, so the next V(on_change) run submits.
+      - So V(always) followed by V(on_change) with the same password reports C(changed=false) and
+        sends nothing.
+      - Check mode reads the fingerprints but writes none.
     type: str
     choices: [always, on_change]
     default: always

@@ -110,6 +110,21 @@ def test_verbose_run_leaks_no_secret(ansible, simulator, workdir):
         assert 'demo-client-secret' not in blob
 
 
+def test_set_with_always_then_on_change_sends_no_second_set_password(ansible, simulator, workdir):
+    # update_password's text: on_change compares with "the last password this controller set
+    # successfully", whatever mode set it; counted at the service
+    first = run_play(ansible, simulator, workdir, PASSWORD, mode='always')
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert results(workdir)['set_changed'] is True and results(workdir)['state'] == 'FINISHED'
+    assert simulator.requests_of('set_password') == 1
+
+    again = run_play(ansible, simulator, workdir, PASSWORD, mode='on_change')
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert results(workdir)['set_changed'] is False
+    assert simulator.requests_of('set_password') == 1
+    assert abby_hash(simulator) == hashlib.sha256(PASSWORD.encode()).hexdigest()
+
+
 BAD = [
     ('wrong credentials', {'client_secret': 'not-the-secret'}, 'isc_password_info', {'user_name': 'Abby.Smith', 'source_name': 'My-AD'},
      'client_secret'),

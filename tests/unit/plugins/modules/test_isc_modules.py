@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import yaml
@@ -270,6 +271,77 @@ def test_set_password_on_change_pending_resolved(capsys, monkeypatch, tmp_path):
     s.handlers[('GET', ST)] = [FakeResponse(200, {'requestId': 'req-1', 'state': 'FAILED', 'errors': ['x']})]
     res, dummy = run_module(isc_set_password.main, args, capsys, monkeypatch, s)
     assert res['changed'] is True and s.count('POST', S) == 2
+
+
+def fingerprint_entries(path):
+    with open(str(path)) as f:
+        return json.load(f)['entries']
+
+
+def test_set_password_always_then_on_change_sends_nothing(capsys, monkeypatch, tmp_path):
+    # the option text: on_change compares with "the last password this controller set successfully",
+    # whatever mode set it
+    s = isc()
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, wait=True), capsys, monkeypatch, s)
+    assert res['changed'] and res['state'] == 'FINISHED' and s.count('POST', S) == 1
+    assert [e['state'] for e in fingerprint_entries(tmp_path / 'fp.json').values()] == ['confirmed']
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, update_password='on_change'),
+                            capsys, monkeypatch, s)
+    assert res['changed'] is False and s.count('POST', S) == 1
+    assert 'not sent again' in res['note']
+
+
+def test_set_password_always_without_wait_is_pending_until_isc_finishes(capsys, monkeypatch, tmp_path):
+    # accepted but not finished: remembered as pending with its request id; the next on_change
+    # run asks ISC, which now reports FINISHED: nothing sent, the entry is confirmed
+    s = isc(('IN_PROGRESS', 'FINISHED'))
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path), capsys, monkeypatch, s)
+    assert res['changed'] and res['state'] == 'IN_PROGRESS'
+    entries = fingerprint_entries(tmp_path / 'fp.json')
+    assert [(e['state'], e['request_id']) for e in entries.values()] == [('pending', 'req-1')]
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, update_password='on_change'),
+                            capsys, monkeypatch, s)
+    assert res['changed'] is False and res['state'] == 'FINISHED' and s.count('POST', S) == 1
+    assert [e['state'] for e in fingerprint_entries(tmp_path / 'fp.json').values()] == ['confirmed']
+
+
+def test_set_password_failed_unknown_or_encrypted_change_forgets_the_fingerprint(capsys, monkeypatch, tmp_path):
+    on_change = sp_args(tmp_path, update_password='on_change', wait=True)
+    info = info_body()
+    cases = [
+        # a change that FAILED (in always mode)
+        ('failed', sp_args(tmp_path, password='Other-Horse-43', wait=True), ('FAILED',), None),
+        # a change whose outcome is unknown
+        ('unknown', sp_args(tmp_path, password='Other-Horse-43'), ('FINISHED',), FakeResponse(502, None, text='')),
+        # a change made with an encrypted password (cannot be fingerprinted)
+        ('encrypted', dict(CONN, identity_id=info['identityId'], source_id=info['sourceId'],
+                           account_id=info['accounts'][0]['accountId'], encrypted_password='ENC', public_key_id='k',
+                           fingerprint_path=str(tmp_path / 'fp.json')), ('FINISHED',), None),
+    ]
+    for name, args, states, set_answer in cases:
+        s = isc()
+        run_module(isc_set_password.main, on_change, capsys, monkeypatch, s)
+        assert len(fingerprint_entries(tmp_path / 'fp.json')) == 1, name
+        s = isc(states)
+        if set_answer is not None:
+            s.handlers[('POST', S)] = set_answer
+        res, dummy = run_module(isc_set_password.main, args, capsys, monkeypatch, s)
+        assert s.count('POST', S) == 1, name
+        assert fingerprint_entries(tmp_path / 'fp.json') == {}, name
+        # the account may no longer hold GOOD_PW: on_change submits it again
+        s = isc()
+        res, dummy = run_module(isc_set_password.main, on_change, capsys, monkeypatch, s)
+        assert res['changed'] and s.count('POST', S) == 1, name
+
+
+def test_fingerprint_file_that_cannot_be_written_warns(capsys, monkeypatch, tmp_path):
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text('')
+    s = isc()
+    res, dummy = run_module(isc_set_password.main, sp_args(tmp_path, wait=True, fingerprint_path=str(blocker / 'fp.json')),
+                            capsys, monkeypatch, s)
+    assert not res.get('failed') and res['changed'] and res['state'] == 'FINISHED'
+    assert any('fingerprint file' in w and 'could not be updated' in w for w in warning_texts(res))
 
 
 def test_set_password_encrypted_form(capsys, monkeypatch, tmp_path):
