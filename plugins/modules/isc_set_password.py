@@ -98,11 +98,26 @@ options:
     default: always
   fingerprint_path:
     description:
-      - File that remembers fingerprints for O(update_password=on_change).
+      - File that remembers, per account, a fingerprint of the last password this module set
+        (see O(update_password)). It is written after every change submitted with O(password),
+        whatever O(update_password) is, and read with O(update_password=on_change).
       - It holds, per account, a random salt and a PBKDF2-HMAC-SHA256 digest (200,000 iterations)
-        of the password, never the password. Mode 0600, updated atomically.
+        of the password, never the password. Accounts are keyed by a SHA-256 digest of the base URL,
+        source ID and account ID, never by name. Mode 0600 in a 0700 directory, updated under a lock
+        with an atomic rename, so one file can serve several plays.
+      - Default C($XDG_CACHE_HOME/sailpoint_isc/fingerprints.json), or
+        C(~/.cache/sailpoint_isc/fingerprints.json) when E(XDG_CACHE_HOME) is not set, on the host
+        the module runs on (the controller with C(delegate_to=localhost)), in the home of the user
+        it runs as.
+      - In AWX or Ansible Automation Platform a job runs in a container that is thrown away when the
+        job ends, home directory included, so with the default V(on_change) submits on every job.
+        Put the file on the persistent storage the jobs keep their state on, next to the rotation
+        state directory (for example C(/var/lib/isc-rotation/fingerprints.json)); set it in
+        C(module_defaults) under C(sailpoint_isc.passwords.isc_set_password), not under the
+        C(group/sailpoint_isc.passwords.isc) action group (its other modules do not take this option).
+      - Losing the file is safe - each account's next V(on_change) run submits once. When the file
+        cannot be written after a change, the module warns and still reports the change.
     type: path
-    default: ~/.cache/sailpoint_isc/fingerprints.json
   wait:
     description:
       - Wait until ISC reports the change C(FINISHED) or C(FAILED).
@@ -297,7 +312,7 @@ def main():
     module = AnsibleModule(
         argument_spec=isc_argument_spec(
             update_password=dict(type='str', default='always', choices=['always', 'on_change'], no_log=False),
-            fingerprint_path=dict(type='path', default='~/.cache/sailpoint_isc/fingerprints.json'),
+            fingerprint_path=dict(type='path'),
             wait=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=300),
             poll_interval=dict(type='int', default=5),

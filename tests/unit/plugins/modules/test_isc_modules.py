@@ -334,6 +334,33 @@ def test_set_password_failed_unknown_or_encrypted_change_forgets_the_fingerprint
         assert res['changed'] and s.count('POST', S) == 1, name
 
 
+def test_fingerprint_path_option_and_default_location(capsys, monkeypatch, tmp_path):
+    home = tmp_path / 'home'
+    monkeypatch.setenv('HOME', str(home))
+    monkeypatch.delenv('XDG_CACHE_HOME', raising=False)
+    s = isc()
+    args = sp_args(tmp_path, wait=True)
+    del args['fingerprint_path']
+    # default: ~/.cache/sailpoint_isc/fingerprints.json of the user the module runs as
+    run_module(isc_set_password.main, args, capsys, monkeypatch, s)
+    assert len(fingerprint_entries(home / '.cache' / 'sailpoint_isc' / 'fingerprints.json')) == 1
+    # default under XDG_CACHE_HOME when set
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    run_module(isc_set_password.main, args, capsys, monkeypatch, s)
+    assert len(fingerprint_entries(tmp_path / 'xdg' / 'sailpoint_isc' / 'fingerprints.json')) == 1
+    # fingerprint_path: that file only (a persistent state directory in AWX); ~ is expanded
+    state = home / 'state'
+    chosen = dict(args, fingerprint_path='~/state/fingerprints.json')
+    res, dummy = run_module(isc_set_password.main, dict(chosen, update_password='on_change'), capsys, monkeypatch, s)
+    assert res['changed'] and s.count('POST', S) == 3
+    assert sorted(os.listdir(str(state))) == ['fingerprints.json', 'fingerprints.json.lock']
+    res, dummy = run_module(isc_set_password.main, dict(chosen, update_password='on_change'), capsys, monkeypatch, s)
+    assert res['changed'] is False and s.count('POST', S) == 3
+    # the file names no account and holds no password
+    text = (state / 'fingerprints.json').read_text()
+    assert GOOD_PW not in text and 'Abby' not in text and 'CN=' not in text
+
+
 def test_fingerprint_file_that_cannot_be_written_warns(capsys, monkeypatch, tmp_path):
     blocker = tmp_path / 'not-a-directory'
     blocker.write_text('')
