@@ -214,9 +214,18 @@ EXAMPLES = r"""
     user_name: svc-backup
     source_name: Corp AD
     account_id: "CN=svc-backup,OU=Service,DC=corp,DC=example,DC=com"
-    password: "{{ lookup('ansible.builtin.password', '/dev/null length=24') }}"
+    # Generated once, then read back from the file on every run: a stable password, so the task
+    # is idempotent. The file must outlive the job like the fingerprints do (isc_state_dir: a
+    # persistent directory, in AWX the rotation state directory). It holds the password in clear
+    # (mode 0600): keep it private, or use a vaulted variable instead.
+    # No ':' in the character set (ISC refuses ':'); the fixed 'Aa1-' meets the usual character
+    # class rules, and the module checks the source's policy before sending anything.
+    password: "{{ 'Aa1-' ~ lookup('ansible.builtin.password', isc_state_dir ~ '/passwords/svc-backup',
+                  length=20, chars=['ascii_letters', 'digits', '.-_']) }}"
     update_password: on_change
+    fingerprint_path: "{{ isc_state_dir }}/fingerprints.json"
   delegate_to: localhost
+  no_log: true
 
 - name: Set many passwords in one task
   sailpoint_isc.passwords.isc_set_password:

@@ -1,9 +1,12 @@
 """The four modules through ansible-playbook against the simulator: one play, one token, real HTTP."""
 
+import ast
 import hashlib
 import json
+import os
 
 import pytest
+import yaml
 
 from conftest import write_playbook
 
@@ -123,6 +126,66 @@ def test_set_with_always_then_on_change_sends_no_second_set_password(ansible, si
     assert results(workdir)['set_changed'] is False
     assert simulator.requests_of('set_password') == 1
     assert abby_hash(simulator) == hashlib.sha256(PASSWORD.encode()).hexdigest()
+
+
+def documented_on_change_example():
+    """The on_change task of isc_set_password's EXAMPLES, as ansible-doc shows it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        'plugins', 'modules', 'isc_set_password.py')
+    with open(path) as handle:
+        tree = ast.parse(handle.read())
+    examples = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                and [t.id for t in node.targets] == ['EXAMPLES']][0]
+    tasks = [t for t in yaml.safe_load(examples)
+             if t['sailpoint_isc.passwords.isc_set_password'].get('update_password') == 'on_change']
+    assert len(tasks) == 1
+    return tasks[0]
+
+
+def test_documented_on_change_example_is_idempotent(ansible, simulator, workdir):
+    example = documented_on_change_example()
+    args = dict(example['sailpoint_isc.passwords.isc_set_password'])
+    password_source = args['password']
+    # the example's task, aimed at a simulator account: its password source, update_password and
+    # fingerprint_path verbatim; the connection comes from SAIL_* (the example names a tenant)
+    account = simulator.accounts(sourceName='Corp-LDAP')[0]
+    for field in ('tenant', 'account_id'):
+        args.pop(field)
+    args.update(user_name=account['userName'], source_name='Corp-LDAP')
+    task = dict(example, **{'sailpoint_isc.passwords.isc_set_password': args, 'register': 'change'})
+    play = [{'hosts': 'localhost', 'gather_facts': False, 'vars': {'isc_state_dir': workdir + '/state'}, 'tasks': [
+        task,
+        {'name': 'render the password source as the example task did', 'ansible.builtin.debug': {'msg': password_source},
+         'register': 'example_password'},
+        # the same password source for 25 other state directories: enough characters that the
+        # default character set (which has ':') would show a ':' (all but certainly)
+        {'name': 'render the password source', 'ansible.builtin.debug': {'msg': password_source},
+         'vars': {'isc_state_dir': workdir + '/sources/{{ item }}'}, 'loop': '{{ range(25) | list }}',
+         'register': 'rendered'},
+        {'name': 'results', 'ansible.builtin.copy': {
+            'dest': workdir + '/example.json', 'mode': '0600',
+            'content': "{{ {'changed': change.changed, 'password': example_password.msg,"
+                       " 'rendered': rendered.results | map(attribute='msg') | list} | to_json }}"}},
+    ]}]
+    path = write_playbook(workdir, 'example.yml', json.dumps(play))
+
+    outcomes = []
+    for dummy in range(2):
+        result = ansible.run(path, vault=False)
+        assert result.returncode == 0, result.stdout[-4000:]
+        with open(workdir + '/example.json') as handle:
+            outcomes.append(json.load(handle))
+    first, second = outcomes
+    assert first['changed'] is True and second['changed'] is False
+    assert simulator.requests_of('set_password') == 1
+    assert os.path.exists(workdir + '/state/passwords/svc-backup')
+    now = simulator.accounts(userName=account['userName'], sourceName='Corp-LDAP')[0]['passwordSha256']
+    assert now == hashlib.sha256(first['password'].encode()).hexdigest()
+    # one stable password per state directory, none with ':' (ISC refuses it)
+    assert first['password'] == second['password']
+    assert first['rendered'] == second['rendered'] and len(set(first['rendered'] + [first['password']])) == 26
+    assert all(len(pw) == 24 and ':' not in pw for pw in first['rendered'] + [first['password']])
+    assert os.path.exists(workdir + '/state/fingerprints.json')
 
 
 BAD = [
