@@ -38,7 +38,8 @@ NOT_SHIPPED = ('tools/', 'tests/simulator/', 'tests/e2e/', '.venv/', 'build/', '
                '.benchmarks/', 'Makefile', 'requirements-dev.txt')
 # Must be in it (user-facing material besides the plugins).
 SHIPPED = ('docs/quick-start.md', 'docs/awx.md', 'extensions/awx/credential_type.yml',
-           'extensions/awx/survey.example.json', 'extensions/ee/execution-environment.yml',
+           'extensions/awx/survey.example.json', 'extensions/awx/container_group_pod_spec.yml',
+           'extensions/ee/execution-environment.yml',
            'examples/ci/github-actions.yml', 'examples/ci/gitlab-ci.yml',
            'meta/execution-environment.yml', 'requirements.txt', 'meta/runtime.yml',
            'plugins/modules/isc_set_password.py', 'roles/service_account_rotation/tasks/main.yml')
