@@ -13,6 +13,7 @@ ARGUMENT_SPEC = {
     'ledger_path': {'type': 'path', 'required': True},
     'state': {'type': 'str', 'required': True, 'choices': ['acquired', 'released']},
     'run_id': {'type': 'str'},
+    'stale_after': {'type': 'int', 'default': lease.DEFAULT_STALE_AFTER},
 }
 
 
@@ -26,7 +27,11 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             if args['state'] == 'acquired':
-                holder, replaced = lease.acquire(args['ledger_path'])
+                if args['stale_after'] < 60:
+                    result.update(failed=True, msg='stale_after must be at least 60 seconds (got %d); with the role, '
+                                  'set service_account_rotation_lease_stale_after' % args['stale_after'])
+                    return result
+                holder, replaced = lease.acquire(args['ledger_path'], stale_after=args['stale_after'])
                 result.update(changed=False, run_id=holder['run_id'], holder=holder, replaced=replaced or '')
                 if replaced:
                     result['warnings'] = ['took over the lease of run %s, which ended without releasing it (killed or '

@@ -24,6 +24,8 @@ import errno
 import json
 import os
 import socket
+import threading
+import time
 import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
@@ -33,6 +35,12 @@ try:
     HAS_FCNTL = True
 except ImportError:  # pragma: no cover - not POSIX
     HAS_FCNTL = False
+
+
+# A lease also carries a heartbeat, renewed by every rotation module while it runs: the only sign of
+# life a lease taken on another host can give (AWX runs every job in a new pod, under a new host name).
+HEARTBEAT_EVERY = 60
+DEFAULT_STALE_AFTER = 3600
 
 
 class LeaseError(Exception):
@@ -151,21 +159,30 @@ def work_in_progress(ledger_path):
         os.close(fd)
 
 
-def acquire(ledger_path, hostname=None, pid=None):
+def acquire(ledger_path, hostname=None, pid=None, stale_after=DEFAULT_STALE_AFTER, now=None):
     """Take the lease for a new run. Returns (holder, replaced run id or None). Raises LeaseError."""
     path = lease_path(ledger_path)
     host = hostname or socket.gethostname()
     pid = pid or controller_pid()
+    now = time.time() if now is None else now
     holder = {'run_id': uuid.uuid4().hex, 'host': host, 'pid': pid, 'pid_start': process_start(pid),
-              'started': _now()}
+              'started': _now(), 'heartbeat': now, 'stale_after': stale_after}
     with FileLock(path + '.lock', required=True):
         current = read(path)
         replaced = None
-        if current is not None:
-            if current.get('host') not in (None, host):
+        if current and current.get('host') not in (None, host):
+            # its processes cannot be seen from here: only its heartbeat tells whether it still works
+            silent = now - float(current.get('heartbeat') or 0)
+            limit = float(current.get('stale_after') or stale_after)
+            if not current.get('heartbeat') or silent < limit:
                 raise LeaseError(
-                    'the rotation state %s is leased by %s on another host, which this run cannot check; if that '
-                    'run is gone, delete %s and run again' % (os.path.dirname(path) or '.', describe(current), path))
+                    'the rotation state %s is leased by %s on another host%s. A lease from another host is taken '
+                    'over after %d s without a sign of life (service_account_rotation_lease_stale_after); if that '
+                    'run is gone for sure, delete %s and run again'
+                    % (os.path.dirname(path) or '.', describe(current),
+                       ', last sign of life %d s ago' % silent if current.get('heartbeat') else '', limit, path))
+            replaced = current.get('run_id') or 'unknown'
+        elif current is not None:
             if current and process_alive(current.get('pid'), current.get('pid_start')):
                 raise LeaseError(
                     'another rotation is running on %s: %s. One run at a time holds a state directory; this run '
@@ -181,6 +198,18 @@ def acquire(ledger_path, hostname=None, pid=None):
             replaced = current.get('run_id') or 'unknown'
         write_atomic(path, json.dumps(holder, sort_keys=True) + '\n', 0o600)
     return holder, replaced
+
+
+def beat(ledger_path, run_id, now=None):
+    """Renew the heartbeat of run_id's lease. Returns False when run_id no longer holds it."""
+    path = lease_path(ledger_path)
+    with FileLock(path + '.lock', required=True):
+        current = read(path)
+        if not current or current.get('run_id') != run_id:
+            return False
+        current['heartbeat'] = time.time() if now is None else now
+        write_atomic(path, json.dumps(current, sort_keys=True) + '\n', 0o600)
+    return True
 
 
 def release(ledger_path, run_id):
@@ -233,4 +262,18 @@ class WorkLock(object):
                                                   self.ledger_path))
         write_atomic(path + '.holder', json.dumps({'pid': os.getpid(), 'run_id': self.run_id, 'phase': self.phase,
                                                    'since': _now()}) + '\n', 0o600)
+        beat(self.ledger_path, self.run_id)
+        # a sign of life for as long as this module works (a daemon thread: it ends with the process)
+        pulse = threading.Thread(target=self._pulse, name='lease-heartbeat')
+        pulse.daemon = True
+        pulse.start()
         return self
+
+    def _pulse(self):
+        while True:
+            time.sleep(HEARTBEAT_EVERY)
+            try:
+                if not beat(self.ledger_path, self.run_id):
+                    return
+            except (IOError, OSError):
+                continue

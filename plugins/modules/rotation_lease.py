@@ -15,8 +15,9 @@ description:
   - Used by the P(sailpoint_isc.passwords.service_account_rotation#role) role so that one run at a time works on a
     state directory (ledger and store). A second run fails at once, naming the holder, and changes nothing.
   - The lease is a file beside the ledger (C(<ledger_path>.lease)) naming the run id, host, controller pid and start
-    time. It is stale when that controller process is gone and no rotation module of that run still holds the work
-    lock (C(<ledger_path>.work.lock)); a stale lease is taken over, with a warning.
+    time, with a heartbeat. It is stale when that controller process is gone and no rotation module of that run still
+    holds the work lock (C(<ledger_path>.work.lock)), or, when it was taken on another host, when its heartbeat is
+    older than O(stale_after); a stale lease is taken over, with a warning.
   - Ansible's worker processes outlive a killed C(ansible-playbook), so a module in the middle of a phase keeps the
     state directory to itself until it ends, whatever happened to its controller.
   - Runs on the controller (action plugin).
@@ -37,6 +38,14 @@ options:
   run_id:
     description: The run id returned when the lease was acquired (O(state=released)).
     type: str
+  stale_after:
+    description:
+      - Seconds without a heartbeat after which a lease taken on another host is taken over (O(state=acquired)).
+        Its processes cannot be checked from here; every rotation module renews the heartbeat once a minute while it
+        runs. AWX/AAP runs every job in a new pod under a new host name, so this is how a killed job's lease ends.
+      - At least 60. Raise it when the role's tasks between two rotation modules (a long verify hook) may take longer.
+    type: int
+    default: 3600
 attributes:
   check_mode:
     support: full

@@ -416,3 +416,26 @@ def _dead_pid():
     os.waitpid(pid, 0)
     time.sleep(0.01)
     return pid
+
+
+def test_lease_from_another_host_is_taken_over_only_after_its_heartbeat_stops(ledger_path, monkeypatch):
+    """AWX runs each job in a new pod (a new host name): a killed job's lease ends when its heartbeat stops."""
+    start = 1000000.0
+    holder, _r = lease.acquire(ledger_path, hostname='automation-job-1-abcde', pid=12345, stale_after=600, now=start)
+    with pytest.raises(lease.LeaseError, match='another host, last sign of life 300 s ago'):
+        lease.acquire(ledger_path, hostname='automation-job-2-fghij', now=start + 300)
+    assert lease.beat(ledger_path, holder['run_id'], now=start + 500)  # a module of that run still works
+    with pytest.raises(lease.LeaseError, match='last sign of life 400 s ago'):
+        lease.acquire(ledger_path, hostname='automation-job-2-fghij', now=start + 900)
+    mine, replaced = lease.acquire(ledger_path, hostname='automation-job-2-fghij', now=start + 1101)
+    assert replaced == holder['run_id']
+    assert not lease.beat(ledger_path, holder['run_id']), 'the old run no longer holds it'
+
+
+def test_working_module_keeps_the_heartbeat_going(ledger_path, monkeypatch):
+    monkeypatch.setattr(lease, 'HEARTBEAT_EVERY', 0.05)
+    holder, _r = lease.acquire(ledger_path, pid=os.getpid(), now=1.0)
+    work = lease.WorkLock(ledger_path, holder['run_id'], 'apply').take()
+    time.sleep(0.3)
+    assert lease.read(lease.lease_path(ledger_path))['heartbeat'] > time.time() - 1
+    os.close(work._fd)
