@@ -190,7 +190,9 @@ def test_set_password_wait_finished(capsys, monkeypatch, tmp_path):
     # the module's real output (the JSON Ansible reads, invocation included) and anything it wrote to stderr
     assert '"request_id": "req-1"' in kept.out
     assert GOOD_PW not in kept.out + kept.err
-    assert res['invocation']['module_args']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    # ansible-core 2.21 no longer echoes the arguments; where they are echoed, the password is masked
+    if 'invocation' in res:
+        assert res['invocation']['module_args']['password'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
 def test_set_password_failed_state_fails(capsys, monkeypatch, tmp_path):
