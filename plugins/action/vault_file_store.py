@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller-side secret store: one JSON document encrypted with Ansible Vault (store contract v2).
 
-Per account key the document holds ``current``/``current_since`` and, while a change is in flight,
-``pending``/``pending_attempt``/``pending_since``. A pending password belongs to the attempt that
-escrowed it: ``pending`` never replaces the pending of another attempt, ``commit`` and ``discard``
-settle only the attempt they name. The run lease lives beside the store in ``<path>.lease``.
+Per account key the document holds ``current``/``current_since``, while a change is in flight
+``pending``/``pending_attempt``/``pending_since``, and after a commit the password that was current as
+``previous``/``previous_since`` (for rollback, kept ``keep_previous_days``). A pending password belongs to
+the attempt that escrowed it: ``pending`` never replaces the pending of another attempt, ``commit`` and
+``discard`` settle only the attempt they name. ``import`` bootstraps current passwords where a key has
+none. The run lease lives beside the store in ``<path>.lease``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,10 +28,12 @@ STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 # A pending written by a store of version 1 carries no attempt id; it is settled under this name.
 LEGACY_ATTEMPT = 'legacy'
-READ_OPS = ('check', 'read_pending', 'read_current')
-WRITE_OPS = ('pending', 'commit', 'discard')
+READ_OPS = ('check', 'read_pending', 'read_current', 'read_previous')
+WRITE_OPS = ('pending', 'commit', 'discard', 'import')
 LEASE_OPS = ('lease_acquire', 'lease_release')
 PENDING_FIELDS = ('pending', 'pending_attempt', 'pending_since')
+PREVIOUS_FIELDS = ('previous', 'previous_since')
+TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 ARGUMENT_SPEC = {
     'path': {'type': 'path', 'required': True},
@@ -40,6 +44,9 @@ ARGUMENT_SPEC = {
     'run_id': {'type': 'str'},
     'holder': {'type': 'dict'},
     'replaces': {'type': 'str', 'default': ''},
+    'passwords': {'type': 'dict', 'no_log': True},
+    'overwrite': {'type': 'bool', 'default': False},
+    'keep_previous_days': {'type': 'float', 'default': 30},
 }
 
 
@@ -48,16 +55,39 @@ class StoreError(Exception):
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
 
 
 def _text(value):
     return value if isinstance(value, str) else ''
 
 
+def _import_records(args):
+    """The records of an import, checked: ``records`` of {keys, password} and/or ``passwords`` {key: password}."""
+    if args['keys']:
+        raise StoreError('import takes records [{keys, password}] or passwords {key: password}, not keys')
+    records = []
+    for number, record in enumerate(args['records'], 1):
+        keys = record.get('keys')
+        if not isinstance(keys, list) or not keys or not all(_text(k) for k in keys):
+            raise StoreError('import record %d needs a non-empty list of keys' % number)
+        if not _text(record.get('password')):
+            raise StoreError('import record %d (keys %s) has no password' % (number, ', '.join(keys)))
+        records.append(record)
+    for key, password in sorted((args.get('passwords') or {}).items()):
+        if not _text(key) or not _text(password):
+            raise StoreError('import: key %r has no password (passwords maps each key to a non-empty string)' % key)
+        records.append({'keys': [key], 'password': password})
+    return records
+
+
 def _records(args, with_password):
     """The records of a pending/commit/discard, checked: every one names an attempt and its keys."""
     op = args['op']
+    if op == 'import':
+        return _import_records(args)
+    if args.get('passwords'):
+        raise StoreError('passwords is for import only; %s takes records' % op)
     if args['keys']:
         raise StoreError('store contract v2: %s settles only the attempt it names; pass records '
                          '[{attempt, keys}] instead of keys' % op)
@@ -97,7 +127,74 @@ def pending_conflicts(accounts, records):
     return problems
 
 
-def apply_change(accounts, op, records, now):
+def set_current(entry, password, now, keep_previous_days):
+    """Make password current; the password it replaces becomes previous, unless retention keeps none."""
+    if keep_previous_days > 0 and _text(entry.get('current')) and entry['current'] != password:
+        entry.update(previous=entry['current'], previous_since=now)
+    elif keep_previous_days <= 0:
+        for field in PREVIOUS_FIELDS:
+            entry.pop(field, None)
+    entry.update(current=password, current_since=now)
+
+
+def _age_seconds(since, now):
+    try:
+        then = datetime.datetime.strptime(since, TIME_FORMAT)
+        return (datetime.datetime.strptime(now, TIME_FORMAT) - then).total_seconds()
+    except (TypeError, ValueError):
+        return float('inf')  # no readable time: as old as can be
+
+
+def drop_old_previous(accounts, now, keep_previous_days):
+    """Retention: drop every previous password at least keep_previous_days old (all of them for 0). Returns the keys."""
+    dropped = set()
+    for key, entry in accounts.items():
+        if 'previous' in entry and _age_seconds(entry.get('previous_since'), now) >= keep_previous_days * 86400:
+            for field in PREVIOUS_FIELDS:
+                entry.pop(field, None)
+            dropped.add(key)
+    return dropped
+
+
+def import_conflicts(accounts, records, overwrite):
+    """Messages for every key an import must refuse: a different current (unless overwrite), or two passwords
+    for one key in one call. Keys holding a pending are never imported, so they conflict with nothing."""
+    seen, problems = {}, []
+    for record in records:
+        for key in record['keys']:
+            entry = accounts.get(key, {})
+            if key in seen and seen[key] != record['password']:
+                problems.append('key %s is given two different passwords; import one password per key' % key)
+                continue
+            seen[key] = record['password']
+            if 'pending' in entry or overwrite:
+                continue
+            if _text(entry.get('current')) and entry['current'] != record['password']:
+                problems.append('key %s already holds a different current password; import replaces it only with '
+                                'overwrite: true (the replaced password is then kept as previous)' % key)
+    return sorted(set(problems), key=problems.index)
+
+
+def apply_import(accounts, records, now, overwrite=False, keep_previous_days=30):
+    """Import current passwords. Returns (updated, unchanged, skipped): skipped keys hold a pending, never touched."""
+    problems = import_conflicts(accounts, records, overwrite)
+    if problems:
+        raise StoreError('; '.join(problems) + '. Nothing was imported')
+    updated, unchanged, skipped = set(), set(), set()
+    for record in records:
+        for key in record['keys']:
+            entry = accounts.get(key, {})
+            if 'pending' in entry:
+                skipped.add(key)
+            elif entry.get('current') == record['password']:
+                unchanged.add(key)
+            else:
+                set_current(accounts.setdefault(key, entry), record['password'], now, keep_previous_days)
+                updated.add(key)
+    return updated, unchanged - updated, skipped
+
+
+def apply_change(accounts, op, records, now, keep_previous_days=30):
     """Apply pending/commit/discard to the accounts mapping. Returns (updated, unchanged_or_skipped)."""
     updated, other = set(), set()
     if op == 'pending':
@@ -121,7 +218,7 @@ def apply_change(accounts, op, records, now):
                 other.add(key)
                 continue
             if op == 'commit':
-                entry.update(current=entry['pending'], current_since=now)
+                set_current(entry, entry['pending'], now, keep_previous_days)
             for field in PENDING_FIELDS:
                 entry.pop(field, None)
             updated.add(key)
@@ -210,11 +307,16 @@ class ActionModule(ActionBase):
     def _run_op(self, vault, args):
         path, op = args['path'], args['op']
         records = _records(args, op == 'pending') if op in WRITE_OPS else []
+        if args['keep_previous_days'] < 0:
+            raise StoreError('keep_previous_days must be 0 (keep no previous password) or more, not %s'
+                             % args['keep_previous_days'])
         directory = os.path.dirname(path) or '.'
         if not os.path.isdir(directory):
-            if self._task.check_mode or op in READ_OPS:
+            if op in READ_OPS:
                 return {'changed': False, 'pending': {}, 'pending_keys': [], 'accounts': 0, 'passwords': {},
-                        'attempts': {}}
+                        'attempts': {}, 'since': {}}
+            if self._task.check_mode:  # what a real run would do to a new store, written nowhere
+                return self._change(op, {}, records, args)
             os.makedirs(directory, 0o700)
         # One writer at a time: read-merge-write under a lock, so parallel runs never clobber each other.
         with FileLock(path + '.lock', required=True):
@@ -231,12 +333,29 @@ class ActionModule(ActionBase):
             if op == 'read_current':
                 return {'changed': False, 'passwords': dict(
                     (k, accounts[k]['current']) for k in args['keys'] if 'current' in accounts.get(k, {}))}
-            updated, other = apply_change(accounts, op, records, _now())
-            if updated and not self._task.check_mode:
+            if op == 'read_previous':
+                wanted = [k for k in args['keys'] if 'previous' in accounts.get(k, {})]
+                return {'changed': False, 'passwords': dict((k, accounts[k]['previous']) for k in wanted),
+                        'since': dict((k, accounts[k].get('previous_since')) for k in wanted)}
+            result = self._change(op, accounts, records, args)
+            if result['changed'] and not self._task.check_mode:
                 self._save(vault, key, path, data)  # fsynced before the task returns
-            result = {'changed': bool(updated), 'updated': sorted(updated)}
-            result['unchanged' if op == 'pending' else 'skipped'] = sorted(other)
             return result
+
+    @staticmethod
+    def _change(op, accounts, records, args):
+        """A write op on the accounts mapping, after the retention drops old previous passwords (every write)."""
+        now, keep = _now(), args['keep_previous_days']
+        dropped = drop_old_previous(accounts, now, keep)
+        result = {}
+        if op == 'import':
+            updated, unchanged, other = apply_import(accounts, records, now, args['overwrite'], keep)
+            result['unchanged'] = sorted(unchanged)
+        else:
+            updated, other = apply_change(accounts, op, records, now, keep)
+        result['unchanged' if op == 'pending' else 'skipped'] = sorted(other)
+        result.update(changed=bool(updated or dropped), updated=sorted(updated), previous_dropped=sorted(dropped))
+        return result
 
     def _run_lease(self, args):
         path, op = args['path'], args['op']

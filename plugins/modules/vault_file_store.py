@@ -14,8 +14,10 @@ version_added: 0.1.0
 description:
   - The default secret store of the P(sailpoint_isc.passwords.service_account_rotation#role) role; it implements
     store contract version 2 (C(docs/store-contract.md) in the collection).
-  - One JSON document, encrypted with Ansible Vault, holding per account key the C(current) password and,
-    while a change is in flight, the C(pending) one together with the attempt id that escrowed it.
+  - One JSON document, encrypted with Ansible Vault, holding per account key the C(current) password,
+    while a change is in flight the C(pending) one together with the attempt id that escrowed it, and after a
+    commit the password that was current until then as C(previous) (for rollback, see O(keep_previous_days)).
+  - Consumers read only C(current) (O(op=read_current)); a pending or previous password is never what they get.
   - A pending password is never replaced by the pending password of another attempt, and O(op=commit) and
     O(op=discard) settle only the attempt they name, so two runs cannot lose each other's passwords.
   - Writes merge into the existing document under a file lock and replace the file atomically (synced to disk)
@@ -23,6 +25,9 @@ description:
     clear error and is never overwritten.
   - The store is re-encrypted with the vault id and password that decrypted it, whatever other vault ids the
     run has; a new store is encrypted with O(vault_id) or the first vault password of the run.
+  - O(op=import) bootstraps the store from passwords you already have; it sets C(current) only for keys with no
+    current and no pending password, never touches a pending one, and refuses the whole import when a key holds a
+    different current password unless O(overwrite=true).
   - Stores written by version 1 of this module are read; their pending passwords belong to the attempt
     V(legacy). The file is written in format version 2 on its next change.
   - Runs on the controller (action plugin); the vault password comes from C(--vault-password-file),
@@ -39,36 +44,47 @@ options:
   op:
     description:
       - V(check) returns every key of the store that holds a pending password, with its attempt.
-      - V(read_pending) and V(read_current) return passwords for O(keys) (V(read_pending) also their attempts);
-        the result is always hidden from output (C(no_log)). Keys without such a password are left out.
+      - V(read_pending), V(read_current) and V(read_previous) return passwords for O(keys) (V(read_pending) also
+        their attempts, V(read_previous) since when they are previous); the result is always hidden from output
+        (C(no_log)). Keys without such a password are left out. V(read_previous) is for an operator rolling back.
       - V(pending) escrows the password of each record as pending for each of its keys. A key already holding
         the pending password of the same attempt is left as it is; a key holding the pending password of another
         attempt (or another password of the same attempt) fails the task and nothing at all is written.
       - V(commit) makes the pending password current for each key of each record whose pending belongs to the
-        record's attempt; other keys are left alone and listed in RV(skipped).
+        record's attempt; the password that was current becomes C(previous) (unless O(keep_previous_days=0)).
+        Other keys are left alone and listed in RV(skipped).
       - V(discard) drops the pending password of each key of each record whose pending belongs to the record's
         attempt; the current password stays. Other keys are listed in RV(skipped).
+      - V(import) makes the password of each record (or of O(passwords)) current for each key that has no current
+        and no pending password (RV(updated)); a key that already has it is RV(unchanged); a key holding a pending
+        password is never touched (RV(skipped)). A key holding a different current password, or given two
+        passwords, fails the task and nothing at all is written, unless O(overwrite=true) replaces the current
+        password (it becomes C(previous)).
+      - Every write (V(pending), V(commit), V(discard), V(import)) first drops the previous passwords of the whole
+        store that are O(keep_previous_days) old or older (RV(previous_dropped)).
       - V(lease_acquire) writes O(holder) as the lease of the store when there is none, when it is already this
         run's (O(run_id)), or when it belongs to the run named by O(replaces); otherwise the task fails naming
         the holder and changes nothing.
       - V(lease_release) removes the lease if it belongs to O(run_id); another run's lease is left alone.
     type: str
     required: true
-    choices: [check, read_pending, read_current, pending, commit, discard, lease_acquire, lease_release]
+    choices: [check, read_pending, read_current, read_previous, pending, commit, discard, import, lease_acquire, lease_release]
   records:
     description:
-      - For O(op=pending), O(op=commit) and O(op=discard), the records to escrow or settle, each a dict with
-      - C(attempt), the id of the password change attempt the record belongs to (a non-empty opaque string);
+      - For O(op=pending), O(op=commit), O(op=discard) and O(op=import), the records to escrow, settle or import,
+        each a dict with
+      - C(attempt), the id of the password change attempt the record belongs to (a non-empty opaque string; not
+        for O(op=import));
       - C(keys), the account keys (C(source/user) or C(source/user#account_id), any printable characters)
         sharing the record's password;
-      - C(password), the new password (O(op=pending) only).
+      - C(password), the new password (O(op=pending)) or the current one (O(op=import)).
       - Other fields of a record (the role passes its change groups as they are) are ignored.
     type: list
     elements: dict
     default: []
   keys:
     description:
-      - Account keys for O(op=read_pending) and O(op=read_current).
+      - Account keys for O(op=read_pending), O(op=read_current) and O(op=read_previous).
       - Not accepted for O(op=commit) and O(op=discard), which settle only the attempt their O(records) name.
     type: list
     elements: str
@@ -94,6 +110,24 @@ options:
       - Empty means no lease of another run is taken over.
     type: str
     default: ''
+  passwords:
+    description:
+      - For O(op=import), a mapping of account key to its current password; the same as one record per key in
+        O(records), and may be given together with them.
+    type: dict
+  overwrite:
+    description:
+      - For O(op=import), replace a different current password instead of refusing the import. The replaced password
+        becomes C(previous). Keys holding a pending password are still never touched.
+    type: bool
+    default: false
+  keep_previous_days:
+    description:
+      - How long a previous password is kept after it was replaced, in days (fractions allowed, V(0.5) is twelve
+        hours). Every write drops the previous passwords of the store that are this old or older.
+      - V(0) keeps none; a commit then keeps no previous password either.
+    type: float
+    default: 30
 attributes:
   check_mode:
     support: full
@@ -143,6 +177,21 @@ EXAMPLES = r'''
   register: current
   no_log: true
 
+- name: Bootstrap the store with passwords the accounts have today (keys with a current password are refused)
+  sailpoint_isc.passwords.vault_file_store:
+    path: "{{ playbook_dir }}/secrets/service-accounts.vault"
+    op: import
+    passwords: "{{ known_passwords }}"  # {"Corp-AD/svc-app-001": "...", "Corp-AD/svc-app-002#2c91...": "..."}
+  no_log: true
+
+- name: Read the password an account had before its last rotation, to roll back
+  sailpoint_isc.passwords.vault_file_store:
+    path: "{{ playbook_dir }}/secrets/service-accounts.vault"
+    op: read_previous
+    keys: [Corp-AD/svc-app-001]
+  register: previous
+  no_log: true
+
 - name: Hold the store for this run
   sailpoint_isc.passwords.vault_file_store:
     path: "{{ playbook_dir }}/secrets/service-accounts.vault"
@@ -174,26 +223,38 @@ accounts:
   sample: 60
 passwords:
   description: Key to password mapping for the requested keys that hold one; never shown in output.
-  returned: when O(op) is V(read_pending) or V(read_current)
+  returned: when O(op) is V(read_pending), V(read_current) or V(read_previous)
   type: dict
+since:
+  description: Key to the time (ISO 8601, UTC) its previous password was replaced, for the passwords returned.
+  returned: when O(op=read_previous)
+  type: dict
+  sample: {"Corp-AD/svc-app-001": "2026-01-01T01:02:03Z"}
 attempts:
   description: Key to attempt mapping of the pending passwords returned.
   returned: when O(op=read_pending)
   type: dict
   sample: {"Corp-AD/svc-app-001": "20260101T0100Z-7f3a"}
 updated:
-  description: Keys whose entry changed (escrowed, committed or discarded).
-  returned: when O(op) is V(pending), V(commit) or V(discard)
+  description: Keys whose entry changed (escrowed, committed, discarded or imported).
+  returned: when O(op) is V(pending), V(commit), V(discard) or V(import)
   type: list
   elements: str
 unchanged:
-  description: Keys that already held the pending password of the same attempt.
-  returned: when O(op=pending)
+  description: Keys that already held the pending password of the same attempt (V(pending)) or the imported password
+    as current (V(import)).
+  returned: when O(op) is V(pending) or V(import)
   type: list
   elements: str
 skipped:
-  description: Keys left alone because they hold no pending password of the record's attempt.
-  returned: when O(op) is V(commit) or V(discard)
+  description: Keys left alone because they hold no pending password of the record's attempt (V(commit), V(discard))
+    or because they hold a pending password (V(import)).
+  returned: when O(op) is V(commit), V(discard) or V(import)
+  type: list
+  elements: str
+previous_dropped:
+  description: Keys whose previous password this write dropped because it was O(keep_previous_days) old.
+  returned: when O(op) is V(pending), V(commit), V(discard) or V(import)
   type: list
   elements: str
 lease:

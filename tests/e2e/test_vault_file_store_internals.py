@@ -28,7 +28,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402 pylint: di
 
 from ansible_collections.sailpoint_isc.passwords.plugins.action import vault_file_store as store  # noqa: E402 pylint: disable=wrong-import-position
 from ansible_collections.sailpoint_isc.passwords.plugins.action.vault_file_store import (  # noqa: E402 pylint: disable=wrong-import-position
-    ActionModule, StoreError, apply_change, pending_attempts)
+    ActionModule, StoreError, apply_change, apply_import, drop_old_previous, pending_attempts)
 
 NOW = '2026-01-01T00:00:00Z'
 SECRET_A = ('team-a', VaultSecret(b'password-of-vault-id-a'))
@@ -77,8 +77,69 @@ def test_settle_only_the_named_attempt(op):
         (set(), {'AD/x', 'AD/none'})
     assert accounts['AD/x']['pending'] == 'P1'
     assert apply_change(accounts, op, [{'attempt': 'a1', 'keys': ['AD/x']}], 'now') == ({'AD/x'}, set())
-    expected = {'current': 'P1', 'current_since': 'now'} if op == 'commit' else {'current': 'P0', 'current_since': 'old'}
+    expected = {'current': 'P1', 'current_since': 'now', 'previous': 'P0', 'previous_since': 'now'} if op == 'commit' \
+        else {'current': 'P0', 'current_since': 'old'}
     assert accounts['AD/x'] == expected
+
+
+def test_retention_drops_a_previous_once_it_is_keep_days_old():
+    def entry(since):
+        return {'current': 'C', 'previous': 'P', 'previous_since': since}
+    accounts = {'AD/day-old': entry('2026-01-01T00:00:00Z'), 'AD/younger': entry('2026-01-01T00:00:01Z'),
+                'AD/unreadable': entry('yesterday'), 'AD/none': {'current': 'C'}}
+    assert drop_old_previous(accounts, '2026-01-02T00:00:00Z', 1) == {'AD/day-old', 'AD/unreadable'}
+    assert accounts['AD/day-old'] == {'current': 'C'} and accounts['AD/younger']['previous'] == 'P'
+    assert drop_old_previous(accounts, '2026-01-02T00:00:00Z', 0) == {'AD/younger'}  # 0 keeps none
+
+
+def test_commit_with_retention_zero_keeps_no_previous():
+    accounts = {'AD/x': {'current': 'P0', 'previous': 'older', 'previous_since': NOW, 'pending': 'P1',
+                         'pending_attempt': 'a1', 'pending_since': NOW}}
+    apply_change(accounts, 'commit', [{'attempt': 'a1', 'keys': ['AD/x']}], 'now', keep_previous_days=0)
+    assert accounts['AD/x'] == {'current': 'P1', 'current_since': 'now'}
+
+
+def test_import_rules_on_the_document():
+    accounts = {'AD/cur': {'current': 'C'}, 'AD/pend': {'current': 'C', 'pending': 'P', 'pending_attempt': 'a1',
+                                                        'pending_since': NOW}}
+    records = [{'keys': ['AD/new', 'AD/cur'], 'password': 'C'}, {'keys': ['AD/pend'], 'password': 'X'}]
+    assert apply_import(accounts, records, NOW) == ({'AD/new'}, {'AD/cur'}, {'AD/pend'})
+    with pytest.raises(StoreError, match='key AD/cur already holds a different current password') as err:
+        apply_import(accounts, [{'keys': ['AD/cur', 'AD/other'], 'password': 'X'}], NOW)
+    assert 'AD/other' not in accounts and "'X'" not in str(err.value)
+    # overwrite replaces a current (kept as previous) but still never touches a pending
+    assert apply_import(accounts, [{'keys': ['AD/cur', 'AD/pend'], 'password': 'X'}], 'now', overwrite=True) == \
+        ({'AD/cur'}, set(), {'AD/pend'})
+    assert accounts['AD/cur'] == {'current': 'X', 'current_since': 'now', 'previous': 'C', 'previous_since': 'now'}
+    assert accounts['AD/pend']['pending'] == 'P' and accounts['AD/pend']['current'] == 'C'
+
+
+def test_import_takes_records_and_a_mapping():
+    args = {'op': 'import', 'keys': [], 'records': [{'keys': ['AD/a'], 'password': 'A'}],
+            'passwords': {'AD/b': 'B'}}
+    assert store._records(args, False) == [{'keys': ['AD/a'], 'password': 'A'}, {'keys': ['AD/b'], 'password': 'B'}]
+    with pytest.raises(StoreError, match='no password'):
+        store._records(dict(args, passwords={'AD/b': ''}), False)
+    with pytest.raises(StoreError, match='not keys'):
+        store._records(dict(args, keys=['AD/a']), False)
+    with pytest.raises(StoreError, match='import only'):
+        store._records({'op': 'commit', 'keys': [], 'records': [], 'passwords': {'AD/b': 'B'}}, False)
+
+
+def test_negative_retention_is_refused(tmp_path):
+    args = {'path': str(tmp_path / 'store.vault'), 'op': 'commit', 'keys': [], 'records': [],
+            'keep_previous_days': -1, 'overwrite': False}
+    with pytest.raises(StoreError, match='keep_previous_days must be 0'):
+        lease_action()._run_op(vault(SECRET_A), args)
+
+
+def test_check_mode_import_into_a_new_store_writes_nothing(tmp_path):
+    path = str(tmp_path / 'new-dir' / 'store.vault')
+    args = {'path': path, 'op': 'import', 'keys': [], 'records': [], 'passwords': {'AD/a': 'A'},
+            'keep_previous_days': 30, 'overwrite': False}
+    answer = lease_action(check_mode=True)._run_op(vault(SECRET_A), args)
+    assert answer['changed'] is True and answer['updated'] == ['AD/a']
+    assert not os.path.exists(os.path.dirname(path))
 
 
 def test_records_name_their_attempt():
