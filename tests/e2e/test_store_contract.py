@@ -121,16 +121,18 @@ class Store:
         self.runner = PlaybookRunner(workdir, None)
         self.env = env or {}
         self.runs = 0
+        self.output = ''
 
-    def run(self, steps, check=False):
+    def run(self, steps, check=False, verbosity=0):
         self.runs += 1
         log = os.path.join(self.workdir, 'contract-log-%d.json' % self.runs)
         result = self.runner.run(CONTRACT, dict(self.extra_vars, contract_steps=steps, contract_log_path=log),
-                                 env=self.env, timeout=600, check=check)
+                                 env=self.env, timeout=600, check=check, verbosity=verbosity)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         with open(log) as handle:
             answers = json.load(handle)
         assert len(answers) == len(steps), answers
+        self.output = result.stdout + result.stderr
         return answers
 
 
@@ -325,7 +327,161 @@ def test_consumers_see_only_current(store):
     during = ok(answers[3])
     assert during['values'] == {'AD/app-db': 'P0-current'}
     assert 'P1-pending' not in during['exposed']
-    assert ok(answers[5])['values'] == {k: 'P1-pending' for k in keys}
+    after = ok(answers[5])
+    assert after['values'] == {k: 'P1-pending' for k in keys}
+    assert 'P0-current' not in after['exposed']  # the previous password is kept, but not for consumers
+
+
+def test_no_password_in_output(store):
+    """Every op that carries or answers a password, run at -vv: none of them reaches the output."""
+    secrets = ['Sekr3t-%d' % i for i in range(5)]
+    answers = store.run([
+        escrow('att-0', ['AD/a'], secrets[0]),
+        read('read_pending', ['AD/a']),
+        settle('commit', 'att-0', ['AD/a']),
+        escrow('att-1', ['AD/a'], secrets[1]),
+        settle('commit', 'att-1', ['AD/a']),
+        read('read_current', ['AD/a']),
+        read('read_previous', ['AD/a']),
+        {'op': 'import', 'records': {'AD/b': secrets[2], 'AD/c': secrets[3]}},
+        {'op': 'import', 'records': {'AD/b': secrets[4]}},  # refused
+        {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
+    ], verbosity=2)
+    assert ok(answers[6])['passwords'] == {'AD/a': secrets[0]}  # the answers do hold them
+    assert 'AD/b' in failed(answers[8])
+    assert 'Sekr3t' not in store.output, [line for line in store.output.splitlines() if 'Sekr3t' in line][:5]
+
+
+def test_commit_keeps_the_previous_password(store):
+    answers = store.run([
+        escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
+        settle('commit', 'att-0', ['AD/a', 'AD/b']),
+        read('read_previous', ['AD/a', 'AD/b']),
+        escrow('att-1', ['AD/a'], 'P1'),
+        settle('commit', 'att-1', ['AD/a']),
+        read('read_previous', ['AD/a', 'AD/b', 'AD/absent']),
+        read('read_current', ['AD/a', 'AD/b']),
+        escrow('att-2', ['AD/a'], 'P2'),
+        settle('discard', 'att-2', ['AD/a']),
+        read('read_previous', ['AD/a']),
+        escrow('att-3', ['AD/a'], 'P3'),
+        settle('commit', 'att-3', ['AD/a']),
+        read('read_previous', ['AD/a']),
+        {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
+    ])
+    assert ok(answers[2])['passwords'] == {}  # a first commit replaces nothing
+    previous = ok(answers[5])
+    assert previous['passwords'] == {'AD/a': 'P0'}
+    assert list(previous['since']) == ['AD/a'] and previous['since']['AD/a'].endswith('Z')
+    assert ok(answers[6])['passwords'] == {'AD/a': 'P1', 'AD/b': 'P0'}
+    assert ok(answers[9])['passwords'] == {'AD/a': 'P0'}  # a discard leaves previous as it was
+    assert ok(answers[12])['passwords'] == {'AD/a': 'P1'}  # one previous: the password the last commit replaced
+    consumer = ok(answers[13])
+    assert consumer['values'] == {'AD/a': 'P3', 'AD/b': 'P0'}
+    assert 'P1' not in consumer['exposed']
+
+
+def test_retention_zero_keeps_no_previous(store):
+    answers = store.run([
+        escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
+        settle('commit', 'att-0', ['AD/a', 'AD/b']),
+        escrow('att-1', ['AD/a'], 'P1'),
+        settle('commit', 'att-1', ['AD/a']),
+        read('read_previous', ['AD/a']),
+        dict(escrow('att-2', ['AD/b'], 'P2'), keep_previous_days=0),       # any write drops every previous
+        read('read_previous', ['AD/a', 'AD/b']),
+        dict(settle('commit', 'att-2', ['AD/b']), keep_previous_days=0),   # and a commit keeps none
+        read('read_previous', ['AD/a', 'AD/b']),
+        read('read_current', ['AD/a', 'AD/b']),
+    ])
+    assert ok(answers[4])['passwords'] == {'AD/a': 'P0'}
+    dropped = ok(answers[5])
+    assert dropped['previous_dropped'] == ['AD/a'] and dropped['changed'] is True
+    assert ok(answers[6])['passwords'] == {}
+    assert ok(answers[7])['updated'] == ['AD/b']
+    assert ok(answers[8])['passwords'] == {}
+    assert ok(answers[9])['passwords'] == {'AD/a': 'P1', 'AD/b': 'P2'}
+
+
+def test_an_old_previous_is_dropped_by_the_next_write(store):
+    two_seconds = 2 / 86400.0
+    answers = store.run([
+        escrow('att-0', ['AD/old', 'AD/fresh'], 'P0'),
+        settle('commit', 'att-0', ['AD/old', 'AD/fresh']),
+        escrow('att-1', ['AD/old'], 'P1'),
+        settle('commit', 'att-1', ['AD/old']),
+        {'op': 'sleep', 'seconds': 3},
+        escrow('att-2', ['AD/fresh'], 'P2'),                                       # 30 days: nothing is old
+        read('read_previous', ['AD/old', 'AD/fresh']),
+        dict(settle('commit', 'att-2', ['AD/fresh']), keep_previous_days=two_seconds),
+        read('read_previous', ['AD/old', 'AD/fresh']),
+        read('read_current', ['AD/old', 'AD/fresh']),
+    ])
+    kept = ok(answers[5])
+    assert kept['previous_dropped'] == [] and kept['updated'] == ['AD/fresh']
+    assert ok(answers[6])['passwords'] == {'AD/old': 'P0'}
+    commit = ok(answers[7])
+    assert commit['previous_dropped'] == ['AD/old'] and commit['updated'] == ['AD/fresh']
+    # the 3 s old previous went, the one this commit made stays: retention is by age, not "drop everything"
+    assert ok(answers[8])['passwords'] == {'AD/fresh': 'P0'}
+    assert ok(answers[9])['passwords'] == {'AD/old': 'P1', 'AD/fresh': 'P2'}
+
+
+def test_import_sets_current_only_where_a_key_has_none(store):
+    answers = store.run([
+        escrow('att-0', ['AD/has-current'], 'P-old'),
+        settle('commit', 'att-0', ['AD/has-current']),
+        escrow('att-1', ['AD/in-flight'], 'P-pending'),
+        {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/has-current': 'P-old', 'AD/in-flight': 'I-other'}},
+        read('read_current', ['AD/free', 'AD/has-current', 'AD/in-flight']),
+        read('read_pending', ['AD/in-flight']),
+        {'op': 'import', 'records': [{'keys': ['AD/free', 'AD/twin#acct-2'], 'password': 'I-free'}]},
+        {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/twin#acct-2': 'I-free'}},
+        {'op': 'consumer', 'keys': ['AD/free', 'AD/in-flight', 'AD/twin#acct-2']},
+        CHECK,
+        read('read_previous', ['AD/free', 'AD/has-current']),
+    ])
+    first = ok(answers[3])
+    assert first['changed'] is True and first['updated'] == ['AD/free']
+    assert first['unchanged'] == ['AD/has-current'] and first['skipped'] == ['AD/in-flight']
+    assert ok(answers[4])['passwords'] == {'AD/free': 'I-free', 'AD/has-current': 'P-old'}
+    pending = ok(answers[5])  # a pending is never touched
+    assert pending['passwords'] == {'AD/in-flight': 'P-pending'} and pending['attempts'] == {'AD/in-flight': 'att-1'}
+    second = ok(answers[6])
+    assert second['updated'] == ['AD/twin#acct-2'] and second['unchanged'] == ['AD/free']
+    again = ok(answers[7])
+    assert again['changed'] is False and again['updated'] == [] and sorted(again['unchanged']) == \
+        ['AD/free', 'AD/twin#acct-2']
+    assert ok(answers[8])['values'] == {'AD/free': 'I-free', 'AD/twin#acct-2': 'I-free'}
+    assert ok(answers[9])['pending'] == {'AD/in-flight': 'att-1'}
+    assert ok(answers[10])['passwords'] == {}
+
+
+def test_import_refuses_a_different_current_and_changes_nothing(store):
+    answers = store.run([
+        escrow('att-0', ['AD/a'], 'P0'),
+        settle('commit', 'att-0', ['AD/a']),
+        {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}},
+        read('read_current', ['AD/a', 'AD/new']),
+        {'op': 'import', 'records': [{'keys': ['AD/b'], 'password': 'B-first'},
+                                     {'keys': ['AD/b'], 'password': 'B-second'}]},
+        read('read_current', ['AD/b']),
+        {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}, 'overwrite': True},
+        read('read_current', ['AD/a', 'AD/new']),
+        read('read_previous', ['AD/a', 'AD/new']),
+    ])
+    msg = failed(answers[2])
+    assert 'key AD/a already holds a different current password' in msg and 'overwrite' in msg
+    assert 'Nothing was imported' in msg and 'AD/new' not in msg
+    assert 'X1' not in msg and 'P0' not in msg and 'N1' not in msg  # no password in the message
+    assert ok(answers[3])['passwords'] == {'AD/a': 'P0'}  # all-or-nothing: AD/new was not imported either
+    msg = failed(answers[4])
+    assert 'key AD/b is given two different passwords' in msg and 'B-first' not in msg and 'B-second' not in msg
+    assert ok(answers[5])['passwords'] == {}
+    forced = ok(answers[6])
+    assert forced['updated'] == ['AD/a', 'AD/new']
+    assert ok(answers[7])['passwords'] == {'AD/a': 'X1', 'AD/new': 'N1'}
+    assert ok(answers[8])['passwords'] == {'AD/a': 'P0'}  # the replaced password is kept for rollback
 
 
 def test_lease_acquire_refuse_replace_release(store):
@@ -519,3 +675,4 @@ def test_role_rotates_with_the_aws_store(ansible, simulator, workdir, moto_serve
     second = ansible.run(ROTATE, extra, env=env)
     assert second.returncode == 0, second.stdout[-4000:]
     assert simulator.requests_of('set_password') == sent
+
