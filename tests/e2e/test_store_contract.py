@@ -676,3 +676,138 @@ def test_role_rotates_with_the_aws_store(ansible, simulator, workdir, moto_serve
     assert second.returncode == 0, second.stdout[-4000:]
     assert simulator.requests_of('set_password') == sent
 
+
+IMPORT_PLAYBOOK = os.path.join(REPO, 'playbooks', 'import_store.yml')
+
+
+class ImportPlaybook:
+    """playbooks/import_store.yml run against the store under test, with a vault-encrypted passwords file."""
+
+    def __init__(self, store):
+        self.store = store
+        self.state = os.path.join(store.workdir, 'state')
+        self.files = 0
+
+    def passwords_file(self, mapping, encrypt=True):
+        import yaml
+        self.files += 1
+        path = os.path.join(self.store.workdir, 'passwords-%d.yml' % self.files)
+        with open(path, 'w') as handle:
+            yaml.safe_dump(mapping, handle, allow_unicode=True)
+        if encrypt:
+            subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-vault'), 'encrypt',
+                            '--vault-password-file', self.store.runner.vault_pass, path],
+                           env=self.store.runner.env(), check=True, capture_output=True, timeout=120)
+        return path
+
+    def run(self, path, check=False, **extra):
+        extra_vars = dict(extra, import_store_file=path, rotation_state_dir=self.state)
+        if self.store.extra_vars['contract_store_tasks']:
+            extra_vars['service_account_rotation_store_tasks'] = self.store.extra_vars['contract_store_tasks']
+            extra_vars.update((k, v) for k, v in self.store.extra_vars.items() if k.startswith('aws_sm_'))
+        result = self.store.runner.run(IMPORT_PLAYBOOK, extra_vars, env=self.store.env, check=check, verbosity=3,
+                                       timeout=600)
+        return result, result.stdout + result.stderr
+
+    def store_bytes(self):
+        path = os.path.join(self.state, 'store.vault')
+        if self.store.name != 'vault_file' or not os.path.exists(path):
+            return None
+        with open(path, 'rb') as handle:
+            return handle.read()
+
+    def leases(self):
+        return sorted(n for n in os.listdir(self.state) if n.endswith('.lease')) if os.path.isdir(self.state) else []
+
+
+@pytest.mark.parametrize('store', ['vault_file', 'aws_secrets_manager'], indirect=True)
+def test_import_store_playbook(store):
+    """playbooks/import_store.yml end to end: import, re-import, a conflict refused changing nothing, overwrite.
+    The built-in store and a store task file (the AWS example): both through the role's store.yml."""
+    play = ImportPlaybook(store)
+    first = {'Corp AD/svc-one': 'Imp0rt-one', 'My-AD/Carl.Jones#Carl.Jones-adm': 'Imp0rt-two',
+             'AD/in-flight': 'Imp0rt-three'}
+    secrets = list(first.values()) + ['Imp0rt-changed', 'Imp0rt-new', 'Pend1ng']
+    ok(store.run([escrow('att-1', ['AD/in-flight'], 'Pend1ng')])[0])
+    path = play.passwords_file(first)
+
+    dry, out = play.run(path, check=True)
+    assert dry.returncode == 0, out[-4000:]
+    assert 'Would import 2 of 3 keys' in out
+    assert ok(store.run([read('read_current', list(first))])[0])['passwords'] == {}
+
+    result, out = play.run(path)
+    assert result.returncode == 0, out[-4000:]
+    assert 'Imported 2 of 3 keys, 0 already current, 1 skipped (pending)' in out
+    assert 'skipped: AD/in-flight' in out
+    assert not [s for s in secrets if s in out]  # -vvv, and still no password in the output
+    assert play.leases() == []  # both leases given back
+    answers = store.run([read('read_current', list(first)), read('read_pending', ['AD/in-flight'])])
+    assert ok(answers[0])['passwords'] == {'Corp AD/svc-one': 'Imp0rt-one',
+                                           'My-AD/Carl.Jones#Carl.Jones-adm': 'Imp0rt-two'}
+    assert ok(answers[1])['passwords'] == {'AD/in-flight': 'Pend1ng'}
+
+    before = play.store_bytes()
+    again, out = play.run(path)
+    assert again.returncode == 0, out[-4000:]
+    assert 'Imported 0 of 3 keys, 2 already current, 1 skipped (pending)' in out
+    assert play.store_bytes() == before  # idempotent: the store file is not even rewritten
+
+    conflict = play.passwords_file({'Corp AD/svc-one': 'Imp0rt-changed', 'AD/new': 'Imp0rt-new'})
+    refused, out = play.run(conflict)
+    assert refused.returncode != 0
+    assert 'key Corp AD/svc-one already holds a different current password' in out and 'overwrite' in out
+    assert 'Nothing was imported' in out
+    assert not [s for s in secrets if s in out]
+    assert play.store_bytes() == before and play.leases() == []
+    assert ok(store.run([read('read_current', ['Corp AD/svc-one', 'AD/new'])])[0])['passwords'] == \
+        {'Corp AD/svc-one': 'Imp0rt-one'}
+
+    forced, out = play.run(conflict, import_store_overwrite=True)
+    assert forced.returncode == 0, out[-4000:]
+    assert 'Imported 2 of 2 keys' in out
+    answers = store.run([read('read_current', ['Corp AD/svc-one', 'AD/new']), read('read_previous', ['Corp AD/svc-one'])])
+    assert ok(answers[0])['passwords'] == {'Corp AD/svc-one': 'Imp0rt-changed', 'AD/new': 'Imp0rt-new'}
+    assert ok(answers[1])['passwords'] == {'Corp AD/svc-one': 'Imp0rt-one'}  # kept for rollback
+
+
+@pytest.mark.parametrize('store', ['vault_file'], indirect=True)
+def test_import_store_playbook_refuses_bad_input_and_a_running_rotation(store):
+    import socket
+    play = ImportPlaybook(store)
+    ok(store.run([escrow('att-1', ['AD/seed'], 'Seed-pw')])[0])
+    before = play.store_bytes()
+
+    bad = play.passwords_file({'/no-source': 'Bad-1', 'no-slash': 'Bad-2', 'src/': 'Bad-3', 'src/user#': 'Bad-4',
+                               'src/empty-password': '', 'src/number': 12345, 'fine/user': 'Bad-5'})
+    result, out = play.run(bad)
+    assert result.returncode != 0
+    for problem in ('key /no-source has an empty source', 'key no-slash has no "/"', 'key src/ has an empty user',
+                    'key src/user# has an empty account id', 'the password of key src/empty-password is empty',
+                    'the password of key src/number is empty or not a string'):
+        assert problem in out, (problem, out[-3000:])
+    assert 'fine/user' not in out and not [s for s in ('Bad-1', 'Bad-5', '12345') if s in out]
+    assert play.store_bytes() == before
+
+    plain = play.passwords_file({'fine/user': 'Plain-pw'}, encrypt=False)
+    result, out = play.run(plain)
+    assert result.returncode != 0 and 'is not encrypted with ansible-vault' in out and 'Plain-pw' not in out
+
+    # a rotation holds the state directory: its lease names this (live) process
+    with open('/proc/%d/stat' % os.getpid()) as handle:
+        stat = handle.read()
+    lease_file = os.path.join(play.state, 'ledger.json.lease')
+    with open(lease_file, 'w') as handle:
+        json.dump({'run_id': 'rotation-run', 'host': socket.gethostname(), 'pid': os.getpid(),
+                   'pid_start': int(stat[stat.rindex(')') + 2:].split()[19]), 'started': '2026-01-01T00:00:00Z'},
+                  handle)
+    good = play.passwords_file({'fine/user': 'Good-pw'})
+    result, out = play.run(good)
+    assert result.returncode != 0 and 'another rotation is running' in out and 'rotation-run' in out
+    assert play.store_bytes() == before
+    with open(lease_file) as handle:
+        assert json.load(handle)['run_id'] == 'rotation-run'  # its lease is left alone
+    os.unlink(lease_file)
+    result, out = play.run(good)
+    assert result.returncode == 0, out[-4000:]
+    assert ok(store.run([read('read_current', ['fine/user'])])[0])['passwords'] == {'fine/user': 'Good-pw'}
