@@ -22,7 +22,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
 from ansible.plugins.action import ActionBase
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, fsync_dir, write_atomic
 
 STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -377,7 +377,7 @@ class ActionModule(ActionBase):
                     return {'changed': False, 'released': False, 'lease': held or {}}
                 if not self._task.check_mode:
                     os.unlink(lease_path)
-                    _fsync_dir(directory)
+                    fsync_dir(directory)
                 return {'changed': True, 'released': True, 'lease': {}}
             holder = dict(args.get('holder') or {})
             holder['run_id'] = run_id
@@ -411,15 +411,3 @@ class ActionModule(ActionBase):
                              'progress, delete it and run again' % (lease_path, exc))
         return held
 
-
-def _fsync_dir(directory):
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

@@ -41,6 +41,11 @@ def write_atomic(path, data, mode=0o600):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory):
+    """Make a rename or unlink in directory durable (best effort: some filesystems refuse it)."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:
