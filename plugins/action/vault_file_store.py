@@ -410,4 +410,3 @@ class ActionModule(ActionBase):
             raise StoreError('lease file %s is unreadable (%s); it was left untouched. If no rotation run is in '
                              'progress, delete it and run again' % (lease_path, exc))
         return held
-
