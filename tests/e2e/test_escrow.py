@@ -190,3 +190,22 @@ def test_controller_killed_mid_apply_keeps_the_state_to_its_module(simulator_fac
     assert final.returncode == 0, final.stdout[-3000:]
     assert 'took over the lease' in final.stdout + final.stderr
     assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
+
+
+V1_STORE = """
+# A store task file written for the first store contract: check answers pending_keys only.
+- name: Answer like a contract v1 store
+  ansible.builtin.set_fact:
+    service_account_rotation_store_result: {changed: false, pending_keys: ['Corp-AD/svc-app-001'], passwords: {}}
+"""
+
+
+def test_store_task_file_of_the_first_contract_is_refused_before_anything_is_sent(ansible, simulator, workdir):
+    """Without attempt ids its pending passwords would look abandoned: the run stops, naming the contract."""
+    store_file = os.path.join(workdir, 'v1_store.yml')
+    with open(store_file, 'w') as handle:
+        handle.write(V1_STORE)
+    result = run(ansible, workdir, [one('svc-app-001', 'Corp-AD')], service_account_rotation_store_tasks=store_file)
+    assert result.returncode != 0
+    assert 'does not implement store contract version 2' in result.stdout, result.stdout[-3000:]
+    assert simulator.requests_of('set_password') == 0 and simulator.requests_of('query_password_info') == 0
