@@ -108,8 +108,13 @@ class PlaybookRunner:
         self.workdir = workdir
         self.simulator = simulator
         self.vault_pass = os.path.join(workdir, 'vault-pass')
+        self.bin = BIN  # where ansible-playbook and the module interpreter come from (see use_venv)
         with open(self.vault_pass, 'w') as handle:
             handle.write('e2e-vault-password-not-a-secret-of-the-service\n')
+
+    def use_venv(self, venv):
+        """Run ansible-playbook and the modules from another virtualenv (another ansible-core)."""
+        self.bin = os.path.join(venv, 'bin')
 
     def env(self, **extra):
         env = dict(os.environ)
@@ -118,19 +123,19 @@ class PlaybookRunner:
             ANSIBLE_LOCAL_TEMP=os.path.join(self.workdir, 'ansible-tmp'),
             ANSIBLE_HOME=os.path.join(self.workdir, 'ansible-home'),
             ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_STDOUT_CALLBACK='default',
-            ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+            ANSIBLE_PYTHON_INTERPRETER=os.path.join(self.bin, os.path.basename(sys.executable)),
             ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
             SAIL_BASE_URL=self.simulator.base_url if self.simulator else '',
             SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
             XDG_CACHE_HOME=os.path.join(self.workdir, 'cache'),
             HOME=self.workdir,
-            PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
+            PATH=self.bin + os.pathsep + os.environ.get('PATH', ''),
         )
         env.update(extra)
         return env
 
     def command(self, playbook, extra_vars=None, check=False, verbosity=0, diff=False, vault=True):
-        cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook]
+        cmd = [os.path.join(self.bin, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook]
         if vault:
             cmd += ['--vault-password-file', self.vault_pass]
         if extra_vars:
