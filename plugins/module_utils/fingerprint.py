@@ -45,7 +45,8 @@ STATE_CONFIRMED = 'confirmed'
 STATE_PENDING = 'pending'
 
 
-def account_key(base_url, source_id, account_id):
+def fingerprint_key(base_url, source_id, account_id):
+    """The fingerprint file's name for an account (a hash: the file does not say which accounts it knows)."""
     return hashlib.sha256('\0'.join((base_url or '', source_id or '', account_id or ''))
                           .encode('utf-8')).hexdigest()
 

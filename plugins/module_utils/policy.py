@@ -19,7 +19,7 @@ import re
 import secrets
 import string
 
-MAX_PASSWORD_BYTES = 245
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import MAX_PASSWORD_BYTES
 
 # ISC's accepted special characters (space is accepted by ISC but never generated).
 SPECIAL_CHARS = "~!@#$%^*()/_+-`={}\\|][;?,.&><'\""

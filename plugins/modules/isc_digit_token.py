@@ -102,7 +102,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client imp
     operation_path,
     OP_DIGIT,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, fail_isc, isc_argument_spec
 
 
 def main():
@@ -123,18 +123,18 @@ def main():
     try:
         operation_path(p['api_version'], OP_DIGIT)
     except IscError as exc:
-        module.fail_json(msg=str(exc))
+        fail_isc(module, exc)
     client = IscClient.from_module(module)
     if module.check_mode:
         try:
             client.authenticate()
         except IscError as exc:
-            module.fail_json(msg=str(exc))
+            fail_isc(module, exc)
         module.exit_json(changed=True, digit_token=None, request_id=None)
     try:
         answer = client.generate_digit_token(p['user_id'], p['length'], p['duration_minutes'])
     except IscError as exc:
-        module.fail_json(msg=str(exc))
+        fail_isc(module, exc)
     token = answer.get('digitToken')
     if not token:
         module.fail_json(msg='generate-digit-token: ISC answered without a token')

@@ -158,12 +158,8 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
-    check_not_empty,
-    error_result,
-    isc_argument_spec,
-    password_info,
-)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, error_result, fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import password_info
 
 
 def main():
@@ -192,7 +188,7 @@ def main():
         try:
             result = password_info(client, p['user_name'], p['source_name'])
         except IscError as exc:
-            module.fail_json(msg=str(exc), **_extra(exc))
+            fail_isc(module, exc)
         module.exit_json(changed=False, **result)
 
     answers = client.map(lambda q: password_info(client, q['user_name'], q['source_name']),
@@ -211,15 +207,6 @@ def main():
         module.fail_json(msg='%d of %d queries failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
                          results=results, changed=False)
     module.exit_json(changed=False, results=results)
-
-
-def _extra(exc):
-    extra = {}
-    if exc.status is not None:
-        extra['status'] = exc.status
-    if exc.tracking_id:
-        extra['tracking_id'] = exc.tracking_id
-    return extra
 
 
 if __name__ == '__main__':

@@ -131,11 +131,8 @@ source_ids:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
-    error_result,
-    isc_argument_spec,
-    wait_for_statuses,
-)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import wait_for_statuses
 
 
 def main():

@@ -344,8 +344,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import lease, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 
 
 def run_phase(module):
@@ -354,29 +354,29 @@ def run_phase(module):
     # one module at a time per state directory, and only for the run that holds the lease; the lock is
     # held until this process ends, even if the controller that started it was killed
     lease.WorkLock(params['ledger_path'], params['run_id'], phase).take()
-    ledger = rotation.Ledger(params['ledger_path']).load()
+    ledger = ledger_mod.Ledger(params['ledger_path']).load()
     if phase == 'record':
         if not module.check_mode:
             rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'],
                             run_id=params['run_id'])
-        rows, totals = rotation.summarize(params['decisions'], params['reconciled'], params['outcomes'],
+        rows, totals = report_mod.summarize(params['decisions'], params['reconciled'], params['outcomes'],
                                           check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
-            rotation.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
+            report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                    run_id=params['run_id'], keep_runs=params['report_history'])
-        return dict(changed=False, rows=rows, totals=totals, summary=rotation.render_table(rows, totals))
+        return dict(changed=False, rows=rows, totals=totals, summary=report_mod.render_table(rows, totals))
 
     client = IscClient.from_module(module)
     if phase == 'reconcile':
-        result = dict(changed=False, started=rotation.iso(rotation.utcnow()),
+        result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
     elif phase == 'plan':
         # every API version serves the sync groups; without them accounts that share a password would get
         # different ones
         sync_groups = client.list_password_sync_groups()
-        accounts = rotation.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
+        accounts = planning.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
                                           params['exclude_chars'])
-        decisions, groups = rotation.plan(client, accounts, ledger, params['reconciled'],
+        decisions, groups = planning.plan(client, accounts, ledger, params['reconciled'],
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'],
                                           pending_attempts=params['pending_attempts'],
@@ -474,8 +474,8 @@ def main():
                              'service_account_rotation_poll_interval' % module.params['poll_interval'])
     try:
         module.exit_json(**run_phase(module))
-    except (IscError, rotation.RotationError, lease.LeaseError) as exc:
-        module.fail_json(msg=str(exc))
+    except (IscError, ledger_mod.RotationError, lease.LeaseError) as exc:
+        fail_isc(module, exc)
     except (OSError, ValueError) as exc:
         module.fail_json(msg='rotation %s phase failed: %s' % (module.params['phase'], exc),
                          exception=traceback.format_exc())

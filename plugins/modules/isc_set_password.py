@@ -296,12 +296,8 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
-    SetPasswordRun,
-    check_not_empty,
-    diff_for,
-    isc_argument_spec,
-)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.set_password import SetPasswordRun, diff_for
 
 ITEM_FIELDS = ('user_name', 'source_name', 'identity_id', 'source_id', 'account_id', 'password',
                'encrypted_password', 'public_key_id')

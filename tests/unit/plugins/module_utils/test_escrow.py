@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import lease, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -163,11 +163,11 @@ class Store(object):
 
 def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
     """The role's steps in the role's order. stop_after='escrow'|'apply' models a crash there."""
-    ledger = rotation.Ledger(ledger_path).load()
+    ledger = ledger_mod.Ledger(ledger_path).load()
     pending = store.check()
     reconciled = rotation.reconcile(world, ledger, pending)
     passwords, attempts = store.read_pending(reconciled['orphans'])
-    decisions, groups = rotation.plan(world, rotation.with_defaults(accounts, 90, 0, ''), ledger, reconciled,
+    decisions, groups = planning.plan(world, planning.with_defaults(accounts, 90, 0, ''), ledger, reconciled,
                                       force=force, sync_groups=world.sync_groups(), rng=random.Random(7),
                                       pending_passwords=passwords, pending_attempts=attempts, store_pending=pending)
     store.settle(reconciled['commit_records'], True)
@@ -182,12 +182,12 @@ def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
     store.settle(commits, True)
     store.settle(discards, False)
     rotation.record(ledger, reconciled, outcomes)
-    rows, _totals = rotation.summarize(decisions, reconciled, outcomes)
+    rows, _totals = report_mod.summarize(decisions, reconciled, outcomes)
     return decisions, groups, outcomes, dict((r['account'], r) for r in rows)
 
 
 def key_of(user, source, account_id=None):
-    return rotation.account_key(source, user, account_id)
+    return ledger_mod.account_key(source, user, account_id)
 
 
 def lost(world, store, keys_by_target):
@@ -344,7 +344,7 @@ def test_status_that_cannot_be_read_is_unknown_not_pending(ledger_path):
     _d, _g, _o, rows = run_role(world, store, ledger_path, [{'source_name': 'AD', 'user_name': 'svc'}])
     assert rows['AD/svc']['status'] == 'unknown' and 'could not be read' in rows['AD/svc']['detail']
     world.status_error = 403
-    with pytest.raises(rotation.RotationError, match='ORG_ADMIN'):
+    with pytest.raises(ledger_mod.RotationError, match='ORG_ADMIN'):
         run_role(world, store, ledger_path, [{'source_name': 'AD', 'user_name': 'svc'}])
     world.status_error = None
     run_role(world, store, ledger_path, [{'source_name': 'AD', 'user_name': 'svc'}])
@@ -353,21 +353,21 @@ def test_status_that_cannot_be_read_is_unknown_not_pending(ledger_path):
 
 def test_unknown_request_not_pending_in_the_store_is_abandoned(ledger_path):
     """Finding 14: a request id answering 404 with nothing escrowed stops being polled."""
-    ledger = rotation.Ledger(ledger_path).load()
+    ledger = ledger_mod.Ledger(ledger_path).load()
     ledger.append('submitting', ['AD/svc'], group='g', attempt='a1')
     ledger.append('submitted', ['AD/svc'], request_id='req-gone')
     ledger.save()
     world, store = World(), Store()
     world.add('svc', 'AD')
-    reconciled = rotation.reconcile(world, rotation.Ledger(ledger_path).load(), store.check())
+    reconciled = rotation.reconcile(world, ledger_mod.Ledger(ledger_path).load(), store.check())
     assert reconciled['abandoned'] == ['AD/svc'] and reconciled['orphans'] == []
-    rotation.record(rotation.Ledger(ledger_path).load(), reconciled, [])
-    assert rotation.Ledger(ledger_path).load().entry('AD/svc')['state'] != 'pending'
+    rotation.record(ledger_mod.Ledger(ledger_path).load(), reconciled, [])
+    assert ledger_mod.Ledger(ledger_path).load().entry('AD/svc')['state'] != 'pending'
 
 
 def test_explicit_zero_settings_are_kept():
     """Finding 13: max_age_days 0 means rotate every run; it is not replaced by the default."""
-    out = rotation.with_defaults([{'source_name': 's', 'user_name': 'u', 'max_age_days': 0, 'password_length': 0}],
+    out = planning.with_defaults([{'source_name': 's', 'user_name': 'u', 'max_age_days': 0, 'password_length': 0}],
                                  90, 24, '')
     assert out[0]['max_age_days'] == 0 and out[0]['password_length'] is None
 
@@ -377,8 +377,8 @@ def test_store_pending_of_another_attempt_is_never_replaced(ledger_path):
     world, store = World(), Store()
     world.add('svc', 'AD')
     store.entries['AD/svc'] = {'pending': 'Other-Run-Pw1', 'pending_attempt': 'other'}
-    ledger = rotation.Ledger(ledger_path).load()
-    decisions, groups = rotation.plan(world, rotation.with_defaults([{'source_name': 'AD', 'user_name': 'svc'}], 90, 0, ''),
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    decisions, groups = planning.plan(world, planning.with_defaults([{'source_name': 'AD', 'user_name': 'svc'}], 90, 0, ''),
                                       ledger, {'orphans': []}, force=True, store_pending=store.check())
     assert groups == [] and decisions[0]['action'] == 'error' and 'unsettled pending' in decisions[0]['reason']
 

@@ -14,7 +14,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import fin
 def test_record_and_match(tmp_path):
     path = tmp_path / 'd' / 'fp.json'
     store = fp.FingerprintStore(str(path), iterations=1000)
-    key = fp.account_key('https://x', 'src', 'acct')
+    key = fp.fingerprint_key('https://x', 'src', 'acct')
     assert not store.matches(key, 'Secret-Pa55')
     store.record(key, 'Secret-Pa55')
     assert store.matches(key, 'Secret-Pa55')

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import validate, parse_policies
 
@@ -88,17 +88,17 @@ def fleet(n, sources=('src-a', 'src-b')):
 
 
 def accounts_for(client, max_age_days=30):
-    return rotation.with_defaults([{'user_name': u, 'source_name': s} for (u, s) in client.accounts], max_age_days, 0, '')
+    return planning.with_defaults([{'user_name': u, 'source_name': s} for (u, s) in client.accounts], max_age_days, 0, '')
 
 
 @pytest.fixture
 def ledger(tmp_path):
-    return rotation.Ledger(str(tmp_path / 'state' / 'ledger.json')).load()
+    return ledger_mod.Ledger(str(tmp_path / 'state' / 'ledger.json')).load()
 
 
 def run_all(client, ledger, accounts, **kw):
     reconciled = rotation.reconcile(client, ledger, kw.pop('store_pending', {}))
-    decisions, groups = rotation.plan(client, accounts, ledger, reconciled, rng=random.Random(1), **kw)
+    decisions, groups = planning.plan(client, accounts, ledger, reconciled, rng=random.Random(1), **kw)
     outcomes = rotation.apply(client, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
     rotation.record(ledger, reconciled, outcomes)
     return decisions, groups, outcomes
@@ -128,8 +128,8 @@ def test_second_run_sends_nothing_and_forced_run_rotates(ledger):
 def test_due_by_age(ledger):
     client = FakeClient(fleet(2))
     run_all(client, ledger, accounts_for(client))
-    later = rotation.utcnow() + datetime.timedelta(days=31)
-    decisions, groups = rotation.plan(client, accounts_for(client), ledger, {}, now=later)
+    later = ledger_mod.utcnow() + datetime.timedelta(days=31)
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, {}, now=later)
     assert [d['action'] for d in decisions] == ['rotate', 'rotate']
     assert 'last rotated 31 days ago' in decisions[0]['reason']
 
@@ -146,8 +146,8 @@ def test_shared_password_groups_are_rotated_once(ledger):
 
 
 def test_duplicate_accounts_are_refused():
-    with pytest.raises(rotation.RotationError, match='listed more than once: src/u'):
-        rotation.with_defaults([{'source_name': 'src', 'user_name': 'u'}] * 2, 90, 0, '')
+    with pytest.raises(ledger_mod.RotationError, match='listed more than once: src/u'):
+        planning.with_defaults([{'source_name': 'src', 'user_name': 'u'}] * 2, 90, 0, '')
 
 
 def test_failed_changes_count_attempts_and_park(ledger):
@@ -157,14 +157,14 @@ def test_failed_changes_count_attempts_and_park(ledger):
         client.sent = []
     entry = ledger.entry('src-a/svc-000')
     assert entry['state'] == 'parked' and entry['attempts'] == 3 and 'Connector error' in entry['last_error']
-    decisions, groups = rotation.plan(client, accounts_for(client), ledger, {})
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, {})
     assert decisions[0]['action'] == 'parked' and 'Connector error' in decisions[0]['reason']
 
 
 def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
     client = FakeClient(fleet(1), polls_to_finish=10 ** 6)
     reconciled = rotation.reconcile(client, ledger, [])
-    _decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled)
+    _decisions, groups = planning.plan(client, accounts_for(client), ledger, reconciled)
     outcomes = rotation.apply(client, groups, ledger, wait_timeout=0, poll_interval=0.0)
     assert outcomes[0]['state'] == 'IN_PROGRESS' and outcomes[0]['request_id']
     rotation.record(ledger, reconciled, outcomes)
@@ -174,7 +174,7 @@ def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
     # next run: still running -> waiting, not re-planned; then it finishes -> committed
     reconciled = rotation.reconcile(client, ledger, pending)
     assert reconciled['waiting'][0]['keys'] == [key]
-    decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled)
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, reconciled)
     assert decisions[0]['action'] == 'waiting' and groups == []
     client.polls_to_finish = 0
     reconciled = rotation.reconcile(client, ledger, pending)
@@ -187,7 +187,7 @@ def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
 def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
     client = FakeClient(fleet(1), unknown_on=['CN=svc-000'])
     reconciled = rotation.reconcile(client, ledger, [])
-    _d, groups = rotation.plan(client, accounts_for(client), ledger, reconciled, rng=random.Random(3))
+    _d, groups = planning.plan(client, accounts_for(client), ledger, reconciled, rng=random.Random(3))
     escrowed = groups[0]['password']
     outcomes = rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
     assert outcomes[0]['state'] == 'UNKNOWN'
@@ -196,7 +196,7 @@ def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
     key, attempt = groups[0]['keys'][0], groups[0]['attempt']
     reconciled = rotation.reconcile(client, ledger, {key: attempt})
     assert reconciled['orphans'] == [key]
-    decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled,
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, reconciled,
                                       pending_passwords={key: escrowed}, pending_attempts={key: attempt})
     assert decisions[0]['action'] == 'resubmit' and groups[0]['password'] == escrowed
     assert groups[0]['attempt'] == attempt and groups[0]['reuse_pending']
@@ -206,12 +206,12 @@ def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
 
 def test_ledger_survives_a_crash_mid_journal(tmp_path):
     path = str(tmp_path / 'ledger.json')
-    ledger = rotation.Ledger(path).load()
+    ledger = ledger_mod.Ledger(path).load()
     ledger.append('submitting', ['s/u'], group='g')
     ledger.append('submitted', ['s/u'], request_id='r1')
     with open(path + '.journal', 'a') as handle:
         handle.write('{"event": "finished", "keys": ["s/u"')  # killed mid-write
-    again = rotation.Ledger(path).load()
+    again = ledger_mod.Ledger(path).load()
     assert again.entry('s/u')['request_id'] == 'r1' and again.entry('s/u')['state'] == 'pending'
     again.save()
     assert not os.path.exists(path + '.journal')
@@ -221,17 +221,17 @@ def test_ledger_survives_a_crash_mid_journal(tmp_path):
 def test_corrupt_ledger_stops_with_a_clear_error(tmp_path):
     path = tmp_path / 'ledger.json'
     path.write_text('{not json')
-    with pytest.raises(rotation.RotationError, match='ledger .* is corrupt'):
-        rotation.Ledger(str(path)).load()
+    with pytest.raises(ledger_mod.RotationError, match='ledger .* is corrupt'):
+        ledger_mod.Ledger(str(path)).load()
     assert path.read_text() == '{not json'
 
 
 def test_reports_hold_no_password(tmp_path, ledger):
     client = FakeClient(fleet(3), fail_sources=['src-b'])
     decisions, groups, outcomes = run_all(client, ledger, accounts_for(client))
-    rows, totals = rotation.summarize(decisions, {}, outcomes)
+    rows, totals = report_mod.summarize(decisions, {}, outcomes)
     assert totals == {'rotated': 2, 'failed': 1}
-    rotation.write_reports(rows, totals, str(tmp_path / 'r.json'), str(tmp_path / 'r.xml'))
+    report_mod.write_reports(rows, totals, str(tmp_path / 'r.json'), str(tmp_path / 'r.xml'))
     blobs = [(tmp_path / 'r.json').read_text(), (tmp_path / 'r.xml').read_text(), open(ledger.path).read()]
     for _i, _s, _a, password in client.sent:
         assert not any(password in blob for blob in blobs)
@@ -243,15 +243,15 @@ def test_reports_hold_no_password(tmp_path, ledger):
 def test_ledger_keeps_a_bounded_history_of_changes(ledger):
     """The audit trail: per account, when, which request, how it ended and which run; never a secret."""
     client = FakeClient(fleet(1))
-    for number in range(rotation.HISTORY_LIMIT + 3):
+    for number in range(ledger_mod.HISTORY_LIMIT + 3):
         reconciled = rotation.reconcile(client, ledger, {})
-        decisions, groups = rotation.plan(client, accounts_for(client), ledger, reconciled, force=True)
+        decisions, groups = planning.plan(client, accounts_for(client), ledger, reconciled, force=True)
         outcomes = rotation.apply(client, groups, ledger, wait_timeout=5, poll_interval=0.0)
         rotation.record(ledger, reconciled, outcomes, run_id='run-%02d' % number)
-    again = rotation.Ledger(ledger.path).load()
+    again = ledger_mod.Ledger(ledger.path).load()
     history = again.entry('src-a/svc-000')['history']
-    assert len(history) == rotation.HISTORY_LIMIT
-    assert history[-1]['run_id'] == 'run-%02d' % (rotation.HISTORY_LIMIT + 2) and history[-1]['outcome'] == 'rotated'
+    assert len(history) == ledger_mod.HISTORY_LIMIT
+    assert history[-1]['run_id'] == 'run-%02d' % (ledger_mod.HISTORY_LIMIT + 2) and history[-1]['outcome'] == 'rotated'
     assert history[-1]['request_id'] == sorted(client.changes)[-1]
     assert again.entry('src-a/svc-000')['last_request_id'] == history[-1]['request_id']
     assert not any(password in open(ledger.path).read() for _i, _s, _a, password in client.sent)
@@ -260,19 +260,19 @@ def test_ledger_keeps_a_bounded_history_of_changes(ledger):
 def test_reports_are_kept_per_run_with_real_times_and_request_ids(tmp_path, ledger):
     client = FakeClient(fleet(2))
     decisions, groups, outcomes = run_all(client, ledger, accounts_for(client))
-    rows, totals = rotation.summarize(decisions, {}, outcomes)
+    rows, totals = report_mod.summarize(decisions, {}, outcomes)
     assert all(r['request_id'] and r['seconds'] >= 0 for r in rows)
-    started = rotation.iso(rotation.utcnow() - datetime.timedelta(seconds=42))
+    started = ledger_mod.iso(ledger_mod.utcnow() - datetime.timedelta(seconds=42))
     json_path, junit_path = str(tmp_path / 'r' / 'report.json'), str(tmp_path / 'r' / 'report.xml')
     for minute in range(4):
-        now = rotation.utcnow() + datetime.timedelta(minutes=minute)
-        rotation.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
+        now = ledger_mod.utcnow() + datetime.timedelta(minutes=minute)
+        report_mod.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
                                keep_runs=3, now=now)
     kept = sorted(os.listdir(str(tmp_path / 'r' / 'runs')))
     assert len(kept) == 6 and all('-abcdef01.' in name for name in kept)
     rows[0]['seconds'] = 1.5
-    rotation.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
-                           keep_runs=3, now=rotation.parse_iso(started) + datetime.timedelta(seconds=42))
+    report_mod.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
+                           keep_runs=3, now=ledger_mod.parse_iso(started) + datetime.timedelta(seconds=42))
     junit = open(junit_path).read()
     suites = [line for line in junit.split('\n') if '<testsuite' in line]
     assert len(suites) == 2 and all('time="42.000"' in line for line in suites)

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rotation ledger: per-account state of the service_account_rotation role, and account keys.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice.
+The ledger never holds a password: only states, request ids, timestamps and errors.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import threading
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
+
+LEDGER_VERSION = 1
+HISTORY_LIMIT = 20  # settled changes kept per account in the ledger (the audit trail)
+
+class RotationError(Exception):
+    """A problem that stops the phase before anything is changed."""
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def iso(dt):
+    return dt.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def parse_iso(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+
+
+class Ledger:
+    """Per-account rotation state: a JSON snapshot plus an append-only journal.
+
+    Events are journalled (one fsynced line each) the moment they happen, so a process killed
+    right after set-password answered still leaves its request id on disk. `save()` folds the
+    journal into a new snapshot.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.journal_path = path + '.journal'
+        self.accounts = {}
+        self._lock = threading.Lock()
+        self._journal = None
+
+    def load(self):
+        if os.path.exists(self.path):
+            try:
+                with open(self.path) as handle:
+                    data = json.load(handle)
+                if not isinstance(data, dict) or not isinstance(data.get('accounts'), dict):
+                    raise ValueError('no "accounts" mapping')
+            except ValueError as exc:
+                raise RotationError(
+                    'rotation ledger %s is corrupt (%s); restore it from backup or move it aside '
+                    '(the secret store still holds every password) and re-run' % (self.path, exc))
+            self.accounts = data['accounts']
+        if os.path.exists(self.journal_path):
+            with open(self.journal_path) as handle:
+                for line in handle:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue  # a line cut short by a crash: the event never completed
+                    self._apply(event)
+        return self
+
+    def entry(self, key):
+        return self.accounts.get(key, {})
+
+    def _apply(self, event):
+        kind = event['event']
+        for key in event['keys']:
+            entry = self.accounts.setdefault(key, {'attempts': 0})
+            if event.get('run_id') and kind in ('finished', 'failed', 'unknown'):
+                # the audit trail: when, which request, how it ended, which run (never a secret)
+                history = entry.setdefault('history', [])
+                history.append({'at': event['at'], 'outcome': {'finished': 'rotated'}.get(kind, kind),
+                                'request_id': event.get('request_id'), 'run_id': event['run_id']})
+                del history[:-HISTORY_LIMIT]
+            if kind == 'submitting':
+                # which attempt (store pending) this request carries, whether its password may already be
+                # live (a re-send), and which sources the plan expected it to reach
+                entry.update(state='pending', request_id=None, group=event.get('group'), submitted_at=event['at'],
+                             attempt=event.get('attempt'), resend=bool(event.get('resend')),
+                             sources=event.get('sources') or [])
+                if (event.get('names') or {}).get(key):
+                    entry['names'] = event['names'][key]
+            elif kind == 'submitted':
+                entry.update(state='pending', request_id=event['request_id'], submitted_at=event['at'])
+            elif kind == 'unknown':
+                entry.update(state='pending', request_id=event.get('request_id'), last_error=event.get('reason'))
+            elif kind == 'finished':
+                entry.update(state='current', request_id=None, last_rotated=event['at'], attempts=0, last_error=None,
+                             last_request_id=event.get('request_id'))
+            elif kind == 'failed':
+                entry['attempts'] = entry.get('attempts', 0) + 1
+                parked = entry['attempts'] >= event.get('max_attempts', 3)
+                entry.update(state='parked' if parked else 'failed', request_id=None, last_error=event.get('reason'))
+            elif kind == 'abandoned':
+                entry.update(state='current' if entry.get('last_rotated') else 'unmanaged', request_id=None)
+            elif kind == 'unpark':
+                entry.update(state='failed', attempts=0)
+
+    def append(self, kind, keys, **fields):
+        event = dict(fields, event=kind, keys=list(keys))
+        event.setdefault('at', iso(utcnow()))
+        line = json.dumps(event, sort_keys=True) + '\n'
+        with self._lock:
+            self._apply(event)
+            if self._journal is None:
+                directory = os.path.dirname(os.path.abspath(self.journal_path))
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, 0o700)
+                fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                self._journal = os.fdopen(fd, 'a')
+            self._journal.write(line)
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+
+    def save(self):
+        with self._lock:
+            write_atomic(self.path, json.dumps({'version': LEDGER_VERSION, 'accounts': self.accounts},
+                                               indent=1, sort_keys=True) + '\n')
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            if os.path.exists(self.journal_path):
+                os.unlink(self.journal_path)

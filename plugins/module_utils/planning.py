@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The plan phase of the rotation: which accounts are due, and which share one password change.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import datetime
+import uuid
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
+
+# --------------------------------------------------------------------------- plan
+
+def merge_policies(policies):
+    """The strictest combination of several parsed policies (members of one shared password)."""
+    merged = {}
+    for parsed in policies:
+        for name, value in parsed.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            if name.startswith('max_'):
+                if value > 0:
+                    merged[name] = min(merged.get(name, value), value)
+            else:
+                merged[name] = max(merged.get(name, value), value)
+    return merged
+
+
+def _setting(acct, name, default):
+    value = acct.get(name)
+    return default if value is None else value
+
+
+def with_defaults(accounts, max_age_days, password_length, exclude_chars):
+    """Fill per-account settings from the defaults; refuse an account listed twice."""
+    seen, out, dupes = set(), [], []
+    for index, acct in enumerate(accounts):
+        for field in ('source_name', 'user_name'):
+            if not (acct.get(field) or '').strip():
+                raise RotationError('accounts[%d]: %s is empty; give the %s as ISC spells it'
+                                    % (index, field, 'source display name' if field == 'source_name' else 'user name'))
+        key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
+        if key in seen:
+            dupes.append(key)
+        seen.add(key)
+        # an explicit 0 is a setting (rotate at every run / the policy's own length), not "unset"
+        out.append(dict(acct, max_age_days=_setting(acct, 'max_age_days', max_age_days),
+                        password_length=_setting(acct, 'password_length', password_length) or None,
+                        exclude_chars=(exclude_chars or '') + (acct.get('exclude_chars') or '')))
+    if dupes:
+        raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
+                            'once per run)' % ', '.join(sorted(set(dupes))))
+    return out
+
+
+def _due(entry, max_age_days, force, now):
+    if force:
+        return 'forced'
+    last = entry.get('last_rotated')
+    if not last:
+        return 'never rotated by this ledger'
+    age = now - parse_iso(last)
+    if age >= datetime.timedelta(days=max_age_days):
+        return 'last rotated %d days ago (max_age_days %d)' % (age.days, max_age_days)
+    return None
+
+
+def _no_account(error):
+    """A query answer that says the identity simply has no account on that source."""
+    return isinstance(error, IscError) and error.status in (400, 404)
+
+
+# Order in which one member's state decides the action of its whole group (first wins).
+GROUP_PRECEDENCE = ('error', 'waiting', 'resubmit', 'parked', 'rotate', 'skip')
+
+
+def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_groups=None, rng=None,
+         pending_passwords=None, pending_attempts=None, store_pending=None, workers=4):
+    """Decide, per account, what this run does; one group per password change.
+
+    accounts: dicts with source_name, user_name, account_id (optional), max_age_days,
+    password_length (optional), exclude_chars. Returns (decisions, groups).
+
+    A group is what one set-password changes: one account, or, when its source is in a password sync
+    group, every account of the identity on the group's sources (listed or not: ISC changes them all).
+    Two accounts of one identity on one source are two groups. A group carries the password to send:
+    a new one, or for orphans the one already escrowed (pending_passwords / pending_attempts, read
+    from the store), with the attempt id that names it in the store. Decisions carry no secret.
+    """
+    accounts = _with_unlisted_orphans(accounts, ledger, reconciled)
+    members, group_of, group_meta = group_accounts(client, accounts, sync_groups, workers)
+    decide_members(members, ledger, reconciled, force, now or utcnow())
+    settled_now = set()  # store pendings this run commits or discards before it escrows anything
+    for record in reconciled.get('commit_records', []) + reconciled.get('discard_records', []):
+        settled_now.update(record['keys'])
+    return decide_groups(members, group_of, group_meta, pending_passwords or {}, pending_attempts or {},
+                         dict(store_pending or {}), settled_now, rng)
+
+
+def _with_unlisted_orphans(accounts, ledger, reconciled):
+    """The accounts, plus orphans no longer listed: still settled (with their escrowed password), never forgotten."""
+    accounts = list(accounts)
+    listed = set(account_key(a['source_name'], a['user_name'], a.get('account_id')) for a in accounts)
+    for key in sorted(set(reconciled.get('orphans', ())) - listed):
+        names = ledger.entry(key).get('names') or parse_key(key)
+        accounts.append({'source_name': names[0], 'user_name': names[1], 'account_id': names[2],
+                         'max_age_days': 0, 'password_length': None, 'exclude_chars': '', 'unlisted': True})
+    return accounts
+
+
+# --------------------------------------------------------------------------- grouping
+
+def group_accounts(client, accounts, sync_groups, workers=4):
+    """Query the accounts and group them by password change (one account, or a sync group's members).
+
+    Returns (members {key: member}, group_of {key: group id}, group_meta {group id: meta}). A member
+    whose query failed, or whose account cannot be picked, carries 'error'. The members of a sync
+    group include the identity's accounts on the group's sources that nobody listed ('discovered').
+    """
+    infos = {}
+
+    def query(pairs):
+        pairs = [p for p in collections.OrderedDict.fromkeys(pairs) if p not in infos]
+        infos.update(zip(pairs, client.map(lambda p: client.query_password_info(p[0], p[1]), pairs, workers=workers)))
+
+    query((a['user_name'], a['source_name']) for a in accounts)
+    sync_of_source = {}
+    for group in sync_groups or ():
+        for source_id in group.get('sourceIds') or ():
+            sync_of_source[source_id] = group
+
+    # Members of a sync group: the identity's accounts on every source of the group, so name those sources.
+    source_names = {}
+    for (user, source_name), info in infos.items():
+        if not isinstance(info, IscError) and info.get('sourceId'):
+            source_names[info['sourceId']] = source_name
+    touched = collections.OrderedDict()  # (user_name, sync group id) -> sync group
+    for (user, source_name), info in list(infos.items()):
+        if not isinstance(info, IscError) and info.get('sourceId') in sync_of_source:
+            touched[(user, sync_of_source[info['sourceId']]['id'])] = sync_of_source[info['sourceId']]
+    unnamed = sorted(set(sid for g in touched.values() for sid in g.get('sourceIds') or ()) - set(source_names))
+    naming_error = None
+    if unnamed:
+        try:
+            source_names.update(client.list_sources(unnamed))
+        except IscError as exc:
+            naming_error = exc
+    query((user, source_names[sid]) for (user, _gid), g in touched.items()
+          for sid in g.get('sourceIds') or () if sid in source_names)
+
+    # One member per account: listed accounts first, then the sync-group members nobody listed.
+    members = collections.OrderedDict()  # key -> member dict
+    for acct in accounts:
+        key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
+        member = {'key': key, 'acct': acct, 'info': infos[(acct['user_name'], acct['source_name'])]}
+        members[key] = member
+        info = member['info']
+        if isinstance(info, IscError):
+            member['error'] = str(info)
+            continue
+        try:
+            member['account_id'] = pick_account(isc_accounts(info), acct.get('account_id'),
+                                                'user %s on source %s' % (acct['user_name'], acct['source_name']),
+                                                trust_unlisted=False)[0]
+        except IscError as exc:
+            member['error'] = str(exc)
+    by_account = {}
+    for member in members.values():
+        if 'error' not in member:
+            by_account.setdefault((member['info'].get('identityId'), member['info'].get('sourceId'),
+                                   member['account_id']), []).append(member)
+
+    group_of = {}  # key -> group id
+    group_meta = {}  # group id -> {'sync': sync group or None, 'sources': planned source ids, 'problem': str}
+    listed_pairs = set((a['user_name'], a['source_name']) for a in accounts)
+    for member in list(members.values()):
+        info, acct = member['info'], member['acct']
+        if 'error' in member and isinstance(info, IscError):
+            # which group it would belong to is unknown; a listed sync-group account that cannot be read is
+            # found again below as an unreadable member of its identity's group
+            group_of[member['key']] = 'error|' + member['key']
+            continue
+        sync = sync_of_source.get(info.get('sourceId'))
+        if sync is None:
+            gid = '%s|%s|%s' % (info.get('identityId'), info.get('sourceId'), member.get('account_id'))
+            group_meta.setdefault(gid, {'sync': None, 'sources': [info.get('sourceId')], 'problem': None})
+        else:
+            gid = '%s|sync:%s' % (info.get('identityId'), sync.get('id'))
+            if gid not in group_meta:
+                group_meta[gid] = _sync_group_members(gid, sync, acct, infos, source_names, naming_error, listed_pairs,
+                                                      members, by_account, group_of)
+        group_of[member['key']] = gid
+    return members, group_of, group_meta
+
+
+def _sync_group_members(gid, sync, acct, infos, source_names, naming_error, listed_pairs, members, by_account,
+                        group_of):
+    """The meta of one identity's sync group; adds its members nobody listed to members/by_account/group_of."""
+    meta = {'sync': sync, 'sources': list(sync.get('sourceIds') or []), 'problem': None}
+    for sid in meta['sources']:
+        name = source_names.get(sid)
+        if name is None:
+            meta['problem'] = ('source %s of password sync group %r could not be named%s; the change would '
+                               'reach its accounts unrecorded' % (sid, sync.get('name'),
+                                                                  ' (%s)' % naming_error if naming_error else ''))
+            continue
+        found = infos.get((acct['user_name'], name))
+        if found is None or _no_account(found) and (acct['user_name'], name) not in listed_pairs:
+            continue  # the identity has no account there
+        if isinstance(found, IscError):
+            meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
+                               % (name, acct['user_name'], sync.get('name'), found))
+            continue
+        for account in found.get('accounts') or []:
+            ident = (found.get('identityId'), sid, account.get('accountId'))
+            if ident in by_account:
+                continue
+            several = len(found.get('accounts') or []) > 1
+            key = account_key(name, acct['user_name'], account.get('accountId') if several else None)
+            extra = {'key': key, 'info': found, 'account_id': account.get('accountId'), 'discovered': True,
+                     'acct': {'source_name': name, 'user_name': acct['user_name'],
+                              'account_id': account.get('accountId') if several else None,
+                              'max_age_days': acct['max_age_days'], 'password_length': None,
+                              'exclude_chars': '', 'unlisted': True}}
+            members[key] = extra
+            by_account[ident] = [extra]
+            group_of[key] = gid
+    return meta
+
+
+# --------------------------------------------------------------------------- deciding
+
+def decide_members(members, ledger, reconciled, force, now):
+    """Each member's own state (error, waiting, resubmit, parked, rotate, skip) and the reason for it."""
+    orphans = set(reconciled.get('orphans', ()))
+    in_flight = {}
+    for item in reconciled.get('waiting', ()):
+        for key in item['keys']:
+            in_flight[key] = item
+    just_finished = set()  # an earlier change confirmed FINISHED by this run's reconcile: rotated just now
+    for item in reconciled.get('finished', ()):
+        just_finished.update(item['keys'])
+    for member in members.values():
+        key, entry = member['key'], ledger.entry(member['key'])
+        if 'error' in member:
+            member['state'], member['reason'] = 'error', member['error']
+        elif key in in_flight:
+            item = in_flight[key]
+            member['state'] = 'waiting'
+            member['reason'] = item.get('reason') or 'change still in progress at ISC; settled by a later run'
+        elif key in orphans:
+            member['state'], member['reason'] = 'resubmit', 'escrowed password whose outcome was never recorded'
+        elif entry.get('state') == 'parked' and not force:
+            member['state'] = 'parked'
+            member['reason'] = 'parked after %s failed attempts: %s' % (entry.get('attempts'), entry.get('last_error'))
+        elif member['acct'].get('unlisted') and not member.get('discovered'):
+            member['state'], member['reason'] = 'skip', 'not listed'
+        elif key in just_finished and not force:
+            member['state'], member['reason'] = 'skip', 'not due (the earlier change was just confirmed FINISHED)'
+        else:
+            why = _due(entry, member['acct']['max_age_days'], force, now)
+            member['state'], member['reason'] = ('rotate', why) if why else (
+                'skip', 'not due (rotated %s)' % entry.get('last_rotated'))
+
+
+def decide_groups(members, group_of, group_meta, pending_passwords, pending_attempts, store_pending, settled_now, rng):
+    """One action per group (its members' states by GROUP_PRECEDENCE); the change of each group to send."""
+    by_group = collections.OrderedDict()
+    for member in members.values():
+        by_group.setdefault(group_of[member['key']], []).append(member)
+
+    decisions, out = [], []
+    for gid, group_members in by_group.items():
+        meta = group_meta.get(gid) or {'sync': None, 'sources': [], 'problem': None}
+        action = next(a for a in GROUP_PRECEDENCE if any(m['state'] == a for m in group_members) or a == 'skip')
+        lead = next(m for m in group_members if m['state'] == action)
+        if action != 'error' and meta['problem'] and action in ('rotate', 'resubmit'):
+            action, lead = 'error', dict(lead, reason=meta['problem'])
+        group = None
+        if action in ('rotate', 'resubmit'):
+            group, problem = _build_group(gid, group_members, meta, action, pending_passwords, pending_attempts,
+                                          store_pending, settled_now, rng)
+            if problem:
+                action, lead, group = 'error', dict(lead, reason=problem), None
+        for member in group_members:
+            decision = _decision(member, gid, action, lead)
+            if decision is not None:
+                decisions.append(decision)
+        if group is not None:
+            out.append(group)
+    return decisions, out
+
+
+def _decision(member, gid, action, lead):
+    """The report row of one member of a group whose action is decided (None: not part of this run)."""
+    acct = member['acct']
+    if action == 'skip' and acct.get('unlisted') and not member.get('discovered'):
+        return None  # an unlisted key with nothing to settle: not part of this run
+    decision = {'key': member['key'], 'source_name': acct['source_name'], 'user_name': acct['user_name'],
+                'account_id': acct.get('account_id'), 'group': gid, 'action': action}
+    if acct.get('unlisted'):
+        decision['unlisted'] = True
+    if member['key'] == lead['key']:
+        decision['reason'] = lead['reason']
+    elif member['state'] == action:
+        decision['reason'] = member['reason']
+    elif action == 'rotate':
+        decision['reason'] = 'shares its password with a due account (%s)' % lead['key']
+    else:
+        decision['reason'] = 'shares its password with %s: %s' % (lead['key'], lead['reason'])
+    if member.get('discovered'):
+        decision['reason'] += '; not in the accounts list, but its sync group changes it too'
+    return decision
+
+
+def _build_group(gid, members, meta, action, pending_passwords, pending_attempts, store_pending, settled_now, rng):
+    """The password change of one group, or (None, why it cannot be made)."""
+    keys = [m['key'] for m in members]
+    # the account set-password names: one whose source holds no other account of the identity, since
+    # the fan-out over a sync group reaches the other sources' accounts, not a twin on the named source
+    counts = collections.Counter(m['info'].get('sourceId') for m in members)
+    named = [m for m in members if counts[m['info'].get('sourceId')] == 1 or meta['sync'] is None]
+    if not named:
+        return None, ('the identity has several accounts on every source of its password sync group; a change '
+                      'names one account and would reach the others unpredictably: rotate these by hand')
+    lead = next((m for m in named if not m['acct'].get('unlisted')), named[0])
+    info = lead['info']
+    group = {'group': gid, 'keys': keys, 'identity_id': info.get('identityId'), 'source_id': info.get('sourceId'),
+             'account_id': lead['account_id'], 'public_key_id': info.get('publicKeyId'),
+             'public_key': info.get('publicKey'), 'reuse_pending': action == 'resubmit',
+             'sources': sorted(set(meta['sources'] or [info.get('sourceId')])),
+             'names': dict((m['key'], [m['acct']['source_name'], m['acct']['user_name'], m['acct'].get('account_id')])
+                           for m in members)}
+    unsettled = [k for k in keys if k in store_pending and k not in settled_now]
+    if action == 'resubmit':
+        holders = [k for k in keys if k in pending_passwords or k in unsettled]
+        escrowed = set((pending_passwords.get(k), pending_attempts.get(k, store_pending.get(k, 'legacy')))
+                       for k in holders)
+        if len(escrowed) != 1 or not next(iter(escrowed))[0]:
+            return None, ('the store lists a pending password for %s but it could not be read back, or the members '
+                          'hold different ones; check the store' % ', '.join(holders or keys))
+        group['password'], group['attempt'] = next(iter(escrowed))
+        return group, None
+    if unsettled:
+        return None, ('%s already holds an unsettled pending password in the store; it is settled before a new one '
+                      'is made' % ', '.join(unsettled))
+    rules = merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)
+    lengths = [m['acct']['password_length'] for m in members if m['acct'].get('password_length')]
+    exclude = ''.join(sorted(set(''.join(m['acct'].get('exclude_chars') or '' for m in members))))
+    try:
+        group['password'] = policy_mod.generate(rules, length=max(lengths) if lengths else None,
+                                                exclude_chars=exclude, rng=rng)
+    except policy_mod.PolicyError as exc:
+        return None, 'password_length/exclude_chars cannot be met: %s; change them for this account' % exc
+    group['attempt'] = uuid.uuid4().hex
+    return group, None

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rotation's reports: one row per account, the table in the job log, JSON and JUnit files.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice. Never a secret.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import json
+import os
+from xml.sax.saxutils import quoteattr, escape
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
+
+FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
+
+
+def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=()):
+    """One row per account: what happened to it in this run. Never a secret."""
+    by_key, audit = {}, {}  # key -> (status, detail); key -> request id and seconds of its change
+    for item in reconciled.get('finished', []) + reconciled.get('failed', []) + list(outcomes):
+        for key in item['keys']:
+            audit[key] = {'request_id': item.get('request_id'), 'seconds': item.get('seconds')}
+    for item in reconciled.get('finished', []):
+        for key in item['keys']:
+            by_key[key] = ('rotated', 'earlier change confirmed FINISHED (%s)' % item['request_id'])
+            if item.get('beyond'):
+                by_key[key] = ('unknown', 'earlier change %s FINISHED but also reached source(s) %s, whose accounts '
+                               'now hold a password the store does not record' % (item['request_id'],
+                                                                                  ', '.join(item['beyond'])))
+    for item in reconciled.get('failed', []):
+        for key in item['keys']:
+            by_key[key] = ('failed', 'earlier change FAILED: %s' % '; '.join(item['errors']))
+    for item in reconciled.get('waiting', []):
+        if item.get('state') == 'UNREADABLE':
+            for key in item['keys']:
+                by_key[key] = ('unknown', item['reason'] + '; its password stays pending and the next run reads it again')
+    for outcome in outcomes:
+        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
+                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
+        detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
+        if outcome.get('errors'):
+            detail += ': ' + '; '.join(outcome['errors'])
+        if outcome.get('beyond'):
+            status = 'unknown'
+            detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
+                       'record' % ', '.join(outcome['beyond']))
+        for key in outcome['keys']:
+            by_key[key] = (status, detail)
+    for failure in verify_failures or ():
+        # ISC set the password (it is current in the store) but the target did not accept it.
+        by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
+                                  % failure.get('reason', 'the verify task failed'))
+    rows, seen = [], set()
+    for decision in decisions:
+        action = decision.get('action')
+        seen.add(decision['key'])
+        if decision['key'] in by_key:
+            status, detail = by_key[decision['key']]
+        elif action in ('rotate', 'resubmit'):
+            status, detail = ('would rotate', decision['reason']) if check_mode else ('pending', decision['reason'])
+        elif action == 'skip':
+            status, detail = 'skipped', decision['reason']
+        elif action == 'waiting':
+            status, detail = 'pending', decision['reason']
+        elif action == 'parked':
+            status, detail = 'parked', decision['reason']
+        else:
+            status, detail = 'failed', decision.get('reason', '')
+        if decision.get('unlisted') and 'not in the accounts list' not in detail:
+            detail += ' (not in the accounts list: settling what an earlier run left)'
+        rows.append(dict({'account': decision['key'], 'status': status, 'detail': detail},
+                         **_audit_fields(audit.get(decision['key']))))
+    for key in sorted(set(by_key) - seen):  # settled this run, no longer listed
+        status, detail = by_key[key]
+        rows.append(dict({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'},
+                         **_audit_fields(audit.get(key))))
+    counts = collections.Counter(r['status'] for r in rows)
+    return rows, dict(counts)
+
+
+def _audit_fields(found):
+    out = {}
+    if found and found.get('request_id'):
+        out['request_id'] = found['request_id']
+    if found and found.get('seconds') is not None:
+        out['seconds'] = found['seconds']
+    return out
+
+
+def render_table(rows, counts):
+    width = max([len('account')] + [len(r['account']) for r in rows])
+    lines = ['%-*s  %-12s  %s' % (width, 'account', 'status', 'detail')]
+    lines += ['%-*s  %-12s  %s' % (width, r['account'], r['status'], r['detail'][:320]) for r in rows]
+    lines.append('totals: ' + ', '.join('%s=%d' % kv for kv in sorted(counts.items())))
+    return lines
+
+
+def _run_copy(path, stamp):
+    """runs/<name>-<stamp><ext> beside path: every run's report is kept, path itself is the latest."""
+    directory, name = os.path.split(path)
+    base, ext = os.path.splitext(name)
+    return os.path.join(directory, 'runs', '%s-%s%s' % (base, stamp, ext))
+
+
+def _prune(path, keep):
+    """Keep the newest `keep` run copies of the report at path (names sort by time)."""
+    directory = os.path.dirname(_run_copy(path, 'x'))
+    base, ext = os.path.splitext(os.path.basename(path))
+    if not os.path.isdir(directory):
+        return
+    mine = sorted(n for n in os.listdir(directory) if n.startswith(base + '-') and n.endswith(ext))
+    for name in mine[:max(0, len(mine) - keep)]:
+        os.unlink(os.path.join(directory, name))
+
+
+def write_reports(rows, counts, json_path=None, junit_path=None, started=None, run_id=None, keep_runs=30,
+                  now=None):
+    """The JSON and JUnit reports: at their paths (the latest run) and, when keep_runs, one copy per run
+    under runs/ beside them, with a UTC timestamp in the name; older copies beyond keep_runs are removed."""
+    now = now or utcnow()
+    stamp = now.strftime('%Y%m%dT%H%M%SZ') + ('-' + run_id[:8] if run_id else '')
+    elapsed = max(0.0, (now - parse_iso(started)).total_seconds()) if started else 0.0
+    outputs = []
+    if json_path:
+        outputs.append((json_path, json.dumps({'generated': iso(now), 'started': started, 'run_id': run_id,
+                                               'totals': counts, 'accounts': rows}, indent=1) + '\n'))
+    if junit_path:
+        outputs.append((junit_path, _junit(rows, elapsed)))
+    for path, text in outputs:
+        write_atomic(path, text, 0o644)
+        if keep_runs:
+            write_atomic(_run_copy(path, stamp), text, 0o644)
+            _prune(path, keep_runs)
+
+
+def _junit(rows, elapsed):
+    failures = sum(1 for r in rows if r['status'] in FAILING)
+    skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d" time="%.3f">'
+           % (len(rows), failures, skipped, elapsed),
+           '  <testsuite name="service_account_rotation" tests="%d" failures="%d" errors="0" skipped="%d" time="%.3f">'
+           % (len(rows), failures, skipped, elapsed)]
+    for row in rows:
+        # classname = the source, so CI report viewers group accounts by source; time = the change's own
+        out.append('    <testcase classname=%s name=%s time="%.3f">'
+                   % (quoteattr(row['account'].split('/', 1)[0]), quoteattr(row['account']), row.get('seconds') or 0))
+        if row.get('request_id'):
+            out.append('      <properties><property name="request_id" value=%s/></properties>'
+                       % quoteattr(row['request_id']))
+        if row['status'] in FAILING:
+            out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
+        elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):
+            out.append('      <skipped message=%s/>' % quoteattr('%s: %s' % (row['status'], row['detail'])))
+        if row.get('request_id'):
+            out.append('      <system-out>%s</system-out>' % escape('%s: %s (request %s)' % (
+                row['status'], row['detail'], row['request_id'])))
+        out.append('    </testcase>')
+    out += ['  </testsuite>', '</testsuites>']
+    return '\n'.join(out) + '\n'
