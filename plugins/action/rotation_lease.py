@@ -6,7 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import lease
 
 ARGUMENT_SPEC = {
@@ -17,14 +17,10 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
+class ActionModule(ControllerAction):
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result, args = self.start(task_vars, ARGUMENT_SPEC)
         try:
             if args['state'] == 'acquired':
                 if args['stale_after'] < 60:

@@ -21,7 +21,7 @@ import os
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
-from ansible.plugins.action import ActionBase
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, fsync_dir, write_atomic
 
 STORE_VERSION = 2
@@ -229,14 +229,10 @@ def pending_attempts(accounts):
     return dict((k, v.get('pending_attempt') or LEGACY_ATTEMPT) for k, v in accounts.items() if 'pending' in v)
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
+class ActionModule(ControllerAction):
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result, args = self.start(task_vars, ARGUMENT_SPEC)
         op = args['op']
         if op.startswith('read_'):
             result['_ansible_no_log'] = True  # the answer holds passwords, whatever the task says
