@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection options every module shares; their defaults are plugins/module_utils/api.py's (test_api.py checks)."""
 
-from __future__ import annotations
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 
 class ModuleDocFragment(object):
@@ -72,6 +73,9 @@ options:
       - ISC allows 100 requests per client ID and API version per 10 seconds. Tasks running in
         parallel (several hosts or forks) each have their own budget; lower this value in that
         case. A 429 from ISC is always honoured by waiting for its C(Retry-After).
+      - With O(client_id) and O(client_secret), each task hands its recent request times on to the
+        next task of the play through a small file in C(~/.cache/sailpoint_isc/limiter) (start times
+        only, no token or secret), also with O(token_cache=false).
     type: int
     default: 100
   rate_window:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -15,15 +16,12 @@ import pytest
 import requests
 import urllib3
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import api, retry
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import client as client_mod
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
-    IscClient,
-    IscError,
-    IscOutcomeUnknown,
-    RateLimiter,
-    format_error,
-    normalize_base_url,
-)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import normalize_base_url
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, format_error
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
 
 from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.fakes import BASE, SECRET, FakeClock, FakeResponse, FakeSession, info_body
 
@@ -198,7 +196,7 @@ def test_429_on_the_token_request_waits_for_retry_after():
 
 
 def test_429_forever_gives_readable_error(monkeypatch):
-    monkeypatch.setattr(client_mod, 'MAX_429_RETRIES', 3)
+    monkeypatch.setattr(retry, 'MAX_429_RETRIES', 3)
     limited = FakeResponse(429, {'message': ' Rate Limit Exceeded '}, headers={'Retry-After': '1'})
     c, s, dummy = make({('POST', Q): limited})
     with pytest.raises(IscError) as e:
@@ -327,12 +325,12 @@ def test_status_unknown_is_404():
     assert 'request' in str(e.value) and 'check base_url' not in str(e.value)
 
 
-def test_wait_for_status_uses_injected_clock():
-    prog = FakeResponse(200, {'requestId': 'r', 'state': 'IN_PROGRESS', 'errors': [], 'sourceIds': []})
-    done = FakeResponse(200, {'requestId': 'r', 'state': 'FINISHED', 'errors': [], 'sourceIds': ['s1', 's2']})
-    c, s, clock = make({('GET', '/v2024/password-change-status/r'): [prog, prog, done]})
-    assert c.wait_for_status('r', timeout=60, poll_interval=5)['state'] == 'FINISHED'
-    assert clock.sleeps.count(5) == 2
+def test_clock_and_sleep_are_public_and_injectable():
+    c, dummy, clock = make({})
+    assert c.clock is clock and c.sleep == clock.sleep
+    assert c._clock is clock and c._sleep == clock.sleep  # the private names stay until their users switch
+    c.authenticate()
+    assert c._auth.expires == clock() + 750
 
 
 @pytest.mark.parametrize('version,path,header', [
@@ -464,6 +462,71 @@ def test_client_limits_requests():
     assert clock.t - 1000000.0 >= 10
 
 
+# ---- the limiter's hand-over to the next task ----------------------------------------------------------
+
+class FakeModule(object):
+    def __init__(self, **params):
+        self.params = dict(base_url=BASE, client_id='cid-123', client_secret=SECRET, **params)
+        self.warnings = []
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    def fail_json(self, **kw):
+        raise AssertionError(kw)
+
+
+def test_limiter_hand_over_works_without_token_cache(tmp_path):
+    """Two tasks of a play (two clients) share one budget through the limiter's own file, token cache off."""
+    state = tmp_path / 'limiter'
+    session = FakeSession({('POST', Q): ok_info()})
+    first, dummy, clock = make(session=session, token_cache=None, limiter_state=str(state), rate_limit=5, rate_window=10)
+    for dummy in range(5):
+        first.query_password_info('u', 's')
+    assert clock.t == 1000000.0  # the whole budget, no wait
+    first.close()
+    files = os.listdir(state)
+    assert len(files) == 1 and files[0].endswith('.v2024.limiter')
+    assert stat.S_IMODE(os.stat(state / files[0]).st_mode) == 0o600
+    saved = json.loads((state / files[0]).read_text())
+    assert saved == {'starts': [1000000.0] * 5, 'paused_until': 0.0}
+    second, dummy, clock2 = make(session=session, token_cache=None, limiter_state=str(state), rate_limit=5, rate_window=10)
+    second.query_password_info('u', 's')
+    assert clock2.t - 1000000.0 == pytest.approx(10.1)  # waited for the first task's window
+    # without the hand-over file the next task would have started with a fresh budget
+    third, dummy, clock3 = make(session=session, token_cache=None, rate_limit=5, rate_window=10)
+    third.query_password_info('u', 's')
+    assert clock3.t == 1000000.0
+
+
+def test_limiter_hand_over_is_per_client_and_api_version(tmp_path):
+    clients = [make(token_cache=None, limiter_state=str(tmp_path), api_version=version)[0] for version in ('v2024', 'v3')]
+    other = IscClient(BASE, client_id='cid-other', client_secret=SECRET, session=FakeSession(), limiter_state=str(tmp_path))
+    paths = [c.limiter.state_path for c in clients + [other]]
+    assert len(set(paths)) == 3 and all(os.path.dirname(p) == str(tmp_path) for p in paths)
+    assert all('cid' not in os.path.basename(p) for p in paths)
+
+
+def test_from_module_hands_over_the_budget_with_token_cache_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(client_mod, 'DEFAULT_LIMITER_STATE', str(tmp_path / 'limiter'))
+    monkeypatch.setattr(client_mod, '_new_session', FakeSession)
+    monkeypatch.setattr(client_mod.atexit, 'register', lambda fn: None)
+    for cache in (False, str(tmp_path / 'tokens')):
+        client = IscClient.from_module(FakeModule(token_cache=cache))
+        assert os.path.dirname(client.limiter.state_path) == str(tmp_path / 'limiter')
+    given = IscClient.from_module(FakeModule(access_token='given-token-abc', token_cache=False))
+    assert given.limiter.state_path is None  # a given token does not name its client, so its budget has no file
+
+
+def test_limiter_hand_over_survives_a_broken_file(tmp_path):
+    c, dummy, dummy2 = make(token_cache=None, limiter_state=str(tmp_path))
+    with open(c.limiter.state_path, 'w') as handle:
+        handle.write('{not json')
+    again, dummy, clock = make({('POST', Q): ok_info()}, token_cache=None, limiter_state=str(tmp_path))
+    again.query_password_info('u', 's')
+    assert clock.t == 1000000.0
+
+
 # ---- TLS errors: only a failed handshake is "not sent" ----------------------------------------------
 
 def tls_error(text, cls=ssl.SSLError):
@@ -582,7 +645,7 @@ def test_http_to_another_host_warns(url):
 @pytest.mark.parametrize('version,path', [('v2024', '/v2024/password-sync-groups'), ('v3', '/v3/password-sync-groups'),
                                           ('beta', '/beta/password-sync-groups'), ('v1', '/password-sync-groups/v1')])
 def test_sync_groups_path_per_version(version, path):
-    assert client_mod.operation_path(version, client_mod.OP_SYNC_GROUPS) == path
+    assert api.operation_path(version, api.OP_SYNC_GROUPS) == path
     c, s, dummy = make({('GET', path): FakeResponse(200, [{'id': 'g1'}])}, api_version=version)
     assert c.list_password_sync_groups() == [{'id': 'g1'}]
 
@@ -607,10 +670,10 @@ def _sources_handler(known):
 @pytest.mark.parametrize('version,path', [('v2024', '/v2024/sources'), ('v3', '/v3/sources'), ('beta', '/beta/sources'),
                                           ('v1', '/sources/v1')])
 def test_list_sources_path_per_version(version, path):
-    assert client_mod.operation_path(version, client_mod.OP_SOURCES) == path
+    assert api.operation_path(version, api.OP_SOURCES) == path
     c, s, dummy = make({('GET', path): _sources_handler({'s1': 'My-AD', 's2': 'Corp-LDAP'})}, api_version=version)
     assert c.list_sources(['s1', 's2', 'nope']) == {'s1': 'My-AD', 's2': 'Corp-LDAP'}
-    assert c.stats['requests'][client_mod.OP_SOURCES] == 1
+    assert c.stats['requests'][api.OP_SOURCES] == 1
 
 
 def test_list_sources_chunks_of_50():
@@ -621,7 +684,7 @@ def test_list_sources_chunks_of_50():
     chunks = [_filter_ids(x['query']) for x in s.calls if x['path'] == '/v2024/sources']
     assert [len(x) for x in chunks] == [50, 50, 20]
     assert sum(chunks, []) == list(known)
-    assert c.stats['requests'][client_mod.OP_SOURCES] == 3
+    assert c.stats['requests'][api.OP_SOURCES] == 3
     assert '%20' in [x['query'] for x in s.calls if x['path'] == '/v2024/sources'][0]
 
 
