@@ -343,6 +343,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
@@ -371,9 +372,9 @@ def run_phase(module):
         result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
     elif phase == 'plan':
-        # every API version serves the sync groups; without them accounts that share a password would get
-        # different ones
-        sync_groups = client.list_password_sync_groups()
+        # without the sync groups accounts that share a password would get different ones; api.py's table
+        # says which API versions serve them (today every one)
+        sync_groups = client.list_password_sync_groups() if serves(client.api_version, OP_SYNC_GROUPS) else None
         accounts = planning.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
                                           params['exclude_chars'])
         decisions, groups = planning.plan(client, accounts, ledger, params['reconciled'],
