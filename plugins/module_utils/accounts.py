@@ -9,7 +9,7 @@ Internal to the sailpoint_isc.passwords collection; may change without notice.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
 
 def account_key(source_name, user_name, account_id=None):

@@ -43,8 +43,6 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter, state_path
 
-# re-exported for common.py/rotation.py until they import from the new homes
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES  # pylint: disable=unused-import
 # re-exported for tests/e2e/test_leaks.py, which reads the token cache through this name
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.auth import TokenCache  # pylint: disable=unused-import
 
@@ -136,10 +134,6 @@ class IscClient(object):
             self.limiter.load_state()
         self.stats = {'requests': {}, 'retries': 0, 'rate_limited': 0, 'tokens_fetched': 0,
                       'token_cache_hits': 0, 'limiter_wait_seconds': 0.0}
-
-    # private names of clock and sleep, kept until operations.wait_for_statuses uses client.clock/client.sleep
-    _clock = property(lambda self: self.clock)
-    _sleep = property(lambda self: self.sleep)
 
     def _now(self):
         return self.clock()

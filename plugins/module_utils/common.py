@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
 # may change in any release without notice.
@@ -12,7 +11,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import API_VERSIONS, CONNECTION_DEFAULTS
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 
 
 def connection_argument_spec():
@@ -23,13 +23,13 @@ def connection_argument_spec():
         client_id=dict(type='str', fallback=(env_fallback, ['SAIL_CLIENT_ID'])),
         client_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['SAIL_CLIENT_SECRET'])),
         access_token=dict(type='str', no_log=True),
-        api_version=dict(type='str', default='v2024', choices=['v2024', 'v3', 'beta', 'v1']),
-        validate_certs=dict(type='bool', default=True),
+        api_version=dict(type='str', default=CONNECTION_DEFAULTS['api_version'], choices=list(API_VERSIONS)),
+        validate_certs=dict(type='bool', default=CONNECTION_DEFAULTS['validate_certs']),
         ca_path=dict(type='path'),
-        timeout=dict(type='int', default=30),
-        rate_limit=dict(type='int', default=100),
-        rate_window=dict(type='int', default=10),
-        max_retries=dict(type='int', default=5),
+        timeout=dict(type='int', default=CONNECTION_DEFAULTS['timeout']),
+        rate_limit=dict(type='int', default=CONNECTION_DEFAULTS['rate_limit']),
+        rate_window=dict(type='int', default=CONNECTION_DEFAULTS['rate_window']),
+        max_retries=dict(type='int', default=CONNECTION_DEFAULTS['max_retries']),
         token_cache=dict(type='raw', no_log=False),
     )
 

@@ -20,6 +20,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files impo
 LEDGER_VERSION = 1
 HISTORY_LIMIT = 20  # settled changes kept per account in the ledger (the audit trail)
 
+
 class RotationError(Exception):
     """A problem that stops the phase before anything is changed."""
 

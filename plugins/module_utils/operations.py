@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
 # may change in any release without notice.
@@ -11,7 +10,7 @@
 from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import isc_accounts
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import TERMINAL_STATES
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as _policy
 
 
@@ -40,7 +39,7 @@ def normalize_status(request_id, status):
 
 
 def _now(client):
-    return client._clock()
+    return client.clock()
 
 
 def wait_for_statuses(client, request_ids, timeout, poll_interval, workers=4, first=None):
@@ -64,4 +63,4 @@ def wait_for_statuses(client, request_ids, timeout, poll_interval, workers=4, fi
                 if request_ids[i] and isinstance(r, dict) and r.get('state') not in TERMINAL_STATES]
         if not todo or _now(client) >= deadline:
             return results
-        client._sleep(max(0.0, min(poll_interval, deadline - _now(client))))
+        client.sleep(max(0.0, min(poll_interval, deadline - _now(client))))

@@ -13,12 +13,11 @@ import collections
 import datetime
 import uuid
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
 
-# --------------------------------------------------------------------------- plan
 
 def merge_policies(policies):
     """The strictest combination of several parsed policies (members of one shared password)."""

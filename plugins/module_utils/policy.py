@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
 # may change in any release without notice.

@@ -21,7 +21,8 @@ import heapq
 import time
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown, TERMINAL_STATES
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 

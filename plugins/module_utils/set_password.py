@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 # Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
 # may change in any release without notice.
@@ -11,7 +10,7 @@
 from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import pick_account
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import crypto as _crypto
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as _policy
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result

@@ -1,8 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: sailpoint_isc.passwords contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -96,12 +95,9 @@ request_id:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import (
-    IscClient,
-    IscError,
-    operation_path,
-    OP_DIGIT,
-)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_DIGIT, operation_path
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, fail_isc, isc_argument_spec
 
 

@@ -344,7 +344,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient, IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 
@@ -361,10 +362,10 @@ def run_phase(module):
             rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'],
                             run_id=params['run_id'])
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'], params['outcomes'],
-                                          check_mode=module.check_mode, verify_failures=params['verify_failures'])
+                                            check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
-                                   run_id=params['run_id'], keep_runs=params['report_history'])
+                                     run_id=params['run_id'], keep_runs=params['report_history'])
         return dict(changed=False, rows=rows, totals=totals, summary=report_mod.render_table(rows, totals))
 
     client = IscClient.from_module(module)

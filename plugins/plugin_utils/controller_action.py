@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to sailpoint_isc.passwords
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
 """The base of the collection's action plugins that do all their work on the controller."""
 
 from __future__ import absolute_import, division, print_function

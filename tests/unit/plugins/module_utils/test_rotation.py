@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, planning, report as report_mod, rotation
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import validate, parse_policies
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -267,12 +267,12 @@ def test_reports_are_kept_per_run_with_real_times_and_request_ids(tmp_path, ledg
     for minute in range(4):
         now = ledger_mod.utcnow() + datetime.timedelta(minutes=minute)
         report_mod.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
-                               keep_runs=3, now=now)
+                                 keep_runs=3, now=now)
     kept = sorted(os.listdir(str(tmp_path / 'r' / 'runs')))
     assert len(kept) == 6 and all('-abcdef01.' in name for name in kept)
     rows[0]['seconds'] = 1.5
     report_mod.write_reports(rows, totals, json_path, junit_path, started=started, run_id='abcdef0123456789',
-                           keep_runs=3, now=ledger_mod.parse_iso(started) + datetime.timedelta(seconds=42))
+                             keep_runs=3, now=ledger_mod.parse_iso(started) + datetime.timedelta(seconds=42))
     junit = open(junit_path).read()
     suites = [line for line in junit.split('\n') if '<testsuite' in line]
     assert len(suites) == 2 and all('time="42.000"' in line for line in suites)
