@@ -19,21 +19,6 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts i
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
 
 
-def merge_policies(policies):
-    """The strictest combination of several parsed policies (members of one shared password)."""
-    merged = {}
-    for parsed in policies:
-        for name, value in parsed.items():
-            if not isinstance(value, int) or isinstance(value, bool):
-                continue
-            if name.startswith('max_'):
-                if value > 0:
-                    merged[name] = min(merged.get(name, value), value)
-            else:
-                merged[name] = max(merged.get(name, value), value)
-    return merged
-
-
 def _setting(acct, name, default):
     value = acct.get(name)
     return default if value is None else value
@@ -95,14 +80,65 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     a new one, or for orphans the one already escrowed (pending_passwords / pending_attempts, read
     from the store), with the attempt id that names it in the store. Decisions carry no secret.
     """
+    now = now or utcnow()
     accounts = _with_unlisted_orphans(accounts, ledger, reconciled)
-    members, group_of, group_meta = group_accounts(client, accounts, sync_groups, workers)
-    decide_members(members, ledger, reconciled, force, now or utcnow())
+    to_query, quiet = split_by_need(accounts, ledger, reconciled, store_pending, force, now)
+    if not to_query:
+        return [_not_due(acct, ledger) for acct in quiet], []
+    if callable(sync_groups):
+        sync_groups = sync_groups()  # read only when some account is queried
+    members, group_of, group_meta = group_accounts(client, to_query, sync_groups, workers)
+    decide_members(members, ledger, reconciled, force, now)
     settled_now = set()  # store pendings this run commits or discards before it escrows anything
     for record in reconciled.get('commit_records', []) + reconciled.get('discard_records', []):
         settled_now.update(record['keys'])
-    return decide_groups(members, group_of, group_meta, pending_passwords or {}, pending_attempts or {},
-                         dict(store_pending or {}), settled_now, rng)
+    decisions, groups = decide_groups(members, group_of, group_meta, pending_passwords or {}, pending_attempts or {},
+                                      dict(store_pending or {}), settled_now, rng)
+    if quiet:
+        decisions = _in_account_order(decisions + [_not_due(acct, ledger) for acct in quiet], accounts)
+    return decisions, groups
+
+
+def _key_of(acct):
+    return account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
+
+
+def split_by_need(accounts, ledger, reconciled, store_pending, force, now):
+    """(accounts to query, accounts the ledger alone decides): a scheduled run costs what is due.
+
+    An account is queried when it is due, new, forced, not plainly current in the ledger, escrowed or in
+    flight, and so is every account of its identity: ISC shares a password (sync groups) only between the
+    accounts of one identity, so the groups stay whole."""
+    busy = set(store_pending or ()) | set(reconciled.get('orphans', ()))
+    for part in ('waiting', 'finished', 'failed'):
+        for item in reconciled.get(part) or ():
+            busy.update(item['keys'])
+    needy_identities = set()
+    for acct in accounts:
+        key, entry = _key_of(acct), ledger.entry(_key_of(acct))
+        if (force or key in busy or acct.get('unlisted') or entry.get('state') != 'current'
+                or _due(entry, acct['max_age_days'], force, now)):
+            needy_identities.add(acct['user_name'])
+    to_query = [a for a in accounts if a['user_name'] in needy_identities]
+    return to_query, [a for a in accounts if a['user_name'] not in needy_identities]
+
+
+def _not_due(acct, ledger):
+    """The decision for an account the ledger shows current and not due (no request made for it)."""
+    key = _key_of(acct)
+    return {'key': key, 'source_name': acct['source_name'], 'user_name': acct['user_name'],
+            'account_id': acct.get('account_id'), 'group': 'ledger|' + key, 'action': 'skip',
+            'reason': 'not due (rotated %s)' % ledger.entry(key).get('last_rotated')}
+
+
+def _in_account_order(decisions, accounts):
+    """Decisions ordered as the accounts are listed, each group where its first listed member is."""
+    position = dict((_key_of(acct), index) for index, acct in enumerate(accounts))
+    first = {}
+    for decision in decisions:
+        if decision['key'] in position:
+            first[decision['group']] = min(first.get(decision['group'], len(position)), position[decision['key']])
+    return sorted(decisions, key=lambda d: first.get(d['group'], len(position)))
 
 
 def _with_unlisted_orphans(accounts, ledger, reconciled):
@@ -352,7 +388,7 @@ def _build_group(gid, members, meta, action, pending_passwords, pending_attempts
     if unsettled:
         return None, ('%s already holds an unsettled pending password in the store; it is settled before a new one '
                       'is made' % ', '.join(unsettled))
-    rules = merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)
+    rules = policy_mod.merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)
     lengths = [m['acct']['password_length'] for m in members if m['acct'].get('password_length')]
     exclude = ''.join(sorted(set(''.join(m['acct'].get('exclude_chars') or '' for m in members))))
     try:

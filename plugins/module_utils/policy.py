@@ -204,3 +204,18 @@ def generate(policy=None, length=None, exclude_chars='', rng=None):
             return candidate
     raise PolicyError('could not generate a password for this policy; relax exclude_chars or '
                       'max_repeated_chars')
+
+
+def merge_policies(policies):
+    """The strictest combination of several parsed policies (members of one shared password)."""
+    merged = {}
+    for parsed in policies:
+        for name, value in parsed.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            if name.startswith('max_'):
+                if value > 0:
+                    merged[name] = min(merged.get(name, value), value)
+            else:
+                merged[name] = max(merged.get(name, value), value)
+    return merged

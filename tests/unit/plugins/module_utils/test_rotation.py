@@ -145,6 +145,58 @@ def test_shared_password_groups_are_rotated_once(ledger):
     assert ledger.entry('AD-2/svc-x')['state'] == 'current'
 
 
+class CountingClient(FakeClient):
+    """A FakeClient that counts query-password-info and sync-group reads per user name."""
+
+    def __init__(self, accounts):
+        FakeClient.__init__(self, accounts)
+        self.queried, self.sync_reads = [], 0
+
+    def query_password_info(self, user_name, source_name):
+        self.queried.append((user_name, source_name))
+        return FakeClient.query_password_info(self, user_name, source_name)
+
+    def sync_groups(self):
+        self.sync_reads += 1
+        return [{'id': 'grp-1', 'sourceIds': ['AD-1', 'AD-2']}]
+
+
+def test_a_run_with_nothing_due_sends_no_request_and_decides_from_the_ledger(ledger):
+    client = CountingClient(fleet(6))
+    run_all(client, ledger, accounts_for(client), sync_groups=client.sync_groups)
+    assert len(client.queried) == 6 and client.sync_reads == 1
+    client.queried, client.sync_reads = [], 0
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, {}, sync_groups=client.sync_groups)
+    assert groups == [] and client.queried == [] and client.sync_reads == 0
+    assert [d['key'] for d in decisions] == [d['key'] for d in planning.plan(
+        client, accounts_for(client), ledger, {}, force=True, sync_groups=client.sync_groups)[0]]
+    assert {d['action'] for d in decisions} == {'skip'} and all('not due (rotated ' in d['reason'] for d in decisions)
+
+
+def test_only_due_identities_are_queried_and_their_sync_groups_stay_whole(ledger):
+    accounts = dict(fleet(4))
+    accounts.update({('svc-x', 'AD-1'): ('idx', 'AD-1', [{'accountId': 'x1', 'accountName': 'svc-x'}]),
+                     ('svc-x', 'AD-2'): ('idx', 'AD-2', [{'accountId': 'x2', 'accountName': 'svc-x'}])})
+    client = CountingClient(accounts)
+    run_all(client, ledger, accounts_for(client), sync_groups=client.sync_groups)
+    # svc-x's AD-1 account is due again (its age), its AD-2 twin is not: both are queried and changed as one
+    entry = ledger.accounts['AD-1/svc-x']
+    entry['last_rotated'] = ledger_mod.iso(ledger_mod.utcnow() - datetime.timedelta(days=40))
+    client.queried, client.sent = [], []
+    decisions, groups = planning.plan(client, accounts_for(client), ledger, {}, sync_groups=client.sync_groups,
+                                      rng=random.Random(2))
+    assert sorted(client.queried) == [('svc-x', 'AD-1'), ('svc-x', 'AD-2')]
+    assert len(groups) == 1 and sorted(groups[0]['keys']) == ['AD-1/svc-x', 'AD-2/svc-x']
+    assert [d['action'] for d in decisions].count('rotate') == 2
+    # a new account, and an account whose state is not plainly current, are queried too
+    ledger.accounts['src-a/svc-000']['state'] = 'failed'
+    client.queried = []
+    planning.plan(client, accounts_for(client) + planning.with_defaults(
+        [{'user_name': 'svc-new', 'source_name': 'src-b'}], 30, 0, ''), ledger, {}, sync_groups=client.sync_groups)
+    assert ('svc-000', 'src-a') in client.queried and ('svc-new', 'src-b') in client.queried
+    assert ('svc-001', 'src-b') not in client.queried
+
+
 def test_duplicate_accounts_are_refused():
     with pytest.raises(ledger_mod.RotationError, match='listed more than once: src/u'):
         planning.with_defaults([{'source_name': 'src', 'user_name': 'u'}] * 2, 90, 0, '')
