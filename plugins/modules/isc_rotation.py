@@ -98,6 +98,17 @@ options:
     description: Rotate every account now, whatever its age; parked accounts are retried too (O(phase=plan)).
     type: bool
     default: false
+  shard:
+    description:
+      - Plan only this share of O(accounts) (O(phase=plan)), written V(i/N) (shard i of N, counted from 1, so
+        V(1/4) to V(4/4) for four jobs); empty for every account.
+      - An account's shard is the sha256 of its identity's user name (lower-cased) modulo N, plus 1, the same in
+        every process and Python version. Sharding by the identity keeps a password sync group, and two accounts
+        of one identity on one source, in one shard.
+      - Each shard must have its own O(ledger_path) and secret store (with the role, its own
+        C(service_account_rotation_state_dir)); the role sets it as C(service_account_rotation_shard).
+    type: str
+    default: ''
   groups:
     description: The C(groups) result of the plan phase (O(phase=apply)).
     type: list
@@ -348,6 +359,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 
 
 def run_phase(module):
@@ -376,8 +388,9 @@ def run_phase(module):
         # without the sync groups accounts that share a password would get different ones; api.py's table
         # says which API versions serve them (today every one)
         sync_groups = client.list_password_sync_groups() if serves(client.api_version, OP_SYNC_GROUPS) else None
-        accounts = planning.with_defaults(params['accounts'], params['max_age_days'], params['password_length'],
-                                          params['exclude_chars'])
+        # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
+        accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
+                                          params['max_age_days'], params['password_length'], params['exclude_chars'])
         decisions, groups = planning.plan(client, accounts, ledger, params['reconciled'],
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'],
@@ -436,6 +449,7 @@ def main():
         password_length=dict(type='int', default=0, no_log=False),
         exclude_chars=dict(type='str', default=''),
         force=dict(type='bool', default=False),
+        shard=dict(type='str', default=''),
         groups=dict(type='list', elements='dict', default=[], options=dict(
             group=dict(type='str', required=True),
             keys=dict(type='list', elements='str', required=True, no_log=False),
