@@ -1,0 +1,183 @@
+"""Shards (service_account_rotation_shard "i/N") through ansible-playbook against one simulator.
+
+Two jobs, shard 1/2 and 2/2, each with its own state directory, run at the same time against one
+simulator, as the N nodes of an AWX workflow do. Between them they rotate every listed account once,
+never the same one twice, keep a password sync group and an identity's twin accounts in one shard, and
+each keeps only its own accounts in its ledger and store.
+"""
+
+import collections
+import hashlib
+import json
+import os
+import subprocess
+
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from conftest import PlaybookRunner
+from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
+from rotation_helpers import ROTATE, VAULT_PASSWORD, baseline_hashes, fleet, key_of, repo_path, rotate_vars, sha, write_accounts
+
+# A play that leaves service_account_rotation_state_dir to the role, so its per-shard default is used
+# (the shipped playbook sets the state directory itself).
+DEFAULT_DIR_PLAY = """
+- name: Rotate one shard in the role's default state directory
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - "{{ rotation_accounts_file }}"
+  roles:
+    - role: sailpoint_isc.passwords.service_account_rotation
+"""
+
+SYNC_SOURCES = ('Unix-LDAP', 'Unix-Kerberos')
+SHARD2_CLIENT = ('shard-2-client-id', 'shard-2-client-secret-not-a-secret')
+
+
+def expected_shard(user_name, count):
+    """The shard of an identity, computed here on its own (not by the collection): sha256 mod N, from 1."""
+    return int(hashlib.sha256(user_name.strip().lower().encode('utf-8')).hexdigest(), 16) % count + 1
+
+
+def read_vault_store(state_dir):
+    path = os.path.join(state_dir, 'store.vault')
+    if not os.path.exists(path):
+        return {}
+    with open(path, 'rb') as handle:
+        return json.loads(VaultLib([('default', VaultSecret(VAULT_PASSWORD))]).decrypt(handle.read()))['accounts']
+
+
+def report_rows(state_dir):
+    with open(os.path.join(state_dir, 'report.json'), encoding='utf-8') as handle:
+        return {row['account']: row['status'] for row in json.load(handle)['accounts']}
+
+
+def ledger_keys(state_dir):
+    with open(os.path.join(state_dir, 'ledger.json'), encoding='utf-8') as handle:
+        return set(json.load(handle)['accounts'])
+
+
+def user_of(key):
+    return key.partition('/')[2].partition('#')[0]
+
+
+def sync_group_sources():
+    with open(repo_path('tools', 'isc_simulator', 'seed.yaml'), encoding='utf-8') as handle:
+        seed = yaml.safe_load(handle)
+    return [tuple(group['sources']) for group in seed['sync_groups']]
+
+
+def two_client_simulator(simulator_factory, workdir):
+    """The default seed plus a second API client: each shard has its own, as the docs tell users to do."""
+    with open(repo_path('tools', 'isc_simulator', 'seed.yaml'), encoding='utf-8') as handle:
+        seed = yaml.safe_load(handle)
+    seed['api_clients'].append({'client_id': SHARD2_CLIENT[0], 'client_secret': SHARD2_CLIENT[1], 'type': 'client'})
+    path = os.path.join(workdir, 'seed-two-clients.yaml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(seed, handle)
+    return simulator_factory('--seed', path, '--completion-delay', '0.3')
+
+
+def test_two_shards_side_by_side_rotate_the_fleet_once_and_keep_groups_whole(simulator_factory, workdir):
+    assert sync_group_sources() == [SYNC_SOURCES], 'the seed has the one sync group this test expects'
+    simulator = two_client_simulator(simulator_factory, workdir)
+    ansible = PlaybookRunner(workdir, simulator)
+    everything = fleet(simulator, prefix='')
+    # Sync-group identities: half are listed on both member sources (a shard by account would split them,
+    # and two shards would change one password); the others on ONE member source only, so the engine
+    # discovers the other member through the identity: it must be in the listed one's shard and store.
+    sync_users = sorted(set(a['user_name'] for a in everything if a['source_name'] in SYNC_SOURCES))
+    half = set(sync_users[:len(sync_users) // 2])
+    discovered = [a for a in everything if a['source_name'] == 'Unix-Kerberos' and a['user_name'] in half]
+    accounts = [a for a in everything if a not in discovered]
+    twins = [a for a in accounts if a['user_name'] == 'Carl.Jones']
+    assert len(discovered) >= 3 and len(twins) == 2 and all(t.get('account_id') for t in twins)
+    listed = set(key_of(a) for a in accounts)
+    baseline = baseline_hashes(simulator, everything)
+    accounts_file = write_accounts(workdir, accounts)
+    play = os.path.join(workdir, 'rotate-default-dir.yml')
+    with open(play, 'w', encoding='utf-8') as handle:
+        handle.write(DEFAULT_DIR_PLAY)
+    quick = {'service_account_rotation_poll_interval': 1, 'service_account_rotation_wait_timeout': 60}
+    states = {1: os.path.join(workdir, 'state-shard-1'),   # set explicitly, as an AWX template does
+              2: os.path.join(workdir, 'rotation-shard-2-of-2')}  # the role's default for shard 2/2
+    runs = {
+        1: ansible.command(ROTATE, rotate_vars(workdir, accounts_file, rotation_state_dir=states[1],
+                                               service_account_rotation_shard='1/2')),
+        2: ansible.command(play, dict(quick, rotation_accounts_file=accounts_file, service_account_rotation_shard=' 2/2')),
+    }
+    # both at once, each with its own API client: each shard has its own run lease and store lease, so
+    # neither waits for the other, and its own request budget at ISC (no 429, see below)
+    envs = {1: ansible.env(), 2: ansible.env(SAIL_CLIENT_ID=SHARD2_CLIENT[0], SAIL_CLIENT_SECRET=SHARD2_CLIENT[1])}
+    procs = {shard: subprocess.Popen(cmd, cwd=workdir, env=envs[shard], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True) for shard, cmd in runs.items()}
+    outputs = {shard: proc.communicate(timeout=300)[0] for shard, proc in procs.items()}
+    for shard, proc in procs.items():
+        assert proc.returncode == 0, 'shard %d/2:\n%s' % (shard, outputs[shard][-4000:])
+    assert not os.path.exists(os.path.join(workdir, 'rotation')), 'shard 2/2 did not fall back to the unsharded default'
+
+    rotated = {}
+    for shard, state in states.items():
+        rows = report_rows(state)
+        rotated[shard] = set(k for k, status in rows.items() if status == 'rotated')
+        assert set(rows.values()) == {'rotated'}, rows
+        # exactly the shard's identities, as computed independently of the collection
+        assert rotated[shard] & listed == set(k for k in listed if expected_shard(user_of(k), 2) == shard)
+    assert rotated[1] and rotated[2], 'both shards had work'
+    assert not rotated[1] & rotated[2], 'no account rotated by both shards'
+    assert (rotated[1] | rotated[2]) & listed == listed, 'every listed account rotated by one shard'
+
+    # every account changed once at ISC: one set-password per change, summed over both shards, and no 429:
+    # the two clients' budgets are separate
+    changes = set((a['user_name'], 'sync') if a['source_name'] in SYNC_SOURCES else key_of(a) for a in accounts)
+    assert simulator.counters()['requests'].get('set_password', {}) == {'202': len(changes)}
+    assert simulator.counters()['tokensIssued'] == 2, 'one token per shard: each shard used its own client'
+    live = {(r['sourceName'], r['userName'], r['accountId']): r['passwordSha256'] for r in simulator.accounts()}
+    stores = {shard: read_vault_store(state) for shard, state in states.items()}
+    for item in everything:
+        owner = expected_shard(item['user_name'], 2)
+        other = 3 - owner
+        key = key_of(item)
+        assert key not in stores[other], '%s is in the store of shard %d/2' % (key, other)
+        digest = [h for (source, user, account_id), h in live.items() if source == item['source_name']
+                  and user == item['user_name'] and item.get('account_id') in (None, account_id)]
+        assert len(digest) == 1 and digest[0] != baseline[key], key
+        assert sha(stores[owner][key]['current']) == digest[0], key
+
+    # a sync group is whole in one shard: the listed member and the member discovered through the identity
+    by_user = collections.defaultdict(set)
+    for shard, keys in rotated.items():
+        for key in keys:
+            if key.split('/')[0] in SYNC_SOURCES:
+                by_user[user_of(key)].add(shard)
+    assert set(by_user) == set(sync_users)
+    assert all(len(shards) == 1 for shards in by_user.values()), by_user
+    for item in discovered:
+        assert key_of(item) in rotated[expected_shard(item['user_name'], 2)], key_of(item)
+    # an identity's two accounts on one source (two changes) stay together too
+    assert len(set(expected_shard(t['user_name'], 2) for t in twins)) == 1
+    assert set(key_of(t) for t in twins) <= rotated[expected_shard('Carl.Jones', 2)]
+
+    # each shard's ledger and store hold its own keys only
+    for shard, state in states.items():
+        keys = ledger_keys(state)
+        assert keys and all(expected_shard(user_of(k), 2) == shard for k in keys), (shard, keys)
+        assert keys == set(stores[shard]) == rotated[shard]
+
+
+def test_a_bad_shard_fails_naming_the_variable_and_changes_nothing(ansible, simulator, workdir):
+    accounts = fleet(simulator, prefix='svc-app-', limit=3)
+    accounts_file = write_accounts(workdir, accounts)
+    for bad in ('3/2', '0/2', 'half', '1/0'):
+        state = os.path.join(workdir, 'state-%s' % bad.replace('/', '-'))
+        result = ansible.run(ROTATE, rotate_vars(workdir, accounts_file, rotation_state_dir=state,
+                                                 service_account_rotation_shard=bad))
+        assert result.returncode != 0
+        out = result.stdout + result.stderr
+        assert 'service_account_rotation_shard must be' in out and "got '%s'" % bad in out, out[-3000:]
+        assert 'Traceback' not in out
+        assert not os.path.exists(state), 'refused before the state directory was made'
+    assert simulator.requests_of('set_password') == 0 and simulator.requests_of('query_password_info') == 0
+
