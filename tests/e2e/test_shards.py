@@ -4,6 +4,9 @@ Two jobs, shard 1/2 and 2/2, each with its own state directory, run at the same 
 simulator, as the N nodes of an AWX workflow do. Between them they rotate every listed account once,
 never the same one twice, keep a password sync group and an identity's twin accounts in one shard, and
 each keeps only its own accounts in its ledger and store.
+
+The AWX workflow as code (extensions/awx/workflow.example.yml) is run against stand-ins for the awx.awx
+modules that only record their arguments: it is never run against a controller here.
 """
 
 import collections
@@ -181,3 +184,112 @@ def test_a_bad_shard_fails_naming_the_variable_and_changes_nothing(ansible, simu
         assert not os.path.exists(state), 'refused before the state directory was made'
     assert simulator.requests_of('set_password') == 0 and simulator.requests_of('query_password_info') == 0
 
+
+# --------------------------------------------------------------------------- the AWX workflow as code
+
+# Stand-in for every awx.awx module the example uses: records its arguments, talks to no controller.
+AWX_STUB = '''#!/usr/bin/python
+# WANT_JSON
+import json, os, sys
+with open(sys.argv[1]) as handle:
+    args = dict((k, v) for k, v in json.load(handle).items() if not k.startswith('_ansible'))
+with open(os.environ['AWX_STUB_LOG'], 'a') as handle:
+    name = os.path.splitext(os.path.basename(__file__))[0].replace('AnsiballZ_', '')
+    handle.write(json.dumps({'module': name, 'args': args}) + '\\n')
+print(json.dumps({'changed': True}))
+'''
+AWX_MODULES = ('credential_type', 'credential', 'instance_group', 'job_template', 'workflow_job_template',
+               'workflow_job_template_node', 'schedule')
+WORKFLOW = repo_path('extensions', 'awx', 'workflow.example.yml')
+CLIENTS = [{'client_id': 'client-%d' % n, 'client_secret': 'secret-%d' % n} for n in (1, 2, 3)]
+SETTINGS = {'awx_organization': 'Default', 'awx_project': 'iam-automation', 'awx_inventory': 'localhost-only',
+            'awx_vault_credential': 'isc-rotation-vault', 'awx_instance_group': 'isc-rotation',
+            'isc_base_url': 'https://acme.api.identitynow.com', 'isc_api_clients': CLIENTS}
+
+
+def run_workflow_example(workdir, settings):
+    """Run extensions/awx/workflow.example.yml against the stand-ins: (result, {module: [args, ...]})."""
+    stubs = os.path.join(workdir, 'awx-stub')
+    modules = os.path.join(stubs, 'ansible_collections', 'awx', 'awx', 'plugins', 'modules')
+    os.makedirs(modules, exist_ok=True)
+    for name in AWX_MODULES:
+        with open(os.path.join(modules, name + '.py'), 'w', encoding='utf-8') as handle:
+            handle.write(AWX_STUB)
+    log = os.path.join(workdir, 'awx-calls.jsonl')
+    if os.path.exists(log):
+        os.remove(log)
+    runner = PlaybookRunner(workdir, None)
+    env = {'ANSIBLE_COLLECTIONS_PATH': stubs, 'AWX_STUB_LOG': log}
+    result = subprocess.run(runner.command(WORKFLOW, settings, vault=False), cwd=workdir, env=runner.env(**env),
+                            capture_output=True, text=True, timeout=300, check=False)
+    calls = collections.defaultdict(list)
+    if os.path.exists(log):
+        with open(log, encoding='utf-8') as handle:
+            for line in handle:
+                call = json.loads(line)
+                calls[call['module']].append(call['args'])
+    return result, calls
+
+
+def test_awx_workflow_example_makes_one_template_per_api_client_and_runs_them_side_by_side(workdir):
+    result, calls = run_workflow_example(workdir, SETTINGS)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert 'secret-' not in result.stdout + result.stderr, 'the client secrets stay out of the log'
+    # one ISC credential per API client, of the shipped credential type
+    with open(repo_path('extensions', 'awx', 'credential_type.yml'), encoding='utf-8') as handle:
+        type_name = yaml.safe_load(handle)['name']
+    creds = calls['credential']
+    assert [c['inputs']['client_id'] for c in creds] == ['client-1', 'client-2', 'client-3']
+    assert all(c['credential_type'] == type_name and c['inputs']['base_url'] == SETTINGS['isc_base_url'] for c in creds)
+    cred_names = [c['name'] for c in creds]
+    assert len(set(cred_names)) == 3
+    # one job template per shard: its own ISC credential, its own shard, its own state directory
+    templates = calls['job_template']
+    assert len(templates) == 3
+    shards, state_dirs, isc_creds = [], [], []
+    for template in templates:
+        mine = [c for c in template['credentials'] if c in cred_names]
+        assert len(mine) == 1 and SETTINGS['awx_vault_credential'] in template['credentials']
+        isc_creds.append(mine[0])
+        shards.append(template['extra_vars']['service_account_rotation_shard'])
+        state_dirs.append(template['extra_vars']['rotation_state_dir'])
+        assert template['playbook'] == 'rotate_service_accounts.yml'
+        assert not template.get('survey_enabled'), 'a survey default would replace the shard state directory'
+        assert template['allow_simultaneous'] is False and template['instance_groups'] == ['isc-rotation']
+    assert sorted(isc_creds) == sorted(cred_names)
+    assert shards == ['1/3', '2/3', '3/3']
+    assert len(set(state_dirs)) == 3 and all(d.startswith('/var/lib/isc-rotation/') for d in state_dirs)
+    # one workflow, a node per template, no links between nodes: all of them start at once
+    workflow = calls['workflow_job_template']
+    assert len(workflow) == 1
+    nodes = calls['workflow_job_template_node']
+    assert len(nodes) == 3 and len(set(n['identifier'] for n in nodes)) == 3
+    assert sorted(n['unified_job_template'] for n in nodes) == sorted(t['name'] for t in templates)
+    assert all(n['workflow_job_template'] == workflow[0]['name'] for n in nodes)
+    assert not any(n.get(link) for n in nodes for link in ('success_nodes', 'failure_nodes', 'always_nodes'))
+    # and a schedule for the workflow
+    schedules = calls['schedule']
+    assert len(schedules) == 1 and schedules[0]['unified_job_template'] == workflow[0]['name']
+    assert 'RRULE:' in schedules[0]['rrule']
+    assert not calls['instance_group'], 'no container groups unless a cluster credential is given'
+
+
+def test_awx_workflow_example_gives_each_shard_its_own_claim_on_kubernetes(workdir):
+    result, calls = run_workflow_example(workdir, dict(SETTINGS, awx_cluster_credential='my-cluster'))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    groups = calls['instance_group']
+    assert [g['name'] for g in groups] == ['isc-rotation-shard-%d' % n for n in (1, 2, 3)]
+    claims = []
+    for group in groups:
+        spec = yaml.safe_load(group['pod_spec_override'])
+        assert group['is_container_group'] and group['credential'] == 'my-cluster'
+        assert spec['spec']['containers'][0]['volumeMounts'][0]['name'] == spec['spec']['volumes'][0]['name']
+        claims.append(spec['spec']['volumes'][0]['persistentVolumeClaim']['claimName'])
+    assert claims == ['isc-rotation-state-shard-%d' % n for n in (1, 2, 3)]
+    assert [t['instance_groups'] for t in calls['job_template']] == [[g['name']] for g in groups]
+
+
+def test_awx_workflow_example_refuses_one_client_for_two_shards(workdir):
+    result, calls = run_workflow_example(workdir, dict(SETTINGS, isc_api_clients=[CLIENTS[0], CLIENTS[0]]))
+    assert result.returncode != 0 and 'budget is per client id' in result.stdout
+    assert not calls
