@@ -93,10 +93,21 @@ def _audit_fields(found):
     return out
 
 
-def render_table(rows, counts):
-    width = max([len('account')] + [len(r['account']) for r in rows])
-    lines = ['%-*s  %-12s  %s' % (width, 'account', 'status', 'detail')]
-    lines += ['%-*s  %-12s  %s' % (width, r['account'], r['status'], r['detail'][:320]) for r in rows]
+QUIET_STATUSES = ('rotated', 'skipped')  # statuses the job log counts but does not list
+SUMMARY_ROWS = 50  # rows the job log lists at most; the JSON and JUnit reports hold every row
+
+
+def render_table(rows, counts, limit=SUMMARY_ROWS):
+    """The job log's summary: the rows that need a look (capped), then the totals. Fits any fleet size."""
+    shown = [r for r in rows if r['status'] not in QUIET_STATUSES]
+    lines = []
+    if shown:
+        width = max([len('account')] + [len(r['account']) for r in shown[:limit]])
+        lines.append('%-*s  %-12s  %s' % (width, 'account', 'status', 'detail'))
+        lines += ['%-*s  %-12s  %s' % (width, r['account'], r['status'], r['detail'][:320]) for r in shown[:limit]]
+        if len(shown) > limit:
+            lines.append('... and %d more accounts that are not %s: every row is in the JSON and JUnit reports'
+                         % (len(shown) - limit, ' or '.join(QUIET_STATUSES)))
     lines.append('totals: ' + ', '.join('%s=%d' % kv for kv in sorted(counts.items())))
     return lines
 

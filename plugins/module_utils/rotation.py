@@ -131,13 +131,14 @@ def reached_beyond(source_ids, planned_sources):
 # --------------------------------------------------------------------------- apply
 
 def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
-          batch_size=100, progress=None, clock=time.monotonic):
+          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0):
     """Submit every group's change and poll them all until terminal or wait_timeout.
 
     One scheduler feeds a small thread pool: a status poll that is due goes first, otherwise the
     next submission; the client's limiter paces both, so the run is bound by the API budget.
     At most batch_size changes are submitted and not yet settled at any time.
     Each request id is journalled the moment it is known. set-password is never re-sent here.
+    progress(line) gets a line (settled, in flight, rate, ETA) every progress_every seconds and at the end.
     """
     first_poll = poll_interval if first_poll is None else first_poll
     outcomes = {}
@@ -146,6 +147,17 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     seq = [0]
     inflight = {}
     done_count = [0]
+    started, last_line = clock(), [clock()]
+
+    def tell():
+        elapsed = max(clock() - started, 0.001)
+        done = done_count[0]
+        unsettled = sum(1 for o in outcomes.values() if o['state'] != 'FINISHED')
+        rate = done / elapsed
+        eta = ', ETA %ds' % ((len(groups) - done) / rate) if rate and done < len(groups) else ''
+        progress('%d/%d changes settled (%d not FINISHED), %d in flight, %.1f changes/s%s'
+                 % (done, len(groups), unsettled, len(inflight) + len(polls), rate, eta))
+        last_line[0] = clock()
 
     submitted_at = {}
 
@@ -164,12 +176,14 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                                         sources=group.get('sources') or [],
                                         seconds=round(clock() - submitted_at.get(group['group'], clock()), 3))
         done_count[0] += 1
-        if progress and (done_count[0] % batch_size == 0 or done_count[0] == len(groups)):
-            progress('%d/%d changes settled' % (done_count[0], len(groups)))
+        if progress and done_count[0] == len(groups):
+            tell()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while to_submit or polls or inflight:
             now = clock()
+            if progress and now - last_line[0] >= progress_every:
+                tell()
             while len(inflight) < workers:
                 if polls and polls[0][0] <= now:
                     _due, _seq, group, rid, deadline = heapq.heappop(polls)
@@ -182,7 +196,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
             if not inflight:
                 time.sleep(max(0.0, min(polls[0][0] - clock(), 1.0)) if polls else 0)
                 continue
-            timeout = max(0.0, polls[0][0] - clock()) if polls and len(inflight) < workers else None
+            # wake at least once a second, so that a progress line is never late
+            timeout = min(max(0.0, polls[0][0] - clock()), 1.0) if polls and len(inflight) < workers else 1.0
             finished, _pending = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
                 kind, group, rid, deadline = inflight.pop(future)

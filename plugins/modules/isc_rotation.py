@@ -176,7 +176,7 @@ options:
     type: dict
     default: {}
   batch_size:
-    description: Changes submitted and not yet settled at any one time; also the unit of progress lines.
+    description: Changes submitted and not yet settled at any one time.
     type: int
     default: 100
   wait_timeout:
@@ -303,9 +303,10 @@ started:
   type: str
 progress:
   description:
-    - One line per settled batch of changes (O(batch_size)), with the time since the phase began.
-    - The same lines are appended to C(progress.log) beside O(ledger_path) as they happen, so a long run
-      can be followed with C(tail -f).
+    - The last progress line of the phase (changes settled, in flight, rate), with the time since it began.
+    - While the phase runs, a line every 5 seconds is appended to C(progress.log) beside O(ledger_path), so a
+      long run can be followed with C(tail -f); the callback plugin P(sailpoint_isc.passwords.rotation_progress#callback)
+      prints them in the job log as they come.
   returned: when O(phase=apply)
   type: list
   elements: str
@@ -349,8 +350,6 @@ stats:
   type: dict
 '''
 
-import os
-import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -358,6 +357,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 
@@ -386,8 +386,8 @@ def run_phase(module):
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
     elif phase == 'plan':
         # without the sync groups accounts that share a password would get different ones; api.py's table
-        # says which API versions serve them (today every one)
-        sync_groups = client.list_password_sync_groups() if serves(client.api_version, OP_SYNC_GROUPS) else None
+        # says which API versions serve them (today every one). Read only when some account is queried.
+        sync_groups = client.list_password_sync_groups if serves(client.api_version, OP_SYNC_GROUPS) else None
         # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
         accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
@@ -408,22 +408,16 @@ def run_phase(module):
     else:
         if module.check_mode:
             return dict(changed=bool(params['groups']), outcomes=[], commit_records=[], discard_records=[])
-        progress = []
-        # A module's output only shows when it ends: progress also goes, line by line, to a file
-        # beside the ledger that can be followed (tail -f) during a long run. No secrets in it.
-        progress_path = os.path.join(os.path.dirname(params['ledger_path']) or '.', 'progress.log')
-        started = time.time()
-
-        def report(line):
-            line = '%s %s (%.0f s)' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), line, time.time() - started)
-            progress.append(line)
-            with open(progress_path, 'a') as handle:
-                handle.write(line + '\n')
-        outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
-                                  poll_interval=params['poll_interval'], workers=params['workers'],
-                                  batch_size=params['batch_size'], progress=report)
+        # progress.log beside the ledger, and live in the job log with the rotation_progress callback
+        progress = ProgressLog(params['ledger_path'])
+        try:
+            outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
+                                      poll_interval=params['poll_interval'], workers=params['workers'],
+                                      batch_size=params['batch_size'], progress=progress)
+        finally:
+            progress.close()
         commits, discards = rotation.outcome_records(outcomes)
-        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress, commit_records=commits,
+        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
                       discard_records=discards)
     result['stats'] = dict(client.stats)
     return result

@@ -51,9 +51,14 @@ def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator
     junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
     assert 'tests="%d" failures="0"' % len(accounts) in junit
 
+    queries_after_first = simulator.requests_of('query_password_info')
+    groups_read_after_first = simulator.requests_of('sync_groups')
     second = ansible.run(ROTATE, extra)
     assert second.returncode == 0, second.stdout[-3000:]
     assert simulator.requests_of('set_password') == sets_after_first
+    # nothing is due: the ledger decides alone, no account is queried and no sync group read
+    assert simulator.requests_of('query_password_info') == queries_after_first
+    assert simulator.requests_of('sync_groups') == groups_read_after_first
     report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
     assert report['totals'] == {'skipped': len(accounts)}
 

@@ -331,3 +331,17 @@ def test_reports_are_kept_per_run_with_real_times_and_request_ids(tmp_path, ledg
     assert 'name="%s" time="1.500"' % rows[0]['account'] in junit
     assert all('<property name="request_id" value="%s"/>' % r['request_id'] in junit for r in rows)
     assert json.load(open(json_path))['run_id'] == 'abcdef0123456789'
+
+
+def test_the_log_summary_lists_only_rows_that_need_a_look_capped():
+    rows = ([{'account': 'AD/ok-%04d' % i, 'status': 'rotated', 'detail': 'FINISHED'} for i in range(5000)]
+            + [{'account': 'AD/idle-%04d' % i, 'status': 'skipped', 'detail': 'not due'} for i in range(5000)]
+            + [{'account': 'AD/bad-%03d' % i, 'status': 'failed', 'detail': 'FAILED: Connector error'} for i in range(70)])
+    counts = {'rotated': 5000, 'skipped': 5000, 'failed': 70}
+    lines = report_mod.render_table(rows, counts)
+    assert len(lines) == 1 + 50 + 1 + 1
+    assert lines[-1] == 'totals: failed=70, rotated=5000, skipped=5000'
+    assert all('AD/bad-' in line for line in lines[1:51]) and 'AD/bad-049' in lines[50]
+    assert '20 more accounts' in lines[51] and 'JSON and JUnit reports' in lines[51]
+    quiet = report_mod.render_table(rows[:10000], {'rotated': 5000, 'skipped': 5000})
+    assert quiet == ['totals: rotated=5000, skipped=5000']
