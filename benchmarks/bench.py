@@ -7,14 +7,23 @@ every request, 2 s from set-password to FINISHED. Measured in one run:
      window lets the requests the run made take (see window_bound);
   2. a playbook looping isc_set_password (wait: true), one task per account, on LOOP_N (30) accounts;
   3. the plan (check mode) for 10,000 and 1,000 accounts with the limit raised to 1,000 requests/s:
-     wall time and peak RSS of the whole ansible-playbook process tree.
+     wall time and peak RSS of the whole ansible-playbook process tree;
+  4. a scheduled run of the role over NOOP_N (10,000) accounts that were all rotated before, so
+     nothing is due, at the real limit: wall time of the whole ansible-playbook and the
+     query-password-info requests it sent (the state directory is written directly, see
+     noop_state: a ledger saying every account was rotated a day ago and a store holding the
+     simulator's current passwords; no rotation is spent on it).
 The role and the loop poll a change's status at the same interval (POLL_INTERVAL).
-Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...`.
+Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...
+noop_10k_s=... noop_10k_queries=...` (a figure whose part did not run is `nan`).
 Exits 1 when a run did not do all its work (fewer than N accounts rotated or changed, a plan short
-of its accounts) or the bound exceeds the wall time (a measuring error: it cannot).
-BENCH_N, BENCH_LOOP_N and BENCH_PLAN_SIZES override the sizes for a quick look.
+of its accounts, a no-op run that did not skip every account or sent a query) or the bound exceeds
+the wall time (a measuring error: it cannot).
+BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES and BENCH_NOOP_N override the sizes for a quick look;
+BENCH_PARTS (default bulk,loop,plan,noop) selects the parts to run.
 """
 
+import hashlib
 import json
 import math
 import os
@@ -31,9 +40,15 @@ BIN = os.path.dirname(sys.executable)
 BULK_N = int(os.environ.get('BENCH_N', '600'))
 LOOP_N = int(os.environ.get('BENCH_LOOP_N', '30'))
 PLAN_SIZES = [int(x) for x in os.environ.get('BENCH_PLAN_SIZES', '10000,1000').split(',')]
+NOOP_N = int(os.environ.get('BENCH_NOOP_N', '10000'))
+PARTS = set(p.strip() for p in os.environ.get('BENCH_PARTS', 'bulk,loop,plan,noop').split(',') if p.strip())
 RATE_LIMIT, RATE_WINDOW = 100, 10
 REAL_LIMIT = ['--rate-limit', str(RATE_LIMIT), '--rate-window', str(RATE_WINDOW), '--latency', '0.15', '--completion-delay', '2']
 POLL_INTERVAL = 3  # seconds between status polls, for the role and the loop alike
+VAULT_PASSWORD = 'bench-vault-password'
+# The password the simulator's seed gives every fleet account (tools/isc_simulator/seed.yaml, first fleet;
+# the --fleet-size svc-bulk- accounts use it too); noop_state checks it against the simulator's hashes.
+SEED_PASSWORD = 'Init-{name}-Aa1!x'
 
 
 def window_bound(requests, limit=RATE_LIMIT, window=RATE_WINDOW):
@@ -119,7 +134,7 @@ def run_playbook(workdir, sim, args, extra_vars):
         json.dump(extra_vars, handle)
     vault = os.path.join(workdir, 'vault-pass')
     with open(vault, 'w') as handle:
-        handle.write('bench-vault-password\n')
+        handle.write(VAULT_PASSWORD + '\n')
     cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', '--vault-password-file', vault,
            '-e', '@' + vars_file] + args
     peak = [0]
@@ -218,48 +233,127 @@ def plan(workdir, size):
     return {'wall': wall, 'n': len(accounts), 'peak_mb': peak, 'queries': queries}
 
 
-def main():
-    workdir = tempfile.mkdtemp(prefix='isc-bench-')
-    print('bench: workdir %s; simulator: 100 req/10 s, 150 ms latency, 2 s completion' % workdir, flush=True)
-    b = bulk(workdir)
-    print('bulk done in %.1f s' % b['wall'], flush=True)
-    lp = loop(workdir)
-    print('loop done in %.1f s' % lp['wall'], flush=True)
-    plans = {size: plan(workdir, size) for size in PLAN_SIZES}
+def noop_state(state_dir, rows, rotated_at):
+    """The state directory of a fleet rotated before: a ledger and a vault store, written directly.
 
-    bound = window_bound(b['limited'])
-    bulk_rate = b['rotated'] / b['wall']
-    loop_rate = lp['n'] / lp['wall']
-    rows = [
-        ('role, %d accounts' % b['n'], '%.1f s' % b['wall'], '%.2f rot/s' % bulk_rate,
-         'requests %s; 429s %d; tokens %d; report %s' % (json.dumps(b['requests'], sort_keys=True), b['rate_limited'], b['tokens'], b['totals'])),
-        ('loop, %d accounts' % lp['n'], '%.1f s' % lp['wall'], '%.3f rot/s' % loop_rate, 'one isc_set_password task (wait) per account'),
-    ]
-    for size in PLAN_SIZES:
+    The ledger (plugins/module_utils/ledger.py) says every account is current, last rotated at
+    rotated_at; the store (plugins/action/vault_file_store.py, one Ansible Vault document) holds each
+    account's current password, the simulator's seed password, checked against its hash. Both use the
+    role's account keys. Writing them costs seconds; rotating 10,000 accounts first would cost 50 minutes.
+    """
+    sys.path.insert(0, os.path.join(REPO, 'build', 'collections'))
+    from ansible.parsing.vault import VaultLib, VaultSecret
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
+    ledger, store, wrong = {}, {}, 0
+    for row in rows:
+        key = account_key(row['sourceName'], row['userName'])
+        password = SEED_PASSWORD.format(name=row['userName'])
+        wrong += hashlib.sha256(password.encode()).hexdigest() != row['passwordSha256']
+        ledger[key] = {'attempts': 0, 'last_error': None, 'last_rotated': rotated_at, 'request_id': None, 'state': 'current'}
+        store[key] = {'current': password, 'current_since': rotated_at}
+    if wrong:
+        raise SystemExit('noop: %d of %d seed passwords are not what the simulator holds (SEED_PASSWORD)' % (wrong, len(rows)))
+    os.makedirs(state_dir, mode=0o700)
+    with open(os.path.join(state_dir, 'ledger.json'), 'w') as handle:
+        handle.write(json.dumps({'version': 1, 'accounts': ledger}, indent=1, sort_keys=True) + '\n')
+    secret = VaultSecret(VAULT_PASSWORD.encode())
+    blob = VaultLib([('default', secret)]).encrypt(json.dumps({'version': 2, 'accounts': store}, sort_keys=True).encode(),
+                                                   secret=secret)
+    path = os.path.join(state_dir, 'store.vault')
+    with open(path, 'wb') as handle:
+        handle.write(blob)
+    os.chmod(path, 0o600)
+
+
+def noop(workdir):
+    """A scheduled run over NOOP_N accounts all rotated a day ago (max_age_days 90): nothing is due."""
+    sim = Simulator(workdir, '--fleet-size', str(NOOP_N), *REAL_LIMIT)
+    try:
+        rows = [a for a in sim.get('/__sim/accounts')['accounts'] if a['userName'].startswith('svc-bulk-')][:NOOP_N]
+        accounts = [{'source_name': a['sourceName'], 'user_name': a['userName']} for a in rows]
+        state_dir = os.path.join(workdir, 'noop')
+        rotated_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - 86400))
+        noop_state(state_dir, rows, rotated_at)
+        extra = {'rotation_accounts_file': write_accounts(workdir, accounts), 'rotation_state_dir': state_dir,
+                 'service_account_rotation_max_age_days': 90}
+        wall, peak, out = run_playbook(workdir, sim, ['sailpoint_isc.passwords.rotate_service_accounts'], extra)
+        counters = sim.get('/__sim/counters')
+        changed = sum(1 for a in sim.get('/__sim/accounts')['accounts'] if a['changeCount'] > 0)
+        report = json.load(open(os.path.join(state_dir, 'report.json')))
+    finally:
+        sim.stop()
+    requests = {op: sum(v for k, v in codes.items() if k.isdigit()) for op, codes in counters['requests'].items()}
+    return {'wall': wall, 'n': len(accounts), 'skipped': report['totals'].get('skipped', 0), 'totals': report['totals'],
+            'requests': requests, 'queries': requests.get('query_password_info', 0), 'changed': changed, 'peak_mb': peak}
+
+
+def main():
+    if not PARTS or PARTS - {'bulk', 'loop', 'plan', 'noop'}:
+        raise SystemExit('BENCH_PARTS: a comma-separated choice of bulk, loop, plan, noop (got %r)'
+                         % os.environ.get('BENCH_PARTS'))
+    workdir = tempfile.mkdtemp(prefix='isc-bench-')
+    print('bench: workdir %s; simulator: 100 req/10 s, 150 ms latency, 2 s completion; parts %s'
+          % (workdir, ','.join(sorted(PARTS))), flush=True)
+    b = lp = nop = None
+    if 'bulk' in PARTS:
+        b = bulk(workdir)
+        print('bulk done in %.1f s' % b['wall'], flush=True)
+    if 'loop' in PARTS:
+        lp = loop(workdir)
+        print('loop done in %.1f s' % lp['wall'], flush=True)
+    plans = {size: plan(workdir, size) for size in PLAN_SIZES} if 'plan' in PARTS else {}
+    if 'noop' in PARTS:
+        nop = noop(workdir)
+        print('noop done in %.1f s' % nop['wall'], flush=True)
+
+    nan = float('nan')
+    rows = []
+    if b:
+        bound = window_bound(b['limited'])
+        bulk_rate = b['rotated'] / b['wall']
+        rows.append(('role, %d accounts' % b['n'], '%.1f s' % b['wall'], '%.2f rot/s' % bulk_rate,
+                     'requests %s; 429s %d; tokens %d; report %s' % (json.dumps(b['requests'], sort_keys=True),
+                                                                     b['rate_limited'], b['tokens'], b['totals'])))
+    if lp:
+        loop_rate = lp['n'] / lp['wall']
+        rows.append(('loop, %d accounts' % lp['n'], '%.1f s' % lp['wall'], '%.3f rot/s' % loop_rate,
+                     'one isc_set_password task (wait) per account'))
+    for size in (PLAN_SIZES if plans else []):
         p = plans[size]
         rows.append(('plan (check), %d' % size, '%.1f s' % p['wall'], '%.0f MB peak' % p['peak_mb'],
                      '%d queries; whole process tree RSS' % p['queries']))
+    if nop:
+        rows.append(('no-op run, %d' % nop['n'], '%.1f s' % nop['wall'], '%.0f MB peak' % nop['peak_mb'],
+                     'requests %s; %d accounts changed; report %s' % (json.dumps(nop['requests'], sort_keys=True)
+                                                                      if nop['requests'] else 'none (not even a token)',
+                                                                      nop['changed'], nop['totals'])))
     print()
     print('%-22s %-10s %-14s %s' % ('run', 'wall', 'rate / memory', 'detail'))
     for row in rows:
         print('%-22s %-10s %-14s %s' % row)
-    print('bound for %d accounts: %.0f s (%d requests through a window of %d per %d s: the first %d at once, '
-          'then %d per %d s)' % (b['n'], bound, b['limited'], RATE_LIMIT, RATE_WINDOW, RATE_LIMIT, RATE_LIMIT, RATE_WINDOW))
-    peak_10k = plans.get(10000, {}).get('peak_mb', float('nan'))
-    peak_1k = plans.get(1000, {}).get('peak_mb', float('nan'))
-    print('bench: bulk_vs_bound=%.3f bulk_vs_loop=%.1f tokens=%d peak_mb_10k=%.0f peak_mb_1k=%.0f'
-          % (bound / b['wall'], bulk_rate / loop_rate, b['tokens'], peak_10k, peak_1k))
+    if b:
+        print('bound for %d accounts: %.0f s (%d requests through a window of %d per %d s: the first %d at once, '
+              'then %d per %d s)' % (b['n'], bound, b['limited'], RATE_LIMIT, RATE_WINDOW, RATE_LIMIT, RATE_LIMIT, RATE_WINDOW))
+    peak_10k = plans.get(10000, {}).get('peak_mb', nan)
+    peak_1k = plans.get(1000, {}).get('peak_mb', nan)
+    print('bench: bulk_vs_bound=%.3f bulk_vs_loop=%.1f tokens=%s peak_mb_10k=%.0f peak_mb_1k=%.0f noop_10k_s=%.1f '
+          'noop_10k_queries=%s'
+          % (bound / b['wall'] if b else nan, bulk_rate / loop_rate if b and lp else nan, b['tokens'] if b else 'nan',
+             peak_10k, peak_1k, nop['wall'] if nop else nan, nop['queries'] if nop else 'nan'))
 
     problems = []
-    if b['n'] < BULK_N or b['rotated'] < BULK_N:
+    if b and (b['n'] < BULK_N or b['rotated'] < BULK_N):
         problems.append('role: %d of %d accounts rotated (report %s)' % (b['rotated'], BULK_N, b['totals']))
-    if lp['n'] < LOOP_N or lp['changed'] < LOOP_N:
+    if lp and (lp['n'] < LOOP_N or lp['changed'] < LOOP_N):
         problems.append('loop: %d of %d accounts changed' % (lp['changed'], LOOP_N))
-    for size in PLAN_SIZES:
+    for size in plans:
         if plans[size]['n'] < size or plans[size]['queries'] < size:
             problems.append('plan %d: %d accounts, %d queries' % (size, plans[size]['n'], plans[size]['queries']))
-    if bound > b['wall']:
+    if b and bound > b['wall']:
         problems.append('bound %.1f s exceeds the wall time %.1f s: the measurement is wrong' % (bound, b['wall']))
+    if nop and (nop['n'] < NOOP_N or nop['skipped'] < NOOP_N or nop['queries'] or nop['changed']):
+        problems.append('no-op run: %d accounts, %d skipped, %d queries, %d changed (nothing is due: every account '
+                        'skipped, no query, no change)' % (nop['n'], nop['skipped'], nop['queries'], nop['changed']))
     if problems:
         print('bench FAILED: ' + '; '.join(problems))
         raise SystemExit(1)
