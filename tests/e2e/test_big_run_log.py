@@ -32,7 +32,7 @@ def test_a_2000_account_run_logs_progress_and_a_short_summary(simulator, workdir
     assert len(accounts) == 2000
     extra = rotate_vars(workdir, write_accounts(workdir, accounts), service_account_rotation_batch_size=2000,
                         service_account_rotation_wait_timeout=300,
-                        service_account_rotation_poll_interval=5)
+                        service_account_rotation_poll_interval=5, isc_rate_limit=1000, isc_rate_window=1)
     result = ansible.run(ROTATE, extra, env={'ANSIBLE_CALLBACKS_ENABLED': 'sailpoint_isc.passwords.rotation_progress'},
                          timeout=900)
     log = result.stdout.splitlines()
