@@ -46,11 +46,15 @@ options:
   api_version:
     description:
       - API layout to call.
-      - V(v2024) uses C(/v2024/query-password-info) and so on; V(v3) and V(beta) likewise.
-      - V(v1) uses SailPoint's per-resource paths such as C(/query-password-info/v1).
-      - V(v3) has no digit-token operation.
+      - V(v2024) uses C(/v2024/query-password-info) and so on; V(v2025), V(v3) and V(beta) likewise.
+      - V(v1) uses SailPoint's per-resource paths such as C(/query-password-info/v1), where SailPoint
+        now adds new work (the year versions are frozen).
+      - V(v3) has no digit-token operation. Reading the policy holders of a source needs V(v2025) or
+        V(v1); changing them needs V(v2024), V(v2025) or V(v1).
+      - "The modules send the header C(X-SailPoint-Experimental: true) exactly where SailPoint's documents
+        require it: the digit token and the password policies on V(v2024), V(v2025) and V(v1)."
     type: str
-    choices: [v2024, v3, beta, v1]
+    choices: [v2024, v2025, v3, beta, v1]
     default: v2024
   validate_certs:
     description:

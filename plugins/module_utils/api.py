@@ -18,11 +18,18 @@ from urllib.parse import quote, urlsplit
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 # the operation names are imported from here (OP_TOKEN only re-exported: its path is TOKEN_PATH)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_names import (  # pylint: disable=unused-import
+    OP_DICTIONARY,
     OP_DIGIT,
+    OP_ORG_CONFIG,
+    OP_POLICIES,
+    OP_POLICY,
     OP_QUERY,
     OP_SET,
+    OP_SOURCE_POLICIES,
+    OP_SOURCE_POLICIES_UPDATE,
     OP_SOURCES,
     OP_STATUS,
+    OP_SYNC_GROUP,
     OP_SYNC_GROUPS,
     OP_TOKEN,
 )
@@ -78,27 +85,46 @@ def _under(prefix, without=()):
         OP_STATUS: '/password-change-status/%s',
         OP_DIGIT: '/generate-password-reset-token/digit',
         OP_SYNC_GROUPS: '/password-sync-groups',
+        OP_SYNC_GROUP: '/password-sync-groups/%s',
         OP_SOURCES: '/sources',
+        OP_POLICIES: '/password-policies',
+        OP_POLICY: '/password-policies/%s',
+        OP_DICTIONARY: '/password-dictionary',
+        OP_ORG_CONFIG: '/password-org-config',
+        OP_SOURCE_POLICIES: '/sources/%s/password-policies',
+        OP_SOURCE_POLICIES_UPDATE: '/sources/%s/password-policies',
     }
     return dict((op, prefix + path) for op, path in paths.items() if op not in without)
 
 
+# Where SailPoint's documents require the X-SailPoint-Experimental header: the digit token and the password
+# policies on the year versions and v1 (not on v3 or beta, where the digit token is not experimental either).
+_EXPERIMENTAL = (OP_DIGIT, OP_POLICIES, OP_POLICY)
+
 # One row per API version, in the order the messages list them. ``paths``: the path of each operation
-# below the tenant root (``%s`` is the request id); an operation missing from a row is not served by
+# below the tenant root (``%s`` is the id in the path); an operation missing from a row is not served by
 # that version. ``experimental``: the operations that need the X-SailPoint-Experimental header there.
 API_LAYOUTS = {
-    'v2024': {'paths': _under('/v2024'), 'experimental': (OP_DIGIT,)},
-    'v3': {'paths': _under('/v3', without=(OP_DIGIT,)), 'experimental': ()},
-    'beta': {'paths': _under('/beta'), 'experimental': ()},
+    'v2024': {'paths': _under('/v2024', without=(OP_SOURCE_POLICIES,)), 'experimental': _EXPERIMENTAL},
+    'v2025': {'paths': _under('/v2025'), 'experimental': _EXPERIMENTAL},
+    'v3': {'paths': _under('/v3', without=(OP_DIGIT, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE)),
+           'experimental': ()},
+    'beta': {'paths': _under('/beta', without=(OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE)), 'experimental': ()},
     'v1': {'paths': {OP_QUERY: '/query-password-info/v1', OP_SET: '/set-password/v1',
                      OP_STATUS: '/password-change-status/v1/%s', OP_DIGIT: '/generate-password-reset-token/v1/digit',
-                     OP_SYNC_GROUPS: '/password-sync-groups/v1', OP_SOURCES: '/sources/v1'},
-           'experimental': (OP_DIGIT,)},
+                     OP_SYNC_GROUPS: '/password-sync-groups/v1', OP_SYNC_GROUP: '/password-sync-groups/v1/%s',
+                     OP_SOURCES: '/sources/v1', OP_POLICIES: '/password-policies/v1',
+                     OP_POLICY: '/password-policies/v1/%s', OP_DICTIONARY: '/password-dictionary/v1',
+                     OP_ORG_CONFIG: '/password-org-config/v1',
+                     OP_SOURCE_POLICIES: '/sources/v1/%s/password-policies',
+                     OP_SOURCE_POLICIES_UPDATE: '/sources/v1/%s/password-policies'},
+           'experimental': _EXPERIMENTAL},
 }
 API_VERSIONS = tuple(API_LAYOUTS)
 
 # How messages call an operation a version does not serve ("has no digit-token operation").
-_OPERATION_WORDS = {OP_DIGIT: 'digit-token'}
+_OPERATION_WORDS = {OP_DIGIT: 'digit-token', OP_SOURCE_POLICIES: 'read-the-policy-holders',
+                    OP_SOURCE_POLICIES_UPDATE: 'policy-holders'}
 
 _VERSION_SEGMENT = re.compile(r'^(v\d+|beta|cc)$', re.IGNORECASE)
 _TENANT = re.compile(r'^[A-Za-z0-9][A-Za-z0-9-]*$')

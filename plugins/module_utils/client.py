@@ -17,7 +17,7 @@ import random
 import threading
 import time
 import traceback
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 try:
     import requests
@@ -357,6 +357,29 @@ class IscClient(object):
                 if isinstance(source, dict) and source.get('id') in chunk and source.get('name') is not None:
                     names[source['id']] = source['name']
         return names
+
+    def call(self, operation, method, item_id=None, query=None, json_body=None, data=None, headers=None):
+        """One request of the password-configuration API; returns the response of a 2xx answer.
+
+        The path comes from the API layout of ``operation`` (``item_id`` fills its id), the experimental
+        header is added where that version needs it, and errors are labelled "<METHOD> <operation>" (so a
+        403 gets the hint for that call). Everything but POST is safe to repeat: PUT and PATCH replace.
+        """
+        path = operation_path(self.api_version, operation, item_id)
+        if query:
+            path += '?' + urlencode(query, quote_via=quote)
+        hdrs = dict(headers or {})
+        if experimental(self.api_version, operation):
+            hdrs['X-SailPoint-Experimental'] = 'true'
+        return self._send('%s %s' % (method, operation), method, path, json_body=json_body, data=data,
+                          safe=method != 'POST', headers=hdrs, context={})
+
+    def call_json(self, operation, method, item_id=None, query=None, json_body=None, shape=object):
+        """call() for an answer with a JSON body of type ``shape``; None for an empty answer (204)."""
+        resp = self.call(operation, method, item_id, query, json_body)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return self._json('%s %s' % (method, operation), resp, shape)
 
     # ---- pipelining ---------------------------------------------------------------------------
     def map(self, fn, items, workers=4):

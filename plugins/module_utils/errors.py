@@ -19,14 +19,20 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_
     OP_DIGIT,
     OP_QUERY,
     OP_SET,
+    OP_SOURCE_POLICIES_UPDATE,
     OP_SOURCES,
     OP_STATUS,
     OP_TOKEN,
+    USER_TOKEN_READS,
+    USER_TOKEN_WRITES,
 )
 
 HINT_URL = 'check base_url/tenant: the tenant API URL looks wrong'
 HINT_CREDENTIALS = 'check client_id/client_secret'
 HINT_PAT = 'personal access tokens are refused here; use an API client (client credentials)'
+HINT_USER_TOKEN = ('ISC answers this call only for a user-context token: give the personal access token (PAT) of '
+                   'an ORG_ADMIN user as client_id/client_secret (or SAIL_CLIENT_ID/SAIL_CLIENT_SECRET); an API '
+                   "client's client-credentials token gets 403 here. Keep API clients for rotation jobs")
 HINT_PASSWORD_FEATURE = 'enable the PASSWORD feature on the source (PATCH the source\'s features)'
 
 
@@ -84,10 +90,25 @@ def _messages_text(body):
     return '; '.join(t for t in texts if t)
 
 
+def _config_hint(operation, status):
+    """The hint for a 403 of a configuration call, labelled "<METHOD> <operation>" by IscClient.call."""
+    method, _sep, name = operation.partition(' ')
+    if status != 403 or not name:
+        return None
+    if name in USER_TOKEN_READS or (method != 'GET' and name in USER_TOKEN_WRITES):
+        return HINT_USER_TOKEN
+    if name == OP_SOURCE_POLICIES_UPDATE:
+        return 'changing the policy holders of a source needs the idn:sources:manage scope'
+    return 'the credential lacks the scope to %s %s' % ('read' if method == 'GET' else 'change', name)
+
+
 def _hint(operation, status, text, connection_error=False):
     low = (text or '').lower()
     if connection_error:
         return HINT_URL
+    config = _config_hint(operation, status)
+    if config:
+        return config
     if operation == OP_TOKEN and status in (400, 401, 403):
         return HINT_CREDENTIALS
     if status == 404 and operation != OP_STATUS and (

@@ -18,3 +18,18 @@ OP_STATUS = 'password-change-status'
 OP_DIGIT = 'generate-digit-token'
 OP_SYNC_GROUPS = 'list-password-sync-groups'
 OP_SOURCES = 'list-sources'
+
+# Password configuration (issue 13). The write operations carry their method in the label a message uses
+# ("PUT password-policy"); see client.IscClient.call.
+OP_POLICIES = 'password-policies'            # list, create
+OP_POLICY = 'password-policy'                # one policy by id: get, replace, delete
+OP_SYNC_GROUP = 'password-sync-group'        # one sync group by id (the list and create use OP_SYNC_GROUPS)
+OP_DICTIONARY = 'password-dictionary'
+OP_ORG_CONFIG = 'password-org-config'
+OP_SOURCE_POLICIES = 'source-password-policies'                # GET the policy holders of one source
+OP_SOURCE_POLICIES_UPDATE = 'update-source-password-policies'  # PATCH them (served by more versions than GET)
+
+# The operations ISC answers only for a user-context token (a personal access token of an ORG_ADMIN) when
+# they write, and for the dictionary also when they read (ISC_FACTS §10).
+USER_TOKEN_WRITES = (OP_POLICIES, OP_POLICY, OP_SYNC_GROUPS, OP_SYNC_GROUP, OP_DICTIONARY)
+USER_TOKEN_READS = (OP_DICTIONARY,)

@@ -51,7 +51,7 @@ MODULE_CASES = [
     ('info-expired-token', 'isc_password_info', dict(ABBY, access_token=EXPIRED),
      ['JWT is expired', 'give a fresh access_token']),
     ('info-bad-api-version', 'isc_password_info', dict(ABBY, api_version='v9'),
-     ['api_version', 'must be one of: v2024, v3, beta, v1']),
+     ['api_version', 'must be one of: v2024, v2025, v3, beta, v1']),
     ('set-policy', 'isc_set_password', dict(SET, password='ab1'),
      ['password does not meet the password policy of source My-AD', 'min_length: needs at least 8 characters']),
     ('set-colon', 'isc_set_password', dict(SET, password='Abc:12345678'), ["contains ':'", 'ISC does not accept']),

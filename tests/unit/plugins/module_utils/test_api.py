@@ -55,24 +55,39 @@ def test_default_version_is_a_row():
     assert api.API_VERSIONS == tuple(api.API_LAYOUTS)
 
 
+OPERATIONS = (api.OP_QUERY, api.OP_SET, api.OP_STATUS, api.OP_DIGIT, api.OP_SYNC_GROUPS, api.OP_SOURCES,
+              api.OP_SYNC_GROUP, api.OP_POLICIES, api.OP_POLICY, api.OP_DICTIONARY, api.OP_ORG_CONFIG,
+              api.OP_SOURCE_POLICIES, api.OP_SOURCE_POLICIES_UPDATE)
+
+
+def _year(v, digit=True, holders_get=True, holders_patch=True):
+    """The paths of a version that puts its name first, as SailPoint's documents list them."""
+    return ('/%s/query-password-info' % v, '/%s/set-password' % v, '/%s/password-change-status/r%%201' % v,
+            '/%s/generate-password-reset-token/digit' % v if digit else None, '/%s/password-sync-groups' % v,
+            '/%s/sources' % v, '/%s/password-sync-groups/r%%201' % v, '/%s/password-policies' % v,
+            '/%s/password-policies/r%%201' % v, '/%s/password-dictionary' % v, '/%s/password-org-config' % v,
+            '/%s/sources/r%%201/password-policies' % v if holders_get else None,
+            '/%s/sources/r%%201/password-policies' % v if holders_patch else None)
+
+
 PATHS = {
-    'v2024': ('/v2024/query-password-info', '/v2024/set-password', '/v2024/password-change-status/r%201',
-              '/v2024/generate-password-reset-token/digit', '/v2024/password-sync-groups', '/v2024/sources'),
-    'v3': ('/v3/query-password-info', '/v3/set-password', '/v3/password-change-status/r%201', None,
-           '/v3/password-sync-groups', '/v3/sources'),
-    'beta': ('/beta/query-password-info', '/beta/set-password', '/beta/password-change-status/r%201',
-             '/beta/generate-password-reset-token/digit', '/beta/password-sync-groups', '/beta/sources'),
+    'v2024': _year('v2024', holders_get=False),
+    'v2025': _year('v2025'),
+    'v3': _year('v3', digit=False, holders_get=False, holders_patch=False),
+    'beta': _year('beta', holders_get=False, holders_patch=False),
     'v1': ('/query-password-info/v1', '/set-password/v1', '/password-change-status/v1/r%201',
-           '/generate-password-reset-token/v1/digit', '/password-sync-groups/v1', '/sources/v1'),
+           '/generate-password-reset-token/v1/digit', '/password-sync-groups/v1', '/sources/v1',
+           '/password-sync-groups/v1/r%201', '/password-policies/v1', '/password-policies/v1/r%201',
+           '/password-dictionary/v1', '/password-org-config/v1', '/sources/v1/r%201/password-policies',
+           '/sources/v1/r%201/password-policies'),
 }
-OPERATIONS = (api.OP_QUERY, api.OP_SET, api.OP_STATUS, api.OP_DIGIT, api.OP_SYNC_GROUPS, api.OP_SOURCES)
 
 
 @pytest.mark.parametrize('version', sorted(PATHS))
 def test_operation_paths_and_what_each_version_serves(version):
     assert set(PATHS) == set(api.API_VERSIONS)
     for operation, path in zip(OPERATIONS, PATHS[version]):
-        assert api.serves(version, operation) is (path is not None)
+        assert api.serves(version, operation) is (path is not None), operation
         if path is not None:
             assert api.operation_path(version, operation, 'r 1') == path
 
@@ -81,16 +96,18 @@ def test_unserved_operation_fails_with_the_versions_that_serve_it():
     with pytest.raises(IscError) as e:
         api.operation_path('v3', api.OP_DIGIT)
     assert str(e.value) == ('generate-digit-token: api_version v3 has no digit-token operation; '
-                            'use api_version v2024, beta or v1')
+                            'use api_version v2024, v2025, beta or v1')
     assert e.value.operation == api.OP_DIGIT
 
 
 def test_unknown_version():
     assert not api.serves('v9', api.OP_QUERY)
-    with pytest.raises(IscError, match="api_version 'v9' is not supported; use one of v2024, v3, beta, v1"):
+    with pytest.raises(IscError, match="api_version 'v9' is not supported; use one of v2024, v2025, v3, beta, v1"):
         api.operation_path('v9', api.OP_QUERY)
 
 
 def test_experimental_header_per_version():
-    assert [v for v in api.API_VERSIONS if api.experimental(v, api.OP_DIGIT)] == ['v2024', 'v1']
-    assert not any(api.experimental(v, api.OP_SET) for v in api.API_VERSIONS)
+    for operation in (api.OP_DIGIT, api.OP_POLICIES, api.OP_POLICY):
+        assert [v for v in api.API_VERSIONS if api.experimental(v, operation)] == ['v2024', 'v2025', 'v1']
+    for operation in set(OPERATIONS) - {api.OP_DIGIT, api.OP_POLICIES, api.OP_POLICY}:
+        assert not any(api.experimental(v, operation) for v in api.API_VERSIONS), operation
