@@ -32,4 +32,4 @@ OP_SOURCE_POLICIES_UPDATE = 'update-source-password-policies'  # PATCH them (ser
 # The operations ISC answers only for a user-context token (a personal access token of an ORG_ADMIN) when
 # they write, and for the dictionary also when they read (ISC_FACTS §10).
 USER_TOKEN_WRITES = (OP_POLICIES, OP_POLICY, OP_SYNC_GROUPS, OP_SYNC_GROUP, OP_DICTIONARY)
-USER_TOKEN_READS = (OP_DICTIONARY,)
+USER_TOKEN_READS = (OP_DICTIONARY, OP_SOURCE_POLICIES)  # the holders' GET: userAuth only in the documents
