@@ -26,6 +26,7 @@ class Source:
         self.id = source_id
         self.own_policy = policy
         self.policy = policy
+        self.has_policy = False     # the seed gave it a ``policy:`` (it gets a policy object of its own)
         self.account_id_template = account_id_template
         self.applications = applications
         self.sync_group = None
@@ -90,6 +91,8 @@ class Identity:
         self.name = name
         self.id = identity_id
         self.accounts = {}  # source id -> [Account]
+        self.attributes = {}    # identity attributes (matched by policy-holder selectors)
+        self.capabilities = []  # user levels, e.g. ORG_ADMIN (what a PAT of this identity may do)
 
 
 class ApiClient:
@@ -125,6 +128,7 @@ class World:
             str(spec.get('account_id_template') or '{name}'),
             list(spec.get('applications') or []),
         )
+        source.has_policy = spec.get('policy') is not None
         self.sources[name] = source
         self.sources_by_id[source.id] = source
 
@@ -200,6 +204,44 @@ def build_world(data, fleet_size=0):
     for spec in data.get('sources') or []:
         world.add_source(spec)
 
+    build_sync_groups(world, data)
+
+    for spec in data.get('identities') or []:
+        ident = world.identity(_req_str(spec, 'name', 'identities[]'), spec.get('id'))
+        attributes = spec.get('attributes') or {}
+        capabilities = spec.get('capabilities') or []
+        if not isinstance(attributes, dict) or not isinstance(capabilities, list):
+            raise ValueError('identity %s: attributes must be a mapping and capabilities a list' % ident.name)
+        ident.attributes = {str(k): str(v) for k, v in attributes.items()}
+        ident.capabilities = [str(c) for c in capabilities]
+        for acc in spec.get('accounts') or []:
+            world.add_account(ident, _req_str(acc, 'source', 'account of %s' % ident.name),
+                              _req_str(acc, 'password', 'account of %s' % ident.name),
+                              acc.get('account_id'), acc.get('account_name'))
+
+    fleets = data.get('fleets') or []
+    if data.get('fleet'):
+        fleets = [data['fleet']] + list(fleets)
+    for spec in fleets:
+        world.add_fleet(_req_str(spec, 'prefix', 'fleet'), int(spec.get('count', 0)), list(spec['sources']),
+                        spec.get('password', 'Init-{name}-Aa1!x'), int(spec.get('width', 3)),
+                        bool(spec.get('each_source', False)))
+
+    if fleet_size:
+        if not fleets:
+            raise ValueError('fleet_size needs a fleet in the seed (its sources are used)')
+        main = fleets[0]
+        world.add_fleet(main.get('bulk_prefix', BULK_PREFIX), int(fleet_size), list(main['sources']),
+                        main.get('password', 'Init-{name}-Aa1!x'), max(5, len(str(fleet_size))))
+    return world
+
+
+def build_sync_groups(world, data):
+    """(Re)build the seed's sync groups: every source leaves its group first (used again by a state reset)."""
+    for source in world.sources.values():
+        source.sync_group = None
+        source.policy = source.own_policy
+    world.sync_groups = []
     for spec in data.get('sync_groups') or []:
         name = _req_str(spec, 'name', 'sync_groups[]')
         members = []
@@ -221,26 +263,3 @@ def build_world(data, fleet_size=0):
             if group.policy:
                 source.policy = group.policy
         world.sync_groups.append(group)
-
-    for spec in data.get('identities') or []:
-        ident = world.identity(_req_str(spec, 'name', 'identities[]'), spec.get('id'))
-        for acc in spec.get('accounts') or []:
-            world.add_account(ident, _req_str(acc, 'source', 'account of %s' % ident.name),
-                              _req_str(acc, 'password', 'account of %s' % ident.name),
-                              acc.get('account_id'), acc.get('account_name'))
-
-    fleets = data.get('fleets') or []
-    if data.get('fleet'):
-        fleets = [data['fleet']] + list(fleets)
-    for spec in fleets:
-        world.add_fleet(_req_str(spec, 'prefix', 'fleet'), int(spec.get('count', 0)), list(spec['sources']),
-                        spec.get('password', 'Init-{name}-Aa1!x'), int(spec.get('width', 3)),
-                        bool(spec.get('each_source', False)))
-
-    if fleet_size:
-        if not fleets:
-            raise ValueError('fleet_size needs a fleet in the seed (its sources are used)')
-        main = fleets[0]
-        world.add_fleet(main.get('bulk_prefix', BULK_PREFIX), int(fleet_size), list(main['sources']),
-                        main.get('password', 'Init-{name}-Aa1!x'), max(5, len(str(fleet_size))))
-    return world

@@ -16,6 +16,7 @@ from email.policy import HTTP as HTTP_POLICY
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit, unquote
 
+from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
 from .seed import load_seed
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
@@ -24,26 +25,37 @@ MAX_BODY = 1024 * 1024
 EXPOSE = 'Retry-After,Connection,SLPT-Request-ID,Date,X-Zuul-ServiceId'
 GATEWAY_TEXT = {502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out'}
 
-# (method, pattern, operation). Group "v" is the API version (rate-limit budget), group "id" a path id.
+# (method(s), pattern, operation). Group "v" is the API version (rate-limit budget), group "id" a path id.
+Y = r'(?P<v>v2025|v2024|v3|beta)'
 ROUTES = [
-    ('POST', r'/(?P<v>v2024|v3|beta)/query-password-info', 'query_password_info'),
+    ('POST', '/' + Y + r'/query-password-info', 'query_password_info'),
     ('POST', r'/query-password-info/(?P<v>v1)', 'query_password_info'),
-    ('POST', r'/(?P<v>v2024|v3|beta)/set-password', 'set_password'),
+    ('POST', '/' + Y + r'/set-password', 'set_password'),
     ('POST', r'/set-password/(?P<v>v1)', 'set_password'),
-    ('GET', r'/(?P<v>v2024|v3|beta)/password-change-status/(?P<id>[^/]+)', 'password_change_status'),
+    ('GET', '/' + Y + r'/password-change-status/(?P<id>[^/]+)', 'password_change_status'),
     ('GET', r'/password-change-status/(?P<v>v1)/(?P<id>[^/]+)', 'password_change_status'),
-    ('POST', r'/(?P<v>v2024|beta)/generate-password-reset-token/digit', 'digit_token'),
+    ('POST', r'/(?P<v>v2025|v2024|beta)/generate-password-reset-token/digit', 'digit_token'),
     ('POST', r'/generate-password-reset-token/(?P<v>v1)/digit', 'digit_token'),
-    ('GET', r'/(?P<v>v2024|v3|beta)/password-sync-groups', 'sync_groups'),
-    ('GET', r'/(?P<v>v2024|v3|beta)/password-sync-groups/(?P<id>[^/]+)', 'sync_groups'),
-    ('GET', r'/password-sync-groups/(?P<v>v1)', 'sync_groups'),
-    ('GET', r'/password-sync-groups/(?P<v>v1)/(?P<id>[^/]+)', 'sync_groups'),
-    ('GET', r'/(?P<v>v2024|v3|beta)/sources', 'sources'),
+    ('GET POST', '/' + Y + r'/password-sync-groups', 'sync_groups'),
+    ('GET PUT DELETE', '/' + Y + r'/password-sync-groups/(?P<id>[^/]+)', 'sync_groups'),
+    ('GET POST', r'/password-sync-groups/(?P<v>v1)', 'sync_groups'),
+    ('GET PUT DELETE', r'/password-sync-groups/(?P<v>v1)/(?P<id>[^/]+)', 'sync_groups'),
+    ('GET POST', '/' + Y + r'/password-policies', 'password_policies'),
+    ('GET PUT DELETE', '/' + Y + r'/password-policies/(?P<id>[^/]+)', 'password_policies'),
+    ('GET POST', r'/password-policies/(?P<v>v1)', 'password_policies'),
+    ('GET PUT DELETE', r'/password-policies/(?P<v>v1)/(?P<id>[^/]+)', 'password_policies'),
+    ('GET PUT', '/' + Y + r'/password-dictionary', 'password_dictionary'),
+    ('GET PUT', r'/password-dictionary/(?P<v>v1)', 'password_dictionary'),
+    ('GET POST PUT', '/' + Y + r'/password-org-config', 'password_org_config'),
+    ('GET POST PUT', r'/password-org-config/(?P<v>v1)', 'password_org_config'),
+    ('GET PATCH', r'/(?P<v>v2025)/sources/(?P<id>[^/]+)/password-policies', 'source_password_policies'),
+    ('PATCH', r'/(?P<v>v2024)/sources/(?P<id>[^/]+)/password-policies', 'source_password_policies'),
+    ('GET PATCH', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/password-policies', 'source_password_policies'),
+    ('GET', '/' + Y + r'/sources', 'sources'),
     ('GET', r'/sources/(?P<v>v1)', 'sources'),
     ('POST', r'/oauth/token', 'token'),
 ]
-ROUTES = [(m, re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
-EXPERIMENTAL_VERSIONS = ('v2024', 'v1')
+ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
 
 
 class DropConnection(Exception):
@@ -207,7 +219,7 @@ class Handler(BaseHTTPRequestHandler):
         for method, pattern, operation in ROUTES:
             match = pattern.match(path)
             if match:
-                if method != self.command:
+                if self.command not in method:
                     method_mismatch = operation
                     continue
                 self._operation(operation, match.groupdict(), query, body)
@@ -257,11 +269,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(self._token(query, body), operation)
             return
         state.settle()
-        if operation == 'password_change_status':
+        if operation in CONFIG_OPERATIONS:
+            ident = unquote(groups['id']) if groups.get('id') else None
+            self._send(config_request(state, client, operation, self.command, groups['v'], ident, query, body,
+                                      self.headers, _parse_multipart), operation)
+        elif operation == 'password_change_status':
             self._send(state.password_change_status(unquote(groups['id'])), operation)
-        elif operation == 'sync_groups':
-            reply = state.sync_group(unquote(groups['id'])) if groups.get('id') else state.sync_groups(query)
-            self._send(reply, operation)
         elif operation == 'sources':
             self._send(state.sources(query), operation)
         else:
@@ -286,8 +299,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(reply, operation)
 
     def _digit_token(self, version, data):
-        if version in EXPERIMENTAL_VERSIONS and self.headers.get('X-SailPoint-Experimental', '').strip().lower() != 'true':
-            return bad_request("This endpoint is experimental and requires the header 'X-SailPoint-Experimental: true'.")
+        missing = experimental_missing(version, self.headers)
+        if missing:
+            return missing
         return self.server.sim.state.digit_token(data)
 
     def _server_error(self, faults):
@@ -352,6 +366,9 @@ class Handler(BaseHTTPRequestHandler):
             elif key == ('GET', '/__sim/digit-tokens'):
                 with state.lock:
                     reply = Reply(200, {'digitTokens': list(state.digit_tokens)})
+            elif key == ('GET', '/__sim/password-config'):
+                with state.lock:
+                    reply = Reply(200, state.config.snapshot())
             elif key == ('GET', '/__sim/faults'):
                 reply = Reply(200, sim.faults.snapshot())
             elif key == ('PUT', '/__sim/faults'):

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .config import PasswordConfig
 from .policy import check_password, policy_strings
 from .seed import build_world, sha256_hex
 
@@ -195,6 +196,7 @@ class SimState:
         self.settings = settings
         self.seed_data = seed_data
         self.world = build_world(seed_data, fleet_size)
+        self.config = PasswordConfig(self.world, seed_data)   # policies, sync groups, dictionary, org config
         self.limiter = RateLimiter()
         self.keys = KeyPair()
         self.old_keys = {}           # key id -> (KeyPair, valid until)
@@ -229,6 +231,7 @@ class SimState:
             self.requests.clear()
             self._pending = []
             self.digit_tokens = []
+            self.config.reset()
 
     def settle(self, now=None):
         """Finish every change request whose completion time has passed."""
@@ -349,7 +352,7 @@ class SimState:
                 'publicKeyId': keys.key_id,
                 'publicKey': keys.public_b64,
                 'accounts': [{'accountId': a.account_id, 'accountName': a.account_name} for a in accounts],
-                'policies': policy_strings(source.policy),
+                'policies': policy_strings(self.config.effective(source, ident)),
             })
 
     def set_password(self, client, body, stuck=False, fail=False, fail_sources=()):
@@ -389,9 +392,11 @@ class SimState:
             return bad_request('Illegal value for encryptedPassword: it could not be decrypted with the key of publicKeyId '
                                '(expected standard Base64 of RSA PKCS#1 v1.5 ciphertext of the UTF-8 password).',
                                '400.1.3 Illegal value'), None
-        group = source.sync_group
-        members = group.sources if group else [source]
-        violations = check_password(password, source.policy)
+        with self.lock:
+            group = source.sync_group
+            members = list(group.sources) if group else [source]
+            violations = (check_password(password, self.config.effective(source, ident))
+                          + self.config.dictionary_violations(password, source, ident))
         if violations and self.settings.policy_rejection == 'submit':
             reply = bad_request('The password does not satisfy the password policy of the source: ' + '; '.join(violations))
             reply.body['causes'] = [{'locale': 'en-US', 'localeOrigin': 'DEFAULT', 'text': v} for v in violations]
@@ -446,15 +451,22 @@ class SimState:
         problem = _require_strings(body, ('userId',))
         if problem:
             return problem
-        length = body.get('length', 6)
-        duration = body.get('durationMinutes', 5)
+        with self.lock:
+            org = dict(self.config.org_config) if self.config.org_config is not None else None
+        if org is not None and not org['digitTokenEnabled']:
+            return bad_request('Digit tokens are disabled for this tenant: the password org config has '
+                               'digitTokenEnabled false.')
+        default_length = org['digitTokenLength'] if org else 6
+        default_duration = org['digitTokenDurationMinutes'] if org else 5
+        length = body.get('length', default_length)
+        duration = body.get('durationMinutes', default_duration)
         if length is not None and (isinstance(length, bool) or not isinstance(length, int) or not 6 <= length <= 18):
             return bad_request("Illegal value for length: it must be an integer from 6 to 18 inclusive.", '400.1.3 Illegal value')
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 60):
             return bad_request('Illegal value for durationMinutes: it must be an integer from 1 to 60 inclusive.',
                                '400.1.3 Illegal value')
-        length = 6 if length is None else length
-        duration = 5 if duration is None else duration
+        length = default_length if length is None else length
+        duration = default_duration if duration is None else duration
         ident = self.world.identities.get(body['userId'])
         if ident is None:
             return self._unknown("Referenced userId '%s' not found." % body['userId'])
@@ -465,23 +477,6 @@ class SimState:
                                       'length': length, 'digitTokenSha256': sha256_hex(token),
                                       'expiresAt': iso(time.time() + duration * 60)})
         return Reply(200, {'digitToken': token, 'requestId': request_id})
-
-    def sync_groups(self, query):
-        try:
-            limit = _int_param(query, 'limit', 250, 0, 250)
-            offset = _int_param(query, 'offset', 0, 0, None)
-            count = _bool_param(query, 'count')
-        except ValueError as exc:
-            return bad_request(str(exc), '400.1.3 Illegal value')
-        groups = self.world.sync_groups
-        headers = {'X-Total-Count': str(len(groups))} if count else {}
-        return Reply(200, [g.to_api() for g in groups[offset:offset + limit]], headers)
-
-    def sync_group(self, group_id):
-        for group in self.world.sync_groups:
-            if group.id == group_id:
-                return Reply(200, group.to_api())
-        return not_found("Password sync group '%s' was not found." % group_id)
 
     def sources(self, query):
         """GET /sources: the seed's sources, in seed order, optionally filtered by id or name (eq / in)."""
