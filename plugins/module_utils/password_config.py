@@ -51,6 +51,10 @@ POLICY_FIELDS = (
 # The fields ISC sets itself: never compared, never sent back.
 POLICY_READ_ONLY = ('id', 'dateCreated', 'lastUpdated', 'created', 'modified')
 
+# Read-only fields passed through to results as (result key, API field), when ISC returns them.
+POLICY_PASSTHROUGH = (('date_created', 'dateCreated'), ('last_updated', 'lastUpdated'), ('created', 'created'),
+                      ('modified', 'modified'))
+
 # PasswordOrgConfig
 ORG_CONFIG_FIELDS = (
     ('custom_instructions_enabled', 'customInstructionsEnabled', 'bool'),
@@ -81,6 +85,23 @@ def declared(params, fields):
 def to_options(obj, fields):
     """An API object as module options (snake_case), for _info results and exports."""
     return dict((option, obj.get(field)) for option, field, _kind in fields if field in obj)
+
+
+def policy_options(policy, names=None):
+    """A PasswordPolicyV3Dto in the options' form of isc_password_policy (what its result and
+    isc_password_policy_info return): name, id, the POLICY_FIELDS present, ``sources`` as names (the id where
+    ``names`` has none) and the read-only timestamps ISC returned."""
+    names = names or {}
+    out = {'name': policy.get('name')}
+    if policy.get('id') is not None:
+        out['id'] = policy['id']
+    out.update(to_options(policy, POLICY_FIELDS))
+    if 'sourceIds' in policy:
+        out['sources'] = [names.get(i, i) for i in policy.get('sourceIds') or []]
+    for key, field in POLICY_PASSTHROUGH:
+        if policy.get(field) is not None:
+            out[key] = policy[field]
+    return out
 
 
 def _same(field, before, after):

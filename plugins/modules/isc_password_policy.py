@@ -1,0 +1,409 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: isc_password_policy
+short_description: Create, update or delete a password policy on SailPoint Identity Security Cloud
+version_added: 0.2.0
+description:
+  - Manages one password policy (ISC C(PasswordPolicyV3Dto)), matched by O(name).
+  - Only the options you set are compared and sent; an option left unset is not managed and the
+    tenant's value is kept. ISC's update replaces the whole policy, so the module reads the policy,
+    lays the options you set over it and writes the result.
+  - Every option has the same name as the key of RV(policy) and of the items of
+    M(sailpoint_isc.passwords.isc_password_policy_info), so that module's output can be applied again.
+  - Writing policies needs a user-context token, the personal access token (PAT) of an ORG_ADMIN
+    user given as O(client_id)/O(client_secret); ISC answers 403 to an API client's token.
+  - The module sends the C(X-SailPoint-Experimental) header where the API version requires it
+    (V(v2024), V(v2025), V(v1)).
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Check mode reads the policies and sources and reports what would change; it sends no write.
+  diff_mode:
+    support: full
+    details:
+      - The diff holds only the options that change. A new policy shows the options given; a deleted
+        one shows the whole policy before.
+options:
+  name:
+    description:
+      - The name of the policy (case-sensitive). It identifies the policy; two policies of one name
+        make the task fail until one is renamed.
+      - The id of an existing policy is accepted too; that policy then keeps its name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the policy when no policy has O(name), or updates the options given.
+      - V(absent) deletes it; nothing happens when there is none. ISC refuses to delete its default
+        policy and a policy a password sync group uses.
+    type: str
+    choices: [present, absent]
+    default: present
+  sources:
+    description:
+      - The sources this policy governs, by name (as ISC spells it, case-sensitive) or id. Compared
+        as a set.
+      - Unset, the policy's sources are not managed. V([]) removes every source from the policy.
+      - In ISC a source follows one policy; adding it here takes it from the policy it had.
+    type: list
+    elements: str
+  description:
+    description: A free text describing the policy. Unset, not managed, the tenant's value is kept.
+    type: str
+  min_length:
+    description:
+      - The fewest characters a password may have. ISC's default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  max_length:
+    description:
+      - The most characters a password may have; 0 means no maximum (as in SailPoint's examples).
+        Must not be smaller than O(min_length) (or the tenant's value of it when O(min_length) is unset).
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_alpha:
+    description:
+      - The fewest letters a password must contain. ISC's default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_numeric:
+    description:
+      - The fewest digits a password must contain. ISC's default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_upper:
+    description:
+      - The fewest upper-case letters a password must contain. ISC's default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_lower:
+    description:
+      - The fewest lower-case letters a password must contain. ISC's default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_special:
+    description:
+      - The fewest special characters (neither letters nor digits) a password must contain. ISC's
+        default is 0.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  min_character_types:
+    description:
+      - How many kinds of characters (for example upper case, lower case, digits, special) a password
+        must mix, from 1 to 4. V(-1), ISC's default, means the rule is off.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  max_repeated_chars:
+    description:
+      - How often one character may repeat in a password. V(-1), ISC's default, means no limit.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  account_id_min_word_length:
+    description:
+      - The shortest part of the account id that counts when a password is checked against the
+        account id (see O(validate_against_account_id)). V(-1), ISC's default, means not set.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  account_name_min_word_length:
+    description:
+      - The shortest part of the account name that counts when a password is checked against the
+        account name (see O(validate_against_account_name)). V(-1), ISC's default, means not set.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  first_expiration_reminder:
+    description:
+      - How many days before a password expires ISC starts reminding its owner.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  password_expiration:
+    description:
+      - How many days a password stays valid (with O(enable_passwd_expiration)). ISC's default is 90.
+      - Unset, not managed, the tenant's value is kept.
+    type: int
+  enable_passwd_expiration:
+    description:
+      - Whether passwords under this policy expire. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  default_policy:
+    description:
+      - Whether this is the tenant's default policy. ISC creates that policy with the tenant and sets
+        this itself (V(false) on every other policy); leave it unset unless you restate the value ISC has.
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  require_strong_authn:
+    description:
+      - Whether changing a password under this policy requires strong authentication. ISC's default
+        is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  require_strong_auth_off_network:
+    description:
+      - Whether strong authentication is required off the trusted network. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  require_strong_auth_untrusted_geographies:
+    description:
+      - Whether strong authentication is required from untrusted geographies. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  use_account_attributes:
+    description:
+      - Whether a password must not contain the account's attributes. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  use_dictionary:
+    description:
+      - Whether a password must not contain a word of the tenant's password dictionary (see
+        M(sailpoint_isc.passwords.isc_password_dictionary)). ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  use_identity_attributes:
+    description:
+      - Whether a password must not contain the identity's attributes. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  validate_against_account_id:
+    description:
+      - Whether a password must not contain the account id. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  validate_against_account_name:
+    description:
+      - Whether a password must not contain the account name. ISC's default is V(false).
+      - Unset, not managed, the tenant's value is kept.
+    type: bool
+  id:
+    description:
+      - Ignored. Read-only keys of M(sailpoint_isc.passwords.isc_password_policy_info)'s output, accepted
+        so that output applies as it is. The policy is matched by O(name), never by this id (ids
+        differ between tenants).
+    type: str
+  date_created:
+    description: Ignored (read-only, see O(id)).
+    type: raw
+  last_updated:
+    description: Ignored (read-only, see O(id)).
+    type: raw
+  created:
+    description: Ignored (read-only, see O(id)).
+    type: raw
+  modified:
+    description: Ignored (read-only, see O(id)).
+    type: raw
+seealso:
+  - module: sailpoint_isc.passwords.isc_password_policy_info
+  - module: sailpoint_isc.passwords.isc_password_sync_group
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+"""
+
+EXAMPLES = r"""
+- name: A strict policy for service accounts (writes need an ORG_ADMIN's personal access token)
+  sailpoint_isc.passwords.isc_password_policy:
+    base_url: https://acme.api.identitynow.com
+    client_id: "{{ lookup('ansible.builtin.env', 'ISC_PAT_ID') }}"
+    client_secret: "{{ lookup('ansible.builtin.env', 'ISC_PAT_SECRET') }}"
+    name: Service accounts
+    description: Long random passwords, rotated by Ansible
+    min_length: 24
+    max_length: 64
+    min_upper: 1
+    min_lower: 1
+    min_numeric: 1
+    min_special: 1
+    max_repeated_chars: 3
+    use_dictionary: true
+    sources:
+      - Active Directory
+      - 2c91808382ffee0b01830de154f14034
+  delegate_to: localhost
+
+- name: Raise only the minimum length, keep everything else as the tenant has it
+  sailpoint_isc.passwords.isc_password_policy:
+    name: Service accounts
+    min_length: 32
+  delegate_to: localhost
+
+- name: Delete a policy
+  sailpoint_isc.passwords.isc_password_policy:
+    name: Old policy
+    state: absent
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the policy was (or, in check mode, would be) created, changed or deleted.
+  returned: always
+  type: bool
+policy:
+  description:
+    - The policy as the tenant has it after the task (in check mode: as it would be), in the form of
+      this module's options, plus C(id) and the timestamps ISC returned. Empty after O(state=absent).
+    - A new policy in check mode has no C(id) and holds only the options given.
+  returned: always
+  type: dict
+  sample:
+    id: 2c91808e7d976f3b017d9f5ceae440c8
+    name: Service accounts
+    description: Long random passwords, rotated by Ansible
+    min_length: 24
+    max_length: 64
+    use_dictionary: true
+    sources: [Active Directory]
+    date_created: 1639056206564
+    last_updated: 1662385430753
+diff:
+  description: Before and after, only the options that change (returned with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before: {min_length: 24}
+    after: {min_length: 32}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_POLICIES, OP_POLICY
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+
+# Options whose -1 means "not set" (the DTO's default); every other number must not be negative.
+MINUS_ONE_ALLOWED = ('min_character_types', 'max_repeated_chars', 'account_id_min_word_length',
+                     'account_name_min_word_length')
+OPTION_OF = dict((field, option) for option, field, _kind in pc.POLICY_FIELDS)
+OPTION_OF['sourceIds'] = 'sources'
+HEADER = 'password policy %s'
+
+
+def check_input(module):
+    """Fail on what ISC would refuse, before anything is sent."""
+    p = module.params
+    if not (p['name'] or '').strip():
+        module.fail_json(msg='name is empty: give the name of the password policy')
+    for option, _field, kind in pc.POLICY_FIELDS:
+        value = p[option]
+        if kind != 'int' or value is None:
+            continue
+        if option == 'min_character_types' and not -1 <= value <= 4:
+            module.fail_json(msg='min_character_types is %d: give 1 to 4 kinds of characters, or -1 to turn the '
+                                 'rule off' % value)
+        low = -1 if option in MINUS_ONE_ALLOWED else 0
+        if value < low:
+            module.fail_json(msg='%s is %d: it must not be negative%s' % (
+                option, value, ' (-1 means not set)' if low == -1 else ''))
+    if any(s is None or not str(s).strip() for s in p['sources'] or ()):
+        module.fail_json(msg='sources has an empty entry: give source names or ids (or [] for no sources)')
+
+
+def check_lengths(module, wanted, current):
+    """min_length must not exceed max_length (0 = no maximum), with the tenant's value for the one not given."""
+    if 'minLength' not in wanted and 'maxLength' not in wanted:
+        return
+    low = wanted.get('minLength', (current or {}).get('minLength'))
+    high = wanted.get('maxLength', (current or {}).get('maxLength'))
+    if isinstance(low, int) and isinstance(high, int) and high > 0 and low > high:
+        given = [o for o, f in (('min_length', 'minLength'), ('max_length', 'maxLength')) if f in wanted]
+        module.fail_json(msg='min_length (%d) is greater than max_length (%d)%s: raise max_length, lower min_length, '
+                             'or set max_length to 0 for no maximum'
+                         % (low, high, '' if len(given) == 2 else " (the tenant's value of %s)"
+                            % ('max_length' if given == ['min_length'] else 'min_length')))
+
+
+def named_changes(changed, names):
+    """``{option: (before, after)}`` of a changes() result, sources as names."""
+    out = {}
+    for field, (before, after) in changed.items():
+        if field == 'sourceIds':
+            before = [names.get(i, i) for i in before or []]
+            after = [names.get(i, i) for i in after or []]
+        out[OPTION_OF.get(field, field)] = (before, after)
+    return out
+
+
+def run(module, client):
+    p = module.params
+    name = p['name']
+    found = pc.find(pc.list_all(client, OP_POLICIES), name, 'password policy')
+    result = {'changed': False, 'policy': {}}
+
+    if p['state'] == 'absent':
+        if found is not None:
+            result['changed'] = True
+            if module._diff:
+                before = pc.policy_options(found, pc.source_names(client, found.get('sourceIds') or []))
+                result['diff'] = {'before': before, 'after': {}, 'before_header': HEADER % found.get('name'),
+                                  'after_header': HEADER % found.get('name')}
+            if not module.check_mode:
+                client.call(OP_POLICY, 'DELETE', found['id'])
+        return result
+
+    wanted = pc.declared(p, pc.POLICY_FIELDS)
+    if p['sources'] is not None:
+        wanted['sourceIds'] = pc.source_ids(client, p['sources'], 'sources')
+    check_lengths(module, wanted, found)
+
+    if found is None:
+        body = dict(wanted, name=name)
+        result['changed'] = True
+        policy = body if module.check_mode else client.call_json(OP_POLICIES, 'POST', json_body=body, shape=dict)
+        names = pc.source_names(client, (policy or body).get('sourceIds') or [])
+        result['policy'] = pc.policy_options(policy or body, names)
+        if module._diff:
+            after = pc.policy_options(body, names)
+            result['diff'] = {'before': {}, 'after': after, 'before_header': HEADER % name,
+                              'after_header': HEADER % name}
+        return result
+
+    changed = pc.changes(wanted, found)
+    policy = found
+    if changed:
+        result['changed'] = True
+        body = pc.merged(found, wanted)
+        policy = dict(found, **wanted)  # what check mode reports, and the fallback for an empty answer
+        if not module.check_mode:
+            policy = client.call_json(OP_POLICY, 'PUT', found['id'], json_body=body, shape=dict) or policy
+    ids = set(policy.get('sourceIds') or []) | set(found.get('sourceIds') or [])
+    names = pc.source_names(client, sorted(ids))
+    result['policy'] = pc.policy_options(policy, names)
+    if module._diff:
+        result['diff'] = pc.diff(named_changes(changed, names), HEADER % found.get('name'))
+    return result
+
+
+def main():
+    options = dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        sources=dict(type='list', elements='str'),
+        id=dict(type='str'),
+        date_created=dict(type='raw'),
+        last_updated=dict(type='raw'),
+        created=dict(type='raw'),
+        modified=dict(type='raw'),
+    )
+    options.update(pc.argument_spec(pc.POLICY_FIELDS))
+    module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
+    check_input(module)
+    try:
+        client = IscClient.from_module(module)
+        result = run(module, client)
+    except IscError as exc:
+        fail_isc(module, exc, changed=False)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
