@@ -262,3 +262,29 @@ def write_dictionary(client, text):
             'Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--%s--\r\n' % (boundary, text, boundary))
     client.call(OP_DICTIONARY, 'PUT', data=body.encode('utf-8'),
                 headers={'Content-Type': 'multipart/form-data; boundary=%s' % boundary})
+
+
+# ---- sync groups (isc_password_sync_group and its _info twin) -------------------------------------------
+SYNC_GROUP_READ_ONLY = ('id', 'created', 'modified')
+
+
+def policy_names(policies):
+    """``{policy_id: name}`` of a policy list."""
+    return dict((p.get('id'), p.get('name')) for p in policies or () if p.get('id'))
+
+
+def sync_group_views(client, groups, policies=None):
+    """Sync groups as module results (snake_case): the policy and the sources by name where ISC shows
+    them, the id otherwise; one sources request for all the groups."""
+    names = policy_names(list_all(client, OP_POLICIES) if policies is None else policies)
+    ids = [i for g in groups for i in g.get('sourceIds') or ()]
+    sources = source_names(client, ids)
+    views = []
+    for group in groups:
+        pid = group.get('passwordPolicyId')
+        sids = list(group.get('sourceIds') or ())
+        views.append({'id': group.get('id'), 'name': group.get('name'),
+                      'password_policy': names.get(pid) or pid, 'password_policy_id': pid,
+                      'sources': [sources.get(i, i) for i in sids], 'source_ids': sids,
+                      'created': group.get('created'), 'modified': group.get('modified')})
+    return views

@@ -1,0 +1,279 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: isc_source_password_policies
+short_description: Manage which password policies apply to which identities on one ISC source
+version_added: 0.2.0
+description:
+  - Sets the password-policy holders of one source of SailPoint Identity Security Cloud, the list
+    that says which password policy applies to which identities of the source, chosen by identity
+    attribute selectors (for example country C(Canada) gets one policy, everyone else another).
+  - Exact list semantics. O(holders) is the whole list the source gets; a holder the tenant has and
+    the list lacks is removed. The list is compared without regard to order (the order of the holders
+    and of the attributes in a selector), because SailPoint's documents give the order no meaning; when
+    something differs the list is sent in the order given.
+  - Needs O(api_version=v2025) or O(api_version=v1). Only these versions can read the holders of a
+    source; V(v2024) can only write them, so the module could not compare and every run would be a
+    change; V(v3) and V(beta) have neither operation. The module fails before sending anything on
+    the other versions.
+  - Reading the holders needs a user-context token (the personal access token, PAT, of an ORG_ADMIN
+    or a source admin), because SailPoint's documents allow that read for user tokens only; an API
+    client gets 403 there. Writing them needs the C(idn:sources:manage) scope.
+  - Members of a password sync group follow the group's policy, whatever their holders say.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc
+  - sailpoint_isc.passwords.isc.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Check mode reads the holders and reports what would change; it sends no write.
+  diff_mode:
+    support: full
+    details: The diff shows the holders before and after, as ISC stores them (policy id and name, selectors).
+options:
+  source:
+    description: The source, by display name or id.
+    type: str
+    required: true
+  holders:
+    description:
+      - The whole list of policy holders of the source. V([]) removes every holder.
+      - Required with O(state=present).
+    type: list
+    elements: dict
+    suboptions:
+      policy:
+        description: The password policy, by name or id.
+        type: str
+        required: true
+      selectors:
+        description:
+          - Which identities of the source the policy applies to. Unset (or no attribute) means every
+            identity of the source.
+        type: dict
+        suboptions:
+          identity_attr:
+            description:
+              - Identity attributes an identity must have; compared without regard to order.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              name:
+                description: The name of the identity attribute, for example C(country).
+                type: str
+                required: true
+              value:
+                description: Its value, for example C(Canada).
+                type: str
+                required: true
+  state:
+    description:
+      - V(present) makes the source's holders exactly O(holders).
+      - V(absent) removes every holder of the source, the same as O(holders=[]); O(holders) must then
+        be unset. What ISC applies to a source without holders is ISC's rule (its default policy).
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: sailpoint_isc.passwords.isc_password_sync_group
+author:
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
+"""
+
+EXAMPLES = r"""
+- name: Canadian staff get the strict policy on Corp-AD, everyone else the standard one
+  sailpoint_isc.passwords.isc_source_password_policies:
+    tenant: acme
+    api_version: v2025
+    client_id: "{{ lookup('ansible.builtin.env', 'ISC_PAT_ID') }}"
+    client_secret: "{{ lookup('ansible.builtin.env', 'ISC_PAT_SECRET') }}"
+    source: Corp-AD
+    holders:
+      - policy: Strict policy
+        selectors:
+          identity_attr:
+            - {name: country, value: Canada}
+      - policy: Standard policy
+  delegate_to: localhost
+
+- name: Remove every holder of a retired source
+  sailpoint_isc.passwords.isc_source_password_policies:
+    api_version: v1
+    source: Old-LDAP
+    state: absent
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+source:
+  description: The source's display name (its id when ISC does not show the name).
+  returned: always
+  type: str
+  sample: Corp-AD
+source_id:
+  description: The source's id.
+  returned: always
+  type: str
+  sample: 2c918084660f45d6016617daa9210584
+holders:
+  description: The holders of the source after the task (in check mode, as they would be).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    policy:
+      description: The name of the policy (its id when the policy is not found).
+      type: str
+    policy_id:
+      description: The id of the policy.
+      type: str
+    selectors:
+      description: The identities the policy applies to; null means every identity of the source.
+      type: dict
+      contains:
+        identity_attr:
+          description: The identity attributes, each C({name, value}).
+          type: list
+          elements: dict
+  sample:
+    - policy: Strict policy
+      policy_id: 2c91808e7d976f3b017d9f5ceae440c8
+      selectors: {identity_attr: [{name: country, value: Canada}]}
+    - policy: Standard policy
+      policy_id: 2c91808e7d976f3b017d9f5ceae44111
+      selectors: null
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
+    API_VERSIONS, OP_POLICIES, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, serves,
+)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+
+
+def version_problem(api_version):
+    """Why this api_version cannot run the module (None when it can): idempotence needs the GET."""
+    if serves(api_version, OP_SOURCE_POLICIES):
+        return None
+    reading = [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+    what = ('can only write them, so the module could not compare and every run would be a change'
+            if serves(api_version, OP_SOURCE_POLICIES_UPDATE) else 'has neither reading nor writing them')
+    return ('isc_source_password_policies needs api_version %s: only %s can read the password-policy holders of '
+            'a source (GET /sources/{id}/password-policies); api_version %s %s. Set api_version: %s on this task'
+            % (' or '.join(reading), ' and '.join(reading), api_version, what, reading[0]))
+
+
+def attrs(selectors):
+    """The identity attributes of API selectors as a sorted tuple of (name, value)."""
+    return tuple(sorted((str(a.get('name')), str(a.get('value')))
+                        for a in ((selectors or {}).get('identityAttr') or ()) if isinstance(a, dict)))
+
+
+def key(holder):
+    """A holder as something to compare: its policy id and its attributes, without regard to order."""
+    return (str(holder.get('policyId')), attrs(holder.get('selectors')))
+
+
+def check_input(module):
+    """Bad input fails before anything is sent."""
+    p = module.params
+    if not (p['source'] or '').strip():
+        module.fail_json(msg='source must not be empty: give the source by display name or id')
+    if p['state'] == 'absent' and p['holders'] is not None:
+        module.fail_json(msg='state=absent removes every holder: leave holders unset (or use holders: [] with state=present)')
+    seen = {}
+    for n, holder in enumerate(p['holders'] or ()):
+        if not (holder['policy'] or '').strip():
+            module.fail_json(msg='holders[%d].policy must not be empty: give a policy name or id' % n)
+        pairs = [(a['name'], a['value']) for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        if any(not (name or '').strip() for name, _v in pairs):
+            module.fail_json(msg='holders[%d].selectors.identity_attr has an attribute without a name' % n)
+        ident = (holder['policy'], tuple(sorted(pairs)))
+        if ident in seen:
+            module.fail_json(msg='holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident]))
+        seen[ident] = n
+
+
+def wanted_holders(client, holders, policies):
+    """The holders as ISC takes them: policy id and name, selectors (null for every identity)."""
+    names = pc.policy_names(policies)
+    body = []
+    for holder in holders:
+        pid = pc.policy_id(client, holder['policy'], policies)
+        identity_attr = [{'name': a['name'], 'value': a['value']}
+                         for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        body.append({'policyId': pid, 'policyName': names.get(pid),
+                     'selectors': {'identityAttr': identity_attr} if identity_attr else None})
+    return body
+
+
+def views(holders, policies):
+    """Holders as the module returns them (snake_case, the policy by name)."""
+    names = pc.policy_names(policies)
+    out = []
+    for holder in holders:
+        pid = holder.get('policyId')
+        pairs = [{'name': n, 'value': v} for n, v in attrs(holder.get('selectors'))]
+        out.append({'policy': names.get(pid) or holder.get('policyName') or pid, 'policy_id': pid,
+                    'selectors': {'identity_attr': pairs} if pairs else None})
+    return out
+
+
+def run(module, client):
+    p = module.params
+    source_id = pc.source_ids(client, [p['source']], 'source')[0]
+    source = pc.source_names(client, [source_id]).get(source_id, source_id)
+    current = [h for h in pc.list_all(client, OP_SOURCE_POLICIES, source_id) if isinstance(h, dict)]
+    policies = pc.list_all(client, OP_POLICIES)
+    wanted = wanted_holders(client, p['holders'] or [], policies)
+    changed = sorted(key(h) for h in current) != sorted(key(h) for h in wanted)
+    result = current
+    if changed:
+        result = wanted
+        if not module.check_mode:
+            answer = client.call_json(OP_SOURCE_POLICIES_UPDATE, 'PATCH', source_id, json_body=wanted, shape=list)
+            result = [h for h in answer if isinstance(h, dict)] if answer is not None else wanted
+    out = dict(changed=changed, source=source, source_id=source_id, holders=views(result, policies))
+    if changed:
+        out['diff'] = pc.diff({'holders': (current, wanted)}, 'password-policy holders of %s' % source)
+    return out
+
+
+def main():
+    attr_spec = dict(name=dict(type='str', required=True), value=dict(type='str', required=True))
+    selectors_spec = dict(identity_attr=dict(type='list', elements='dict', default=[], options=attr_spec))
+    holder_spec = dict(policy=dict(type='str', required=True),
+                       selectors=dict(type='dict', options=selectors_spec))
+    module = AnsibleModule(
+        argument_spec=isc_argument_spec(
+            source=dict(type='str', required=True),
+            holders=dict(type='list', elements='dict', options=holder_spec),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        required_if=[('state', 'present', ('holders',))],
+        supports_check_mode=True,
+    )
+    problem = version_problem(module.params['api_version'])
+    if problem:
+        module.fail_json(msg=problem)
+    check_input(module)
+    client = IscClient.from_module(module)
+    try:
+        result = run(module, client)
+    except IscError as exc:
+        fail_isc(module, exc, changed=False)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
