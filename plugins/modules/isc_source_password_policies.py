@@ -24,7 +24,13 @@ description:
   - Reading the holders needs a user-context token (the personal access token, PAT, of an ORG_ADMIN
     or a source admin), because SailPoint's documents allow that read for user tokens only; an API
     client gets 403 there. Writing them needs the C(idn:sources:manage) scope.
-  - Members of a password sync group follow the group's policy, whatever their holders say.
+  - A holder without selectors holds the whole source, so at most one holder may lack selectors. When
+    O(holders) has none, the identities no selector matches follow the tenant's default policy; ISC
+    lists that policy as the source's holder without selectors, and the module counts it as the same
+    list (no change).
+  - Members of a password sync group follow the group's policy, whatever their holders say, and ISC
+    shows the group's policy as their holder without selectors; manage their policy with
+    M(sailpoint_isc.passwords.isc_password_sync_group).
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
@@ -76,7 +82,8 @@ options:
     description:
       - V(present) makes the source's holders exactly O(holders).
       - V(absent) removes every holder of the source, the same as O(holders=[]); O(holders) must then
-        be unset. What ISC applies to a source without holders is ISC's rule (its default policy).
+        be unset. Every identity of the source then follows the tenant's default policy, which ISC lists
+        as the source's only holder.
     type: str
     choices: [present, absent]
     default: present
@@ -184,6 +191,15 @@ def key(holder):
     return (str(holder.get('policyId')), attrs(holder.get('selectors')))
 
 
+def comparable(holders, default_id):
+    """The holders as a sorted list of keys; without a holder of the whole source (no selectors), the
+    tenant's default policy holds it, as ISC lists it."""
+    keys = [key(h) for h in holders]
+    if default_id and not [k for k in keys if not k[1]]:
+        keys.append((str(default_id), ()))
+    return sorted(keys)
+
+
 def check_input(module):
     """Bad input fails before anything is sent."""
     p = module.params
@@ -191,7 +207,7 @@ def check_input(module):
         module.fail_json(msg='source must not be empty: give the source by display name or id')
     if p['state'] == 'absent' and p['holders'] is not None:
         module.fail_json(msg='state=absent removes every holder: leave holders unset (or use holders: [] with state=present)')
-    seen = {}
+    seen, whole = {}, None
     for n, holder in enumerate(p['holders'] or ()):
         if not (holder['policy'] or '').strip():
             module.fail_json(msg='holders[%d].policy must not be empty: give a policy name or id' % n)
@@ -202,6 +218,11 @@ def check_input(module):
         if ident in seen:
             module.fail_json(msg='holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident]))
         seen[ident] = n
+        if not pairs and whole is not None:
+            module.fail_json(msg='holders[%d] and holders[%d] both lack selectors: only one policy can hold the whole '
+                             'source; give the other one selectors (selectors.identity_attr)' % (whole, n))
+        if not pairs:
+            whole = n
 
 
 def wanted_holders(client, holders, policies):
@@ -236,7 +257,8 @@ def run(module, client):
     current = [h for h in pc.list_all(client, OP_SOURCE_POLICIES, source_id) if isinstance(h, dict)]
     policies = pc.list_all(client, OP_POLICIES)
     wanted = wanted_holders(client, p['holders'] or [], policies)
-    changed = sorted(key(h) for h in current) != sorted(key(h) for h in wanted)
+    default_id = ([pol.get('id') for pol in policies if pol.get('defaultPolicy')] or [None])[0]
+    changed = comparable(current, default_id) != comparable(wanted, default_id)
     result = current
     if changed:
         result = wanted

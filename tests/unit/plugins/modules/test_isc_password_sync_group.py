@@ -41,8 +41,9 @@ class FakeTenant(FakeSession):
     def __init__(self, api_client=False):
         super(FakeTenant, self).__init__()
         self.api_client = api_client
-        self.policies = [{'id': 'pol-default', 'name': 'Default'}, {'id': 'pol-strict', 'name': 'Strict'},
-                         {'id': 'pol-unix', 'name': 'Unix policy'}]
+        self.policies = [{'id': 'pol-default', 'name': 'Default', 'defaultPolicy': True},
+                         {'id': 'pol-strict', 'name': 'Strict', 'defaultPolicy': False},
+                         {'id': 'pol-unix', 'name': 'Unix policy', 'defaultPolicy': False}]
         self.sources = [{'id': 'src-ad', 'name': 'Corp-AD'}, {'id': 'src-ldap', 'name': 'Corp-LDAP'},
                         {'id': 'src-ora', 'name': 'Oracle-DB'}, {'id': 'src-ul', 'name': 'Unix-LDAP'},
                         {'id': 'src-uk', 'name': 'Unix-Kerberos'}]

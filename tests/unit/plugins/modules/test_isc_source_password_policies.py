@@ -64,11 +64,15 @@ def test_a_changed_selector_value_is_a_change(capsys, monkeypatch):
 
 
 def test_empty_list_and_absent_remove_every_holder(capsys, monkeypatch):
+    # the seed's holder is the default policy for the whole source: the same as no holder
     res, t = run({'source': 'Corp-AD', 'state': 'absent'}, capsys, monkeypatch)
+    assert not res['changed'] and t.writes() == []
+    t.holders['src-ad'] = [{'policyId': 'pol-strict', 'policyName': 'Strict', 'selectors': None}]
+    res, t = run({'source': 'Corp-AD', 'state': 'absent'}, capsys, monkeypatch, t)
     assert res['changed'] and res['holders'] == [] and t.holders['src-ad'] == []
     assert t.writes()[0]['json'] == []
     res, t = run({'source': 'Corp-AD', 'holders': []}, capsys, monkeypatch, t)
-    assert not res['changed']
+    assert not res['changed'] and len(t.writes()) == 1
 
 
 def test_absent_with_holders_fails(capsys, monkeypatch):
@@ -112,3 +116,22 @@ def test_api_client_read_403_names_the_pat(capsys, monkeypatch):
     res, t = run({'source': 'Corp-AD', 'holders': HOLDERS}, capsys, monkeypatch, FakeTenant(api_client=True))
     assert res['failed'] and res['status'] == 403 and t.writes() == []
     assert 'personal access token' in res['msg'] and 'user-context token' in res['msg']
+
+
+def test_the_default_policy_holds_the_rest_implicitly(capsys, monkeypatch):
+    t = FakeTenant()
+    t.holders['src-ad'] = [{'policyId': 'pol-default', 'policyName': 'Default', 'selectors': None},
+                           {'policyId': 'pol-strict', 'policyName': 'Strict',
+                            'selectors': {'identityAttr': [{'name': 'country', 'value': 'Canada'}]}}]
+    only_canada = [{'policy': 'Strict', 'selectors': {'identity_attr': [{'name': 'country', 'value': 'Canada'}]}}]
+    res, t = run({'source': 'Corp-AD', 'holders': only_canada}, capsys, monkeypatch, t)
+    assert not res['changed'] and t.writes() == []
+    # another policy for the whole source is a change
+    res, t = run({'source': 'Corp-AD', 'holders': only_canada + [{'policy': 'Strict'}]}, capsys, monkeypatch, t)
+    assert res['changed'] and len(t.writes()) == 1
+
+
+def test_two_holders_of_the_whole_source_fail(capsys, monkeypatch):
+    res, t = run({'source': 'Corp-AD', 'holders': [{'policy': 'Default'}, CANADA, {'policy': 'Strict'}]},
+                 capsys, monkeypatch)
+    assert res['failed'] and 'holders[0] and holders[2] both lack selectors' in res['msg'] and t.calls == []
