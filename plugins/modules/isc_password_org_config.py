@@ -36,7 +36,7 @@ attributes:
     details: Check mode reads the config and reports what would change (and RV(org_config) as it would be), but sends no write.
   diff_mode:
     support: full
-    details: The diff holds only the fields that change, under their API names (for example C(digitTokenLength)).
+    details: The diff holds only the settings that change, under the names of the options (for example C(digit_token_length)).
 options:
   custom_instructions_enabled:
     description:
@@ -200,7 +200,7 @@ def main():
     result = dict(changed=bool(changed), created=created, org_config=to_options(after, ORG_CONFIG_FIELDS),
                   changed_fields=sorted(OPTION_OF[field] for field in changed))
     if module._diff and changed:
-        result['diff'] = diff(changed, 'password org config')
+        result['diff'] = diff(dict((OPTION_OF[field], change) for field, change in changed.items()), 'password org config')
     module.exit_json(**result)
 
 

@@ -77,8 +77,8 @@ def test_put_sends_only_the_changed_fields(capsys, monkeypatch):
     assert put['method'] == 'PUT' and put['json'] == {'digitTokenLength': 8, 'digitTokenDurationMinutes': 10}
     assert res['org_config']['digit_token_length'] == 8 and res['org_config']['digit_token_duration_minutes'] == 10
     assert res['changed_fields'] == ['digit_token_duration_minutes', 'digit_token_length']
-    assert res['diff']['before'] == {'digitTokenDurationMinutes': 5, 'digitTokenLength': 6}
-    assert res['diff']['after'] == {'digitTokenDurationMinutes': 10, 'digitTokenLength': 8}
+    assert res['diff']['before'] == {'digit_token_duration_minutes': 5, 'digit_token_length': 6}
+    assert res['diff']['after'] == {'digit_token_duration_minutes': 10, 'digit_token_length': 8}
     # the org config is not experimental anywhere
     assert 'X-SailPoint-Experimental' not in put['headers']
 
@@ -97,7 +97,7 @@ def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
     res, _ = run({'digit_token_length': 12}, capsys, monkeypatch, s, check_mode=True, diff=True)
     assert res['changed'] is True and writes(s) == []
     assert res['org_config']['digit_token_length'] == 12
-    assert res['diff']['after'] == {'digitTokenLength': 12}
+    assert res['diff']['after'] == {'digit_token_length': 12}
     assert s.state['config'] == TENANT
 
 
@@ -112,7 +112,7 @@ def test_tenant_without_config_gets_a_post_of_the_declared_fields(capsys, monkey
     # ISC's defaults for the rest
     assert res['org_config'] == {'custom_instructions_enabled': False, 'digit_token_enabled': True,
                                  'digit_token_duration_minutes': 5, 'digit_token_length': 6}
-    assert res['diff']['before'] == {'digitTokenEnabled': None}
+    assert res['diff']['before'] == {'digit_token_enabled': None}
 
 
 def test_tenant_without_config_and_nothing_declared_only_reads(capsys, monkeypatch):
