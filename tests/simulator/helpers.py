@@ -13,12 +13,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OPENAPI_DIR = os.environ.get('ISC_OPENAPI_DIR') or os.path.join(os.path.dirname(REPO), 'shared', 'isc-openapi')
 CLIENT = ('demo-client-id', 'demo-client-secret')
 PAT = ('demo-pat-id', 'demo-pat-secret')
+USER_PAT = ('demo-user-pat-id', 'demo-user-pat-secret')   # PAT of Carl.Jones, who is not an ORG_ADMIN
 
 SPEC_FILES = {
     'v2024': 'isc-v2024-password.json',
     'v3': 'isc-v3-password.json',
     'beta': 'isc-beta-password.json',
     'v1': 'isc-v1-password-management.json',
+    'v2025': 'isc-v2025-password.json',
+}
+# The password-configuration resources: per-resource v1 documents (year versions use SPEC_FILES)
+CONFIG_V1_FILES = {
+    'password-policies': 'isc-v1-password-policies.json',
+    'password-sync-groups': 'isc-v1-password-sync-groups.json',
+    'password-dictionary': 'isc-v1-password-dictionary.json',
+    'password-org-config': 'isc-v1-password-configuration.json',
+    'sources': 'isc-v1-sources-password.json',
 }
 # operation -> (method, path in the year-versioned specs, path in the v1 spec)
 SPEC_PATHS = {
@@ -165,3 +175,29 @@ def response_schema(version, operation, status):
     resp = _resolve(doc, responses[str(status)])
     schema = resp.get('content', {}).get('application/json', {}).get('schema')
     return listed, to_json_schema(schema) if schema is not None else None
+
+
+def config_template(version, resource, with_id=False):
+    """The spec's path of a configuration resource: ``/password-policies/{id}`` or ``/password-policies/v1/{id}``;
+    resource ``holders`` is ``/sources/{sourceId}/password-policies``."""
+    if resource == 'holders':
+        return '/sources/{sourceId}/password-policies' if version != 'v1' else '/sources/v1/{sourceId}/password-policies'
+    return '/' + resource + ('/v1' if version == 'v1' else '') + ('/{id}' if with_id else '')
+
+
+def config_path(version, resource, ident=None):
+    """The URL path of a configuration resource (``ident``: the policy/group id or, for holders, the source id)."""
+    path = config_template(version, resource, ident is not None or resource == 'holders')
+    path = path.replace('{id}', ident or '').replace('{sourceId}', ident or '')
+    return path if version == 'v1' else '/' + version + path
+
+
+def config_operation(version, resource, method, with_id=False):
+    """(document, operation object with $refs resolved) of a configuration operation."""
+    name = CONFIG_V1_FILES['sources' if resource == 'holders' else resource] if version == 'v1' else SPEC_FILES[version]
+    path = os.path.join(OPENAPI_DIR, name)
+    if path not in _SPECS:
+        with open(path, encoding='utf-8') as handle:
+            _SPECS[path] = json.load(handle)
+    doc = _SPECS[path]
+    return doc, _resolve(doc, doc['paths'][config_template(version, resource, with_id)][method.lower()])

@@ -105,3 +105,9 @@ def test_status_404_and_429_match_spec(openapi, make_sim):
     assert resp.status_code == 429
     assert openapi(resp, 'v2024', 'query_password_info') == {'message': ' Rate Limit Exceeded '}
     assert 1 <= int(resp.headers['Retry-After']) <= 5
+
+
+def test_v2025_success_responses_match_spec(openapi, make_sim):
+    """v2025 serves what v2024 serves; its document is vendored as well (the configuration operations of
+    every version are validated in test_sim_config.py)."""
+    test_success_responses_match_spec(openapi, make_sim, 'v2025')

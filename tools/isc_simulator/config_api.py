@@ -3,7 +3,7 @@
 import json
 import re
 
-from .config import ORG_DEFAULTS, Invalid, clean_org_config, parse_dictionary
+from .config import ORG_DEFAULTS, Invalid, clean_org_config, iso, parse_dictionary
 from .state import Reply, _bool_param, _int_param, _unescape, bad_request, forbidden, not_found
 
 EXPERIMENTAL_VERSIONS = ('v2024', 'v2025', 'v1')
@@ -94,16 +94,26 @@ def _policies(state, client, method, version, ident, query, body, headers):
             return refusal
     if ident is None:
         if method == 'GET':
-            return _page(query, [dict(p) for p in config.policies.values()], lambda p: p['name'])
-        return Reply(200, dict(config.create_policy(_json(body))))
+            return _page(query, [_render(p, version) for p in config.policies.values()], lambda p: p['name'])
+        return Reply(200, _render(config.create_policy(_json(body)), version))
     if ident not in config.policies:
         return not_found("Password policy '%s' was not found." % ident)
     if method == 'GET':
-        return Reply(200, dict(config.policies[ident]))
+        return Reply(200, _render(config.policies[ident], version))
     if method == 'PUT':
-        return Reply(200, dict(config.replace_policy(ident, _json(body))))
+        return Reply(200, _render(config.replace_policy(ident, _json(body)), version))
     config.delete_policy(ident)
     return Reply(204)
+
+
+def _render(policy, version):
+    """A stored policy as ``version`` shows it: v3 and beta type dateCreated/lastUpdated as date-time strings,
+    v2024, v2025 and v1 as epoch milliseconds."""
+    shown = dict(policy)
+    if version in ('v3', 'beta'):
+        for field in ('dateCreated', 'lastUpdated'):
+            shown[field] = iso(shown[field] / 1000.0) if shown[field] is not None else None
+    return shown
 
 
 def _groups(state, client, method, ident, query, body):
