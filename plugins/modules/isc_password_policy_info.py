@@ -99,12 +99,14 @@ policies:
         validate_against_account_name.
       type: bool
     date_created:
-      description: When the policy was created (milliseconds since 1970), as ISC returns it.
-      type: int
+      description:
+        - When the policy was created, as ISC returns it. V(v2024), V(v2025) and V(v1) give milliseconds
+          since 1970 (an integer), V(v3) and V(beta) a date-time string.
+      type: raw
       returned: when ISC returns it
     last_updated:
-      description: When the policy was last changed (milliseconds since 1970), as ISC returns it.
-      type: int
+      description: When the policy was last changed, in the form of RV(policies[].date_created).
+      type: raw
       returned: when ISC returns it
     created:
       description: ISC's C(created) field, as returned.
