@@ -11,6 +11,9 @@ import time
 import jsonschema
 import pytest
 
+from tools.isc_simulator import Simulator
+from tools.isc_simulator.seed import load_seed
+
 from .helpers import CLIENT, PAT, USER_PAT, Api, config_operation, config_path, to_json_schema
 
 YEAR_VERSIONS = ('v3', 'beta', 'v2024', 'v2025')
@@ -479,3 +482,20 @@ def test_v2025_serves_what_v2024_serves(sim):
     assert len(api.call('GET', '/v2025/password-sync-groups').json()) == 1
     assert api.call('GET', '/v2025/sources', params={'filters': 'name eq "My-AD"'}).json()[0]['id'] == MY_AD
     assert api.call('GET', '/v2026/sources').status_code == 404
+
+
+def test_seed_configuration_fields(make_sim):
+    seed = load_seed()
+    seed['sources'].append({'name': 'Bare'})  # no policy: the default policy governs it
+    seed['identities'].append({'name': 'Bare.User', 'accounts': [{'source': 'Bare', 'password': 'x'}]})
+    seed.update({'default_policy': {'passwordMinLength': 9}, 'password_dictionary': 'locale=en_US\nqwerty\n',
+                 'password_org_config': {'digitTokenEnabled': True, 'digitTokenLength': 8}})
+    sim = make_sim(seed_data=seed)
+    api = Api(sim.base_url)
+    assert api.info('Bare.User', 'Bare')['policies'] == ['passwordMinLength is 9']
+    config = api.sim('GET', 'password-config')
+    assert config['dictionary'] == 'locale=en_US\nqwerty\n' and config['orgConfig']['digitTokenLength'] == 8
+    assert len(api.digit({'userId': 'Abby.Smith'}).json()['digitToken']) == 8
+    seed['password_org_config'] = {'digitTokenLength': 99}
+    with pytest.raises(ValueError, match='digitTokenLength'):
+        Simulator(seed_data=seed)

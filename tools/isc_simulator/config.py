@@ -121,6 +121,8 @@ class PasswordConfig:
         self.policies = {}
         self.selectors = {}
         self.dictionary = self.seed_data.get('password_dictionary')
+        if self.dictionary is not None:
+            parse_dictionary(self.dictionary)  # a bad seed dictionary is a startup error (Invalid is a ValueError)
         org = self.seed_data.get('password_org_config')
         self.org_config = None
         if org is not None:
