@@ -232,9 +232,9 @@ def declared_words(module):
 
 def dictionary_diff(locale_before, locale_after, removed, added):
     """--diff of only what differs: the removed words before, the added ones after (sorted, a word per line),
-    each preceded by its locale line when the locale changes."""
+    each preceded by its locale line when the locale changes (none on the side without a locale)."""
     def text(locale, words):
-        lines = (['locale=%s' % (locale or '')] if locale_before != locale_after else []) + list(words)
+        lines = (['locale=%s' % locale] if locale and locale_before != locale_after else []) + list(words)
         return ''.join(line + '\n' for line in lines)
     return {'before': text(locale_before, removed), 'after': text(locale_after, added),
             'before_header': 'password dictionary: the words removed', 'after_header': 'password dictionary: the words added'}

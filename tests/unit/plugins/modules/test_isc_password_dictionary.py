@@ -108,8 +108,9 @@ def test_locale_change_alone_is_a_change_with_its_diff(capsys, monkeypatch):
 
 def test_empty_locale_drops_the_locale_line(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['qwerty', 'password'], 'locale': ''}, capsys, monkeypatch, s)
+    res, _ = run({'words': ['qwerty', 'password'], 'locale': ''}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and res['locale'] is None and s.state['text'] == 'qwerty\npassword\n'
+    assert res['diff']['before'] == 'locale=en_US\n' and res['diff']['after'] == ''
 
 
 def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
@@ -219,7 +220,7 @@ def test_absent_uploads_an_empty_file(capsys, monkeypatch):
     res, _ = run({'state': 'absent'}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and s.state['text'] == ''
     assert (res['words_count'], res['removed'], res['locale']) == (0, 2, None)
-    assert res['diff']['before'] == 'locale=en_US\npassword\nqwerty\n' and res['diff']['after'] == 'locale=\n'
+    assert res['diff']['before'] == 'locale=en_US\npassword\nqwerty\n' and res['diff']['after'] == ''
     again, _ = run({'state': 'absent'}, capsys, monkeypatch, s)
     assert again['changed'] is False and len(puts(s)) == 1
 
