@@ -248,7 +248,7 @@ changed:
   type: bool
 policy:
   description:
-    - The policy as the tenant has it after the task (in check mode: as it would be), in the form of
+    - The policy as the tenant has it after the task (in check mode, as it would be), in the form of
       this module's options, plus C(id) and the timestamps ISC returned. Empty after O(state=absent).
     - A new policy in check mode has no C(id) and holds only the options given.
   returned: always
@@ -283,8 +283,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 # Options whose -1 means "not set" (the DTO's default); every other number must not be negative.
 MINUS_ONE_ALLOWED = ('min_character_types', 'max_repeated_chars', 'account_id_min_word_length',
                      'account_name_min_word_length')
-OPTION_OF = dict((field, option) for option, field, _kind in pc.POLICY_FIELDS)
-OPTION_OF['sourceIds'] = 'sources'
+OPTION_OF = dict([(field, option) for option, field, _kind in pc.POLICY_FIELDS] + [('sourceIds', 'sources')])
 HEADER = 'password policy %s'
 
 
@@ -395,6 +394,7 @@ def main():
         modified=dict(type='raw'),
     )
     options.update(pc.argument_spec(pc.POLICY_FIELDS))
+    options['password_expiration'] = dict(type='int', no_log=False)  # a number of days, not a secret
     module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
     check_input(module)
     try:
