@@ -251,7 +251,7 @@ def main():
     module = AnsibleModule(
         argument_spec=isc_argument_spec(
             name=dict(type='str', required=True),
-            password_policy=dict(type='str'),
+            password_policy=dict(type='str', no_log=False),  # a policy's name, no secret
             sources=dict(type='list', elements='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
         ),

@@ -218,10 +218,10 @@ def check_input(module):
         if ident in seen:
             module.fail_json(msg='holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident]))
         seen[ident] = n
-        if not pairs and whole is not None:
-            module.fail_json(msg='holders[%d] and holders[%d] both lack selectors: only one policy can hold the whole '
-                             'source; give the other one selectors (selectors.identity_attr)' % (whole, n))
         if not pairs:
+            if whole is not None:
+                module.fail_json(msg='holders[%d] and holders[%d] both lack selectors: only one policy can hold the '
+                                 'whole source; give the other one selectors (selectors.identity_attr)' % (whole, n))
             whole = n
 
 
