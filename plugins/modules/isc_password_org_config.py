@@ -171,8 +171,10 @@ def write_config(client, method, body):
 
 
 def main():
-    module = AnsibleModule(argument_spec=isc_argument_spec(**argument_spec(ORG_CONFIG_FIELDS)),
-                           supports_check_mode=True)
+    options = argument_spec(ORG_CONFIG_FIELDS)
+    for option in ('digit_token_duration_minutes', 'digit_token_length'):
+        options[option]['no_log'] = False  # settings of digit tokens, not a token
+    module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
     check_ranges(module, module.params, ORG_CONFIG_RANGES)
     wanted = declared(module.params, ORG_CONFIG_FIELDS)
     client = IscClient.from_module(module)

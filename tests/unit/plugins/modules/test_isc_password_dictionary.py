@@ -68,20 +68,20 @@ def run(args, capsys, monkeypatch, session=None, **kw):
 
 def test_same_words_in_another_order_with_repeats_is_unchanged(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['password', ' qwerty ', 'password']}, capsys, monkeypatch, s)
+    res, dummy = run({'words': ['password', ' qwerty ', 'password']}, capsys, monkeypatch, s)
     assert res['changed'] is False and puts(s) == []
     assert res['words_count'] == 2 and res['locale'] == 'en_US' and res['added'] == 0 and res['removed'] == 0
 
 
 def test_comments_and_blank_lines_of_the_tenant_are_not_words(capsys, monkeypatch):
     s = tenant('# made by hand\n\nlocale=en_US\n# banned\nqwerty\n\npassword\n')
-    res, _ = run({'words': ['qwerty', 'password']}, capsys, monkeypatch, s)
+    res, dummy = run({'words': ['qwerty', 'password']}, capsys, monkeypatch, s)
     assert res['changed'] is False and res['locale'] == 'en_US' and puts(s) == []
 
 
 def test_change_writes_the_users_order_and_keeps_the_tenants_locale(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['zebra', 'qwerty', 'acme', 'zebra']}, capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'words': ['zebra', 'qwerty', 'acme', 'zebra']}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True
     assert s.state['text'] == 'locale=en_US\nzebra\nqwerty\nacme\n'
     assert (res['added'], res['removed'], res['words_count']) == (2, 1, 3)
@@ -92,15 +92,15 @@ def test_change_writes_the_users_order_and_keeps_the_tenants_locale(capsys, monk
 
 def test_rerun_is_idempotent(capsys, monkeypatch):
     s = tenant(None)
-    first, _ = run({'words': ['a1', 'b2'], 'locale': 'fr_FR'}, capsys, monkeypatch, s)
-    second, _ = run({'words': ['b2', 'a1'], 'locale': 'fr_FR'}, capsys, monkeypatch, s)
+    first, dummy = run({'words': ['a1', 'b2'], 'locale': 'fr_FR'}, capsys, monkeypatch, s)
+    second, dummy = run({'words': ['b2', 'a1'], 'locale': 'fr_FR'}, capsys, monkeypatch, s)
     assert first['changed'] is True and second['changed'] is False and len(puts(s)) == 1
     assert s.state['text'] == 'locale=fr_FR\na1\nb2\n'
 
 
 def test_locale_change_alone_is_a_change_with_its_diff(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['qwerty', 'password'], 'locale': 'de_DE'}, capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'words': ['qwerty', 'password'], 'locale': 'de_DE'}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and res['added'] == 0 and res['removed'] == 0 and res['locale'] == 'de_DE'
     assert res['diff']['before'] == 'locale=en_US\n' and res['diff']['after'] == 'locale=de_DE\n'
     assert s.state['text'] == 'locale=de_DE\nqwerty\npassword\n'
@@ -108,14 +108,14 @@ def test_locale_change_alone_is_a_change_with_its_diff(capsys, monkeypatch):
 
 def test_empty_locale_drops_the_locale_line(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['qwerty', 'password'], 'locale': ''}, capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'words': ['qwerty', 'password'], 'locale': ''}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and res['locale'] is None and s.state['text'] == 'qwerty\npassword\n'
     assert res['diff']['before'] == 'locale=en_US\n' and res['diff']['after'] == ''
 
 
 def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'words': ['qwerty', 'new1']}, capsys, monkeypatch, s, check_mode=True, diff=True)
+    res, dummy = run({'words': ['qwerty', 'new1']}, capsys, monkeypatch, s, check_mode=True, diff=True)
     assert res['changed'] is True and puts(s) == []
     assert res['added_words'] == ['new1'] and res['removed_words'] == ['password'] and res['words_count'] == 2
     assert res['diff']['after'] == 'new1\n'
@@ -123,7 +123,7 @@ def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
 
 def test_big_lists_are_capped_in_the_result(capsys, monkeypatch):
     s = tenant('\n'.join('old%04d' % i for i in range(300)))
-    res, _ = run({'words': ['new%04d' % i for i in range(200)]}, capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'words': ['new%04d' % i for i in range(200)]}, capsys, monkeypatch, s, diff=True)
     assert res['added'] == 200 and res['removed'] == 300
     assert len(res['added_words']) == 50 and len(res['removed_words']) == 50
     assert res['added_words'][0] == 'new0000'
@@ -136,7 +136,7 @@ def test_src_file_with_comments_and_locale(capsys, monkeypatch, tmp_path):
     src = tmp_path / 'dictionary.txt'
     src.write_text(u'\ufeff# banned words\n\nlocale=en_GB\n# the usual ones\nqwerty\n  colour\n', encoding='utf-8')
     s = tenant()
-    res, _ = run({'src': str(src)}, capsys, monkeypatch, s)
+    res, dummy = run({'src': str(src)}, capsys, monkeypatch, s)
     assert res['changed'] is True and res['locale'] == 'en_GB'
     assert s.state['text'] == 'locale=en_GB\nqwerty\ncolour\n'
 
@@ -144,13 +144,13 @@ def test_src_file_with_comments_and_locale(capsys, monkeypatch, tmp_path):
 def test_src_locale_option_overrides_the_file(capsys, monkeypatch, tmp_path):
     src = tmp_path / 'dictionary.txt'
     src.write_text('locale=en_GB\nqwerty\npassword\n')
-    res, _ = run({'src': str(src), 'locale': 'en_US'}, capsys, monkeypatch)
+    res, dummy = run({'src': str(src), 'locale': 'en_US'}, capsys, monkeypatch)
     assert res['changed'] is False and res['locale'] == 'en_US'
 
 
 def test_src_missing_names_where_it_is_read(capsys, monkeypatch, tmp_path):
     s = tenant()
-    res, _ = run({'src': str(tmp_path / 'nope.txt')}, capsys, monkeypatch, s)
+    res, dummy = run({'src': str(tmp_path / 'nope.txt')}, capsys, monkeypatch, s)
     assert res['failed'] and 'delegate_to: localhost' in res['msg'] and s.calls == []
 
 
@@ -158,7 +158,7 @@ def test_src_not_utf8_fails(capsys, monkeypatch, tmp_path):
     src = tmp_path / 'latin1.txt'
     src.write_bytes(u'caf\xe9\n'.encode('latin-1'))
     s = tenant()
-    res, _ = run({'src': str(src)}, capsys, monkeypatch, s)
+    res, dummy = run({'src': str(src)}, capsys, monkeypatch, s)
     assert res['failed'] and 'UTF-8' in res['msg'] and s.calls == []
 
 
@@ -166,7 +166,7 @@ def test_src_line_with_a_space_names_the_line(capsys, monkeypatch, tmp_path):
     src = tmp_path / 'dictionary.txt'
     src.write_text('qwerty\n\ntwo words\n')
     s = tenant()
-    res, _ = run({'src': str(src)}, capsys, monkeypatch, s)
+    res, dummy = run({'src': str(src)}, capsys, monkeypatch, s)
     assert res['failed'] and 'src line 3' in res['msg'] and s.calls == []
 
 
@@ -181,7 +181,7 @@ def test_src_line_with_a_space_names_the_line(capsys, monkeypatch, tmp_path):
                                           (['w%d' % i for i in range(2501)], 'at most 2500')])
 def test_bad_words_fail_before_sending(capsys, monkeypatch, words, needle):
     s = tenant()
-    res, _ = run({'words': words}, capsys, monkeypatch, s)
+    res, dummy = run({'words': words}, capsys, monkeypatch, s)
     assert res['failed'] and needle in res['msg'], res['msg']
     assert s.calls == []
 
@@ -189,12 +189,12 @@ def test_bad_words_fail_before_sending(capsys, monkeypatch, words, needle):
 def test_2500_words_and_a_locale_line_is_one_line_too_many(capsys, monkeypatch):
     s = tenant()
     words = ['w%d' % i for i in range(2500)]
-    ok, _ = run({'words': words, 'locale': ''}, capsys, monkeypatch, s, check_mode=True)
+    ok, dummy = run({'words': words, 'locale': ''}, capsys, monkeypatch, s, check_mode=True)
     assert ok['changed'] is True
-    res, _ = run({'words': words, 'locale': 'en_US'}, capsys, monkeypatch, s)
+    res, dummy = run({'words': words, 'locale': 'en_US'}, capsys, monkeypatch, s)
     assert res['failed'] and '2501 lines' in res['msg']
     # the tenant's locale line counts when the locale is not declared; found once the file is read
-    res, _ = run({'words': words}, capsys, monkeypatch, s)
+    res, dummy = run({'words': words}, capsys, monkeypatch, s)
     assert res['failed'] and '2501 lines' in res['msg'] and puts(s) == []
 
 
@@ -217,17 +217,17 @@ def test_bad_locale(capsys, monkeypatch):
 
 def test_absent_uploads_an_empty_file(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'state': 'absent'}, capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'state': 'absent'}, capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and s.state['text'] == ''
     assert (res['words_count'], res['removed'], res['locale']) == (0, 2, None)
     assert res['diff']['before'] == 'locale=en_US\npassword\nqwerty\n' and res['diff']['after'] == ''
-    again, _ = run({'state': 'absent'}, capsys, monkeypatch, s)
+    again, dummy = run({'state': 'absent'}, capsys, monkeypatch, s)
     assert again['changed'] is False and len(puts(s)) == 1
 
 
 def test_absent_without_a_dictionary_is_unchanged(capsys, monkeypatch):
     s = tenant(None)
-    res, _ = run({'state': 'absent'}, capsys, monkeypatch, s)
+    res, dummy = run({'state': 'absent'}, capsys, monkeypatch, s)
     assert res['changed'] is False and puts(s) == []
 
 
@@ -240,7 +240,7 @@ def test_absent_refuses_words(capsys, monkeypatch):
 
 def test_api_client_gets_the_pat_hint(capsys, monkeypatch):
     s = FakeSession({('GET', PATH): Resp(403, {'detailCode': '403 Forbidden', 'messages': [{'text': 'Forbidden'}]})})
-    res, _ = run({'words': ['a']}, capsys, monkeypatch, s)
+    res, dummy = run({'words': ['a']}, capsys, monkeypatch, s)
     assert res['failed'] and res['status'] == 403 and 'personal access token' in res['msg'] and puts(s) == []
 
 
@@ -248,7 +248,7 @@ def test_api_client_gets_the_pat_hint(capsys, monkeypatch):
                                           ('v2025', '/v2025/password-dictionary'), ('v1', '/password-dictionary/v1')])
 def test_paths_of_every_version(capsys, monkeypatch, version, path):
     s = FakeSession({('GET', path): Resp(200, text='qwerty\n'), ('PUT', path): Resp(201, text='')})
-    res, _ = run({'api_version': version, 'words': ['qwerty', 'abc']}, capsys, monkeypatch, s)
+    res, dummy = run({'api_version': version, 'words': ['qwerty', 'abc']}, capsys, monkeypatch, s)
     assert res['changed'] is True
     assert [c['method'] for c in s.calls if c['path'] == path] == ['GET', 'PUT']
     assert s.calls[1]['headers'].get('Accept') == 'text/plain'

@@ -30,9 +30,9 @@ class Resp(FakeResponse):
         return self.text.encode('utf-8')
 
 
-def tenant(config=TENANT, get=None):
+def tenant(get=None, none=False):
     """A fake ISC that keeps one org config: GET answers it (or ``get``), PUT merges, POST creates."""
-    state = {'config': dict(config) if config is not None else None}
+    state = {'config': None if none else dict(TENANT)}
 
     def answer_get(*_args):
         if get is not None:
@@ -62,7 +62,7 @@ def run(args, capsys, monkeypatch, session, **kw):
 
 def test_unchanged_sends_no_write(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'digit_token_enabled': True, 'digit_token_length': 6}, capsys, monkeypatch, s)
+    res, dummy = run({'digit_token_enabled': True, 'digit_token_length': 6}, capsys, monkeypatch, s)
     assert res['changed'] is False and writes(s) == [] and res['changed_fields'] == []
     assert res['org_config'] == {'custom_instructions_enabled': False, 'digit_token_enabled': True,
                                  'digit_token_duration_minutes': 5, 'digit_token_length': 6}
@@ -70,8 +70,8 @@ def test_unchanged_sends_no_write(capsys, monkeypatch):
 
 def test_put_sends_only_the_changed_fields(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'digit_token_enabled': True, 'digit_token_length': 8, 'digit_token_duration_minutes': 10},
-                 capsys, monkeypatch, s, diff=True)
+    res, dummy = run({'digit_token_enabled': True, 'digit_token_length': 8, 'digit_token_duration_minutes': 10},
+                     capsys, monkeypatch, s, diff=True)
     assert res['changed'] is True and res['created'] is False
     [put] = writes(s)
     assert put['method'] == 'PUT' and put['json'] == {'digitTokenLength': 8, 'digitTokenDurationMinutes': 10}
@@ -86,15 +86,15 @@ def test_put_sends_only_the_changed_fields(capsys, monkeypatch):
 def test_rerun_is_idempotent(capsys, monkeypatch):
     s = tenant()
     args = {'custom_instructions_enabled': True}
-    first, _ = run(args, capsys, monkeypatch, s)
-    second, _ = run(args, capsys, monkeypatch, s)
+    first, dummy = run(args, capsys, monkeypatch, s)
+    second, dummy = run(args, capsys, monkeypatch, s)
     assert first['changed'] is True and second['changed'] is False
     assert len(writes(s)) == 1
 
 
 def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'digit_token_length': 12}, capsys, monkeypatch, s, check_mode=True, diff=True)
+    res, dummy = run({'digit_token_length': 12}, capsys, monkeypatch, s, check_mode=True, diff=True)
     assert res['changed'] is True and writes(s) == []
     assert res['org_config']['digit_token_length'] == 12
     assert res['diff']['after'] == {'digit_token_length': 12}
@@ -104,8 +104,8 @@ def test_check_mode_sends_nothing_and_predicts(capsys, monkeypatch):
 @pytest.mark.parametrize('none', [Resp(404, {'detailCode': '404 Not found', 'messages': [{'text': 'none'}]}),
                                   Resp(200, {}), Resp(204, text='')])
 def test_tenant_without_config_gets_a_post_of_the_declared_fields(capsys, monkeypatch, none):
-    s = tenant(config=None, get=none)
-    res, _ = run({'digit_token_enabled': True}, capsys, monkeypatch, s, diff=True)
+    s = tenant(none=True, get=none)
+    res, dummy = run({'digit_token_enabled': True}, capsys, monkeypatch, s, diff=True)
     [post] = writes(s)
     assert post['method'] == 'POST' and post['json'] == {'digitTokenEnabled': True}
     assert res['changed'] is True and res['created'] is True
@@ -116,8 +116,8 @@ def test_tenant_without_config_gets_a_post_of_the_declared_fields(capsys, monkey
 
 
 def test_tenant_without_config_and_nothing_declared_only_reads(capsys, monkeypatch):
-    s = tenant(config=None, get=Resp(200, {}))
-    res, _ = run({}, capsys, monkeypatch, s)
+    s = tenant(none=True, get=Resp(200, {}))
+    res, dummy = run({}, capsys, monkeypatch, s)
     assert res['changed'] is False and res['created'] is False and writes(s) == []
     assert res['org_config']['digit_token_length'] == 6
 
@@ -125,7 +125,7 @@ def test_tenant_without_config_and_nothing_declared_only_reads(capsys, monkeypat
 def test_put_404_falls_back_to_post(capsys, monkeypatch):
     s = tenant()
     s.handlers[('PUT', PATH)] = Resp(404, {'detailCode': '404 Not found', 'messages': [{'text': 'no config'}]})
-    res, _ = run({'digit_token_length': 9}, capsys, monkeypatch, s)
+    res, dummy = run({'digit_token_length': 9}, capsys, monkeypatch, s)
     assert [c['method'] for c in writes(s)] == ['PUT', 'POST']
     assert writes(s)[1]['json'] == {'digitTokenLength': 9}
     assert res['created'] is True and res['org_config']['digit_token_length'] == 9
@@ -137,14 +137,14 @@ def test_put_404_falls_back_to_post(capsys, monkeypatch):
                                                  ('digit_token_duration_minutes', 61, '1 to 60')])
 def test_out_of_range_fails_before_sending(capsys, monkeypatch, option, value, bounds):
     s = tenant()
-    res, _ = run({option: value}, capsys, monkeypatch, s)
+    res, dummy = run({option: value}, capsys, monkeypatch, s)
     assert res['failed'] and option in res['msg'] and bounds in res['msg']
     assert s.calls == []
 
 
 def test_error_of_isc_fails_with_its_status(capsys, monkeypatch):
     s = tenant(get=Resp(403, {'detailCode': '403 Forbidden', 'messages': [{'text': 'forbidden'}]}))
-    res, _ = run({'digit_token_length': 8}, capsys, monkeypatch, s)
+    res, dummy = run({'digit_token_length': 8}, capsys, monkeypatch, s)
     assert res['failed'] and res['status'] == 403 and 'read' in res['msg'] and writes(s) == []
 
 
@@ -153,7 +153,7 @@ def test_error_of_isc_fails_with_its_status(capsys, monkeypatch):
                                           ('v1', '/password-org-config/v1')])
 def test_paths_of_every_version(capsys, monkeypatch, version, path):
     s = FakeSession({('GET', path): Resp(200, TENANT), ('PUT', path): Resp(200, dict(TENANT, digitTokenLength=7))})
-    res, _ = run({'api_version': version, 'digit_token_length': 7}, capsys, monkeypatch, s)
+    res, dummy = run({'api_version': version, 'digit_token_length': 7}, capsys, monkeypatch, s)
     assert res['changed'] is True and res['org_config']['digit_token_length'] == 7
     assert [c['method'] for c in s.calls if c['path'] == path] == ['GET', 'PUT']
     assert all('X-SailPoint-Experimental' not in c['headers'] for c in s.calls)
@@ -161,5 +161,5 @@ def test_paths_of_every_version(capsys, monkeypatch, version, path):
 
 def test_nothing_secret_in_the_result(capsys, monkeypatch):
     s = tenant()
-    res, _ = run({'digit_token_length': 8}, capsys, monkeypatch, s)
+    res, dummy = run({'digit_token_length': 8}, capsys, monkeypatch, s)
     assert CONN['client_secret'] not in json.dumps(res)
