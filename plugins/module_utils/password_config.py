@@ -230,11 +230,11 @@ def dictionary_text(locale, words):
 
 
 def dictionary_problems(locale, words):
-    """What breaks ISC's dictionary limits, as one message naming the fix; None when it fits."""
-    lines = len(words) + (1 if locale else 0)
-    if lines > DICTIONARY_MAX_LINES:
-        return ('the dictionary has %d lines; ISC takes at most %d (a word per line, the locale line included): '
-                'shorten the list' % (lines, DICTIONARY_MAX_LINES))
+    """What breaks ISC's dictionary limits, as one message naming the fix; None when it fits. The limit
+    counts word lines only: the locale line (like comment and blank lines) does not count."""
+    if len(words) > DICTIONARY_MAX_LINES:
+        return ('the dictionary has %d words; ISC takes at most %d word lines (the locale line does not count): '
+                'shorten the list' % (len(words), DICTIONARY_MAX_LINES))
     long_words = [i + 1 for i, w in enumerate(words) if len(w) > DICTIONARY_MAX_LINE_LENGTH]
     if long_words:
         return ('word%s %s of the dictionary %s longer than %d characters, the most ISC takes per line: '

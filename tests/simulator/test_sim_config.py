@@ -275,7 +275,8 @@ def test_dictionary_limits(sim):
     assert resp.status_code == 400 and '128' in _error_text(resp)
     assert _upload(admin, 'v1', 'ok\n' + 'x' * 128 + '\n').status_code == 200
     assert 'whitespace' in _error_text(_upload(admin, 'v1', 'two words\n'))
-    assert _upload(admin, 'v1', 'locale=en_US\n# only a locale\n').status_code == 400
+    assert _upload(admin, 'v1', 'locale=en_US\n# only a locale\n').status_code == 200  # no word: empties it
+    assert admin.call('GET', config_path('v1', 'password-dictionary')).text.strip() == 'locale=en_US\n# only a locale'
     resp = admin.call('PUT', config_path('v1', 'password-dictionary'), files={'file': ('d.txt', b'caf\xe9\n')})
     assert resp.status_code == 400 and 'UTF-8' in _error_text(resp)
     resp = admin.call('PUT', config_path('v1', 'password-dictionary'), raw='qwerty', headers={'Content-Type': 'text/plain'})

@@ -416,6 +416,4 @@ def parse_dictionary(text):
         if len(words) > DICTIONARY_MAX_LINES:
             raise Invalid('The password dictionary has more than %d word lines (the limit; comment, empty and locale '
                           'lines do not count).' % DICTIONARY_MAX_LINES)
-    if not words:
-        raise Invalid('The password dictionary must contain at least one word line besides the locale line.')
     return locale, words

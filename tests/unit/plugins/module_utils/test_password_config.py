@@ -191,14 +191,15 @@ def test_dictionary_words_and_text_round_trip():
 
 def test_dictionary_limits_exactly():
     assert pc.dictionary_problems(None, ['w'] * 2500) is None
-    assert '2501 lines' in pc.dictionary_problems(None, ['w'] * 2501)
+    assert '2501 words' in pc.dictionary_problems(None, ['w'] * 2501)
     assert pc.dictionary_problems(None, ['x' * 128]) is None
 
 
-def test_dictionary_locale_line_counts():
-    assert pc.dictionary_problems('en', ['w'] * 2499) is None
-    problem = pc.dictionary_problems('en', ['w'] * 2500)
-    assert '2501 lines' in problem and 'locale line included' in problem
+def test_dictionary_locale_line_does_not_count():
+    # SailPoint's documents: the locale, comment and empty lines are not counted against the 2,500
+    assert pc.dictionary_problems('en', ['w'] * 2500) is None
+    problem = pc.dictionary_problems('en', ['w'] * 2501)
+    assert '2501 words' in problem and 'locale line does not count' in problem
 
 
 def test_dictionary_long_words_named_by_position():

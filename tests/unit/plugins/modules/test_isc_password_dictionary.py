@@ -186,16 +186,14 @@ def test_bad_words_fail_before_sending(capsys, monkeypatch, words, needle):
     assert s.calls == []
 
 
-def test_2500_words_and_a_locale_line_is_one_line_too_many(capsys, monkeypatch):
+def test_2500_words_fit_with_a_locale_line_2501_do_not(capsys, monkeypatch):
+    # SailPoint's documents: the locale line does not count against the 2,500 word lines
     s = tenant()
     words = ['w%d' % i for i in range(2500)]
-    ok, dummy = run({'words': words, 'locale': ''}, capsys, monkeypatch, s, check_mode=True)
+    ok, dummy = run({'words': words, 'locale': 'en_US'}, capsys, monkeypatch, s, check_mode=True)
     assert ok['changed'] is True
-    res, dummy = run({'words': words, 'locale': 'en_US'}, capsys, monkeypatch, s)
-    assert res['failed'] and '2501 lines' in res['msg']
-    # the tenant's locale line counts when the locale is not declared; found once the file is read
-    res, dummy = run({'words': words}, capsys, monkeypatch, s)
-    assert res['failed'] and '2501 lines' in res['msg'] and puts(s) == []
+    res, dummy = run({'words': words + ['w2500'], 'locale': 'en_US'}, capsys, monkeypatch, s)
+    assert res['failed'] and '2501 words' in res['msg'] and puts(s) == []
 
 
 def test_words_and_src_are_exclusive(capsys, monkeypatch, tmp_path):
