@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import Assignment, as_pool, is_auth_failure
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
@@ -139,11 +140,18 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     At most batch_size changes are submitted and not yet settled at any time.
     Each request id is journalled the moment it is known. set-password is never re-sent here.
     progress(line) gets a line (settled, in flight, rate, ETA) every progress_every seconds and at the end.
+
+    ``client`` may be a ClientPool (client_pool.py): then every client has its own ``workers`` and
+    ``batch_size``, the changes of one identity go through one client (Assignment), a change is polled
+    through the client that submitted it, and a client that fails authentication is taken out: what it had
+    not sent goes to the others (a refused request changed nothing); with none left, it is REJECTED.
     """
+    pool = as_pool(client)
     first_poll = poll_interval if first_poll is None else first_poll
     outcomes = {}
-    to_submit = collections.deque(groups)
-    polls = []  # heap of (due, seq, group, request_id, deadline)
+    work = Assignment(_units(groups), pool.alive())
+    polls = dict((lane, []) for lane in range(len(pool.clients)))  # per client, heap of (due, seq, group, rid, deadline)
+    busy = dict((lane, 0) for lane in range(len(pool.clients)))
     seq = [0]
     inflight = {}
     done_count = [0]
@@ -156,19 +164,19 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
         rate = done / elapsed
         eta = ', ETA %ds' % ((len(groups) - done) / rate) if rate and done < len(groups) else ''
         progress('%d/%d changes settled (%d not FINISHED), %d in flight, %.1f changes/s%s'
-                 % (done, len(groups), unsettled, len(inflight) + len(polls), rate, eta))
+                 % (done, len(groups), unsettled, len(inflight) + sum(len(h) for h in polls.values()), rate, eta))
         last_line[0] = clock()
 
     submitted_at = {}
 
-    def submit(group):
+    def submit(lane, group):
         submitted_at[group['group']] = clock()
         ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                       resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                       names=group.get('names') or {})
         encrypted = encrypt_password(group['public_key'], group['password'])
-        return client.set_password(group['identity_id'], group['source_id'], group['account_id'],
-                                   group['public_key_id'], encrypted)
+        return pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
+                                               group['public_key_id'], encrypted)
 
     def settle(group, **outcome):
         outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
@@ -179,32 +187,65 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
         if progress and done_count[0] == len(groups):
             tell()
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        while to_submit or polls or inflight:
+    def push_poll(lane, due, group, rid, deadline):
+        """Poll through the client that submitted the change, or another one if it was taken out."""
+        alive = pool.alive()
+        if not alive:
+            settle(group, state='STATUS_UNKNOWN', request_id=rid,
+                   errors=['status could not be read: %s' % pool.all_failed_error()])
+            return
+        if lane not in alive:
+            lane = min(alive, key=lambda l: len(polls[l]))
+        seq[0] += 1
+        heapq.heappush(polls[lane], (due, seq[0], group, rid, deadline))
+
+    def take_out(lane, error):
+        if pool.fail_lane(lane, error) and progress:
+            progress('API client %s failed authentication and was taken out of the run: %s' % (pool.name(lane), error))
+        work.fail(lane)
+        moved, polls[lane] = polls[lane], []
+        for _due, _seq, group, rid, deadline in moved:
+            push_poll(lane, clock(), group, rid, deadline)
+
+    with ThreadPoolExecutor(max_workers=workers * len(pool.clients)) as pool_threads:
+        while work.pending() or any(polls.values()) or inflight:
             now = clock()
             if progress and now - last_line[0] >= progress_every:
                 tell()
-            while len(inflight) < workers:
-                if polls and polls[0][0] <= now:
-                    _due, _seq, group, rid, deadline = heapq.heappop(polls)
-                    inflight[pool.submit(client.password_change_status, rid)] = ('poll', group, rid, deadline)
-                elif to_submit and len(polls) + len(inflight) < batch_size:
-                    group = to_submit.popleft()
-                    inflight[pool.submit(submit, group)] = ('submit', group, None, None)
-                else:
-                    break
+            for lane in pool.alive():
+                heap = polls[lane]
+                while busy[lane] < workers:
+                    if heap and heap[0][0] <= now:
+                        _due, _seq, group, rid, deadline = heapq.heappop(heap)
+                        future = pool_threads.submit(pool.clients[lane].password_change_status, rid)
+                        inflight[future] = ('poll', group, rid, deadline, lane)
+                    else:
+                        group = work.next(lane) if len(heap) + busy[lane] < batch_size else None
+                        if group is None:
+                            break
+                        inflight[pool_threads.submit(submit, lane, group)] = ('submit', group, None, None, lane)
+                    busy[lane] += 1
             if not inflight:
-                time.sleep(max(0.0, min(polls[0][0] - clock(), 1.0)) if polls else 0)
+                if not pool.alive():
+                    break
+                dues = [h[0][0] for h in polls.values() if h]
+                time.sleep(max(0.0, min(min(dues) - clock(), 1.0)) if dues else 0)
                 continue
             # wake at least once a second, so that a progress line is never late
-            timeout = min(max(0.0, polls[0][0] - clock()), 1.0) if polls and len(inflight) < workers else 1.0
+            dues = [polls[l][0][0] for l in pool.alive() if polls[l] and busy[l] < workers]
+            timeout = min(max(0.0, min(dues) - clock()), 1.0) if dues else 1.0
             finished, _pending = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
-                kind, group, rid, deadline = inflight.pop(future)
+                kind, group, rid, deadline, lane = inflight.pop(future)
+                busy[lane] -= 1
                 error = future.exception()
                 now = clock()
                 if kind == 'submit':
-                    if isinstance(error, IscOutcomeUnknown):
+                    if is_auth_failure(error):
+                        # refused before it could change anything: another client sends it
+                        work.give_back(lane, group)
+                        take_out(lane, error)
+                    elif isinstance(error, IscOutcomeUnknown):
                         ledger.append('unknown', group['keys'], reason=str(error))
                         settle(group, state='UNKNOWN', request_id=None, errors=[str(error)])
                     elif error is not None:
@@ -217,8 +258,11 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                         if response.get('state') in TERMINAL_STATES or not rid:
                             settle(group, state=response.get('state') or 'UNKNOWN', request_id=rid, errors=[])
                         else:
-                            seq[0] += 1
-                            heapq.heappush(polls, (now + first_poll, seq[0], group, rid, now + wait_timeout))
+                            push_poll(lane, now + first_poll, group, rid, now + wait_timeout)
+                    continue
+                if is_auth_failure(error):
+                    take_out(lane, error)
+                    push_poll(lane, now, group, rid, deadline)
                     continue
                 status = None if error else future.result()
                 state = (status or {}).get('state')
@@ -232,9 +276,20 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                 elif now >= deadline:
                     settle(group, state='IN_PROGRESS', request_id=rid, errors=[])
                 else:
-                    seq[0] += 1
-                    heapq.heappush(polls, (min(now + poll_interval, deadline), seq[0], group, rid, deadline))
+                    push_poll(lane, min(now + poll_interval, deadline), group, rid, deadline)
+    for group in work.unsent():
+        # never sent: every client failed authentication before it went out
+        settle(group, state='REJECTED', request_id=None, errors=['not sent: %s' % pool.all_failed_error()])
     return settle_outcomes([outcomes[g['group']] for g in groups])
+
+
+def _units(groups):
+    """The changes of one identity go through one client: a sync group is one change, and two accounts of one
+    identity on one source are changed side by side by one client rather than raced by two."""
+    units = collections.OrderedDict()
+    for group in groups:
+        units.setdefault(group.get('identity_id') or group['group'], []).append(group)
+    return list(units.values())
 
 
 # --------------------------------------------------------------------------- record

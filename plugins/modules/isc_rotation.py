@@ -176,9 +176,40 @@ options:
     type: dict
     default: {}
   batch_size:
-    description: Changes submitted and not yet settled at any one time.
+    description: Changes submitted and not yet settled at any one time, per API client.
     type: int
     default: 100
+  api_clients:
+    description:
+      - Several API clients of the tenant for this run (O(phase=reconcile), O(phase=plan), O(phase=apply)), each with
+        its own token and its own rate limit at ISC (100 requests per 10 s per client id), so N clients give the run
+        N times the budget. The requests are spread over them; the changes of one identity (a password sync group
+        among them) always go through one client, and a change is polled through the client that sent it.
+      - A client that fails authentication (a wrong secret, a 401 after a token refresh) is taken out of the run and
+        the work it had not sent goes to the others (a request ISC refused changed nothing); the result's
+        C(failed_clients) and the report name it. When every client fails, the phase fails naming their ids.
+      - When empty, the environment variable E(SAIL_API_CLIENTS) (a JSON list of the same mappings, as an AWX/AAP
+        credential can inject it) is read; when that is empty too, the one client of O(client_id) and
+        O(client_secret) is used, as by every other module. The base URL and the other connection options are
+        shared by all clients. Not together with O(access_token).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      client_id:
+        description: The API client's id.
+        type: str
+        required: true
+      client_secret:
+        description: The API client's secret.
+        type: str
+        required: true
+  failed_clients:
+    description:
+      - API client ids taken out of the run by the earlier phases, with the reason (O(phase=record)); the report
+        names them.
+    type: dict
+    default: {}
   wait_timeout:
     description: Seconds to wait for each change to reach FINISHED or FAILED; later ones stay pending.
     type: int
@@ -345,8 +376,14 @@ summary:
   type: list
   elements: str
 stats:
-  description: Requests sent by operation, 429s absorbed, retries and tokens fetched by this phase.
+  description:
+    - Requests sent by operation, 429s absorbed, retries and tokens fetched by this phase, added up over the API
+      clients; with several clients, C(by_client) holds the requests each client id sent.
   returned: when requests were sent
+  type: dict
+failed_clients:
+  description: API client ids that failed authentication in this phase and were taken out of it, with the reason.
+  returned: when O(phase=reconcile), O(phase=plan) or O(phase=apply)
   type: dict
 '''
 
@@ -355,6 +392,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import failure_lines, pool_from_module
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
@@ -377,10 +415,13 @@ def run_phase(module):
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
-                                     run_id=params['run_id'], keep_runs=params['report_history'])
-        return dict(changed=False, rows=rows, totals=totals, summary=report_mod.render_table(rows, totals))
+                                     run_id=params['run_id'], keep_runs=params['report_history'],
+                                     failed_clients=params['failed_clients'])
+        return dict(changed=False, rows=rows, totals=totals,
+                    summary=failure_lines(params['failed_clients']) + report_mod.render_table(rows, totals))
 
-    client = IscClient.from_module(module)
+    # one client (the connection options), or several (api_clients / SAIL_API_CLIENTS): client_pool.py
+    client = pool_from_module(module, IscClient)
     if phase == 'reconcile':
         result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
@@ -404,6 +445,8 @@ def run_phase(module):
         if escrowed:
             module.no_log_values.difference_update(escrowed)
             params['pending_passwords'] = dict.fromkeys(params['pending_passwords'], 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER')
+        if len(client.clients) > 1:
+            client.check()  # every client failed authentication: say so, naming them, rather than fail each account
         result = dict(changed=False, decisions=decisions, groups=groups)
     else:
         if module.check_mode:
@@ -420,6 +463,7 @@ def run_phase(module):
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
                       discard_records=discards)
     result['stats'] = dict(client.stats)
+    result['failed_clients'] = dict(client.failed)
     return result
 
 
@@ -461,6 +505,11 @@ def main():
         pending_passwords=dict(type='dict', default={}, no_log=True),
         pending_attempts=dict(type='dict', default={}),
         batch_size=dict(type='int', default=100),
+        api_clients=dict(type='list', elements='dict', default=[], options=dict(
+            client_id=dict(type='str', required=True),
+            client_secret=dict(type='str', required=True, no_log=True),
+        )),
+        failed_clients=dict(type='dict', default={}),
         wait_timeout=dict(type='int', default=300),
         poll_interval=dict(type='float', default=2.0),
         workers=dict(type='int', default=4),

@@ -159,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, reply, operation=None):
         sim = self.server.sim
         if operation:
-            sim.state.count(operation, reply.status)
+            sim.state.count(operation, reply.status, getattr(self, 'sim_client_id', None))
         headers = {'SLPT-Request-ID': uuid.uuid4().hex,
                    'Cache-Control': 'no-cache, no-store, must-revalidate',
                    'Access-Control-Expose-Headers': EXPOSE}
@@ -184,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _drop(self, operation, label='dropped'):
-        self.server.sim.state.count(operation, label)
+        self.server.sim.state.count(operation, label, getattr(self, 'sim_client_id', None))
         self.close_connection = True
         try:
             self.wfile.flush()
@@ -236,6 +236,7 @@ class Handler(BaseHTTPRequestHandler):
         state = sim.state
         settings = state.settings
         faults = sim.faults.settings(operation)
+        self.sim_client_id = None  # the API client a request is counted for (counters' "clients")
         delay = settings.latency + faults.get('latency', 0.0)
         if faults.get('latency_jitter'):
             delay += sim.faults.uniform(faults['latency_jitter'])
@@ -253,6 +254,7 @@ class Handler(BaseHTTPRequestHandler):
             if problem:
                 self._send(problem, operation)
                 return
+            self.sim_client_id = client.client_id
             wait = state.limiter.check((client.client_id, groups['v']), settings.rate_limit, settings.rate_window, time.time())
             if wait:
                 with state.lock:
@@ -338,6 +340,7 @@ class Handler(BaseHTTPRequestHandler):
                 client_id, _sep, client_secret = base64.b64decode(auth[6:].strip()).decode('utf-8').partition(':')
             except ValueError:
                 client_id = None
+        self.sim_client_id = client_id or None  # a token request counts for the client it names, known or not
         return self.server.sim.state.issue_token(client_id or '', client_secret or '')
 
     # -- introspection API -------------------------------------------------------------------

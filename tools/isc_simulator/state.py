@@ -212,16 +212,22 @@ class SimState:
     def reset_counters(self):
         with self.lock:
             self.counters = {'requests': {}, 'tokensIssued': 0, 'rateLimited': 0, 'passwordChangesApplied': 0}
+            self.client_counters = {}  # client id -> operation -> status -> n (shown as "clients" once non-empty)
 
-    def count(self, operation, status):
+    def count(self, operation, status, client_id=None):
         with self.lock:
             per_op = self.counters['requests'].setdefault(operation, {})
             per_op[str(status)] = per_op.get(str(status), 0) + 1
+            if client_id:
+                mine = self.client_counters.setdefault(client_id, {}).setdefault(operation, {})
+                mine[str(status)] = mine.get(str(status), 0) + 1
 
     def counters_snapshot(self):
         with self.lock:
             snap = dict(self.counters)
             snap['requests'] = {op: dict(v) for op, v in self.counters['requests'].items()}
+            if self.client_counters:
+                snap['clients'] = {cid: {op: dict(v) for op, v in ops.items()} for cid, ops in self.client_counters.items()}
             return snap
 
     def reset_state(self):
