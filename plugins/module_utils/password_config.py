@@ -20,6 +20,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
 PAGE_SIZE = 250  # the largest page ISC serves on its lists
+NOT_YET_CREATED = '(not yet created) '  # check mode's stand-in for the id of a policy an earlier task creates
 
 # PasswordPolicyV3Dto: (module option, API field, option type). name and sources are handled apart.
 POLICY_FIELDS = (
@@ -167,14 +168,23 @@ def find(items, ref, kind):
     return named[0] if named else None
 
 
-def policy_id(client, ref, policies=None):
-    """The id of the password policy named ``ref`` or with the id ``ref``; IscError with the fix when none."""
+def policy_id(client, ref, policies=None, module=None):
+    """The id of the password policy named ``ref`` or with the id ``ref``; IscError with the fix when none.
+
+    In check mode (``module`` given and checking) a policy that does not exist yet is assumed to be created
+    by an earlier task of the play, as a reviewed configuration file does: a warning says so, and a
+    placeholder id makes the comparison report a change.
+    """
     policies = list_all(client, OP_POLICIES) if policies is None else policies
     found = find(policies, ref, 'password policy')
-    if found is None:
-        raise IscError('no password policy is named or has the id %r: create it first (isc_password_policy) '
-                       'or check the spelling (names are case-sensitive)' % ref)
-    return found['id']
+    if found is not None:
+        return found['id']
+    if module is not None and module.check_mode:
+        module.warn('password policy %r does not exist yet: check mode assumes an earlier task creates it (as '
+                    'playbooks/password_config.yml does); otherwise the real run fails here' % ref)
+        return NOT_YET_CREATED + ref
+    raise IscError('no password policy is named or has the id %r: create it first (isc_password_policy) '
+                   'or check the spelling (names are case-sensitive)' % ref)
 
 
 def _sources_where(client, field, values):
@@ -214,8 +224,9 @@ def source_names(client, ids):
 
 def dictionary_words(text):
     """(locale or None, [words]) of a dictionary file as ISC serves it: a word per line, an optional
-    first ``locale=xx`` line; blank lines and surrounding spaces mean nothing."""
+    first ``locale=xx`` line; blank lines, comment lines (``#``) and surrounding spaces mean nothing."""
     lines = [line.strip() for line in (text or '').splitlines()]
+    lines = [line for line in lines if line and not line.startswith('#')]
     locale = None
     if lines and lines[0].lower().startswith('locale='):
         locale = lines[0].split('=', 1)[1].strip() or None

@@ -394,7 +394,9 @@ def main():
         modified=dict(type='raw'),
     )
     options.update(pc.argument_spec(pc.POLICY_FIELDS))
-    options['password_expiration'] = dict(type='int', no_log=False)  # a number of days, not a secret
+    # settings of a policy, not secrets, although Ansible's no_log heuristic flags their names
+    options['password_expiration'] = dict(type='int', no_log=False)
+    options['enable_passwd_expiration'] = dict(type='bool', no_log=False)
     module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
     check_input(module)
     try:

@@ -180,7 +180,7 @@ def wanted_fields(module, client, policies):
     p = module.params
     wanted = {}
     if p['password_policy'] is not None:
-        wanted['passwordPolicyId'] = pc.policy_id(client, p['password_policy'], policies)
+        wanted['passwordPolicyId'] = pc.policy_id(client, p['password_policy'], policies, module)
     if p['sources'] is not None:
         wanted['sourceIds'] = pc.source_ids(client, p['sources'], 'sources')
     return wanted

@@ -161,43 +161,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    API_VERSIONS, OP_POLICIES, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, serves,
+    OP_POLICIES, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-
-
-def version_problem(api_version):
-    """Why this api_version cannot run the module (None when it can): idempotence needs the GET."""
-    if serves(api_version, OP_SOURCE_POLICIES):
-        return None
-    reading = [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
-    what = ('can only write them, so the module could not compare and every run would be a change'
-            if serves(api_version, OP_SOURCE_POLICIES_UPDATE) else 'has neither reading nor writing them')
-    return ('isc_source_password_policies needs api_version %s: only %s can read the password-policy holders of '
-            'a source (GET /sources/{id}/password-policies); api_version %s %s. Set api_version: %s on this task'
-            % (' or '.join(reading), ' and '.join(reading), api_version, what, reading[0]))
-
-
-def attrs(selectors):
-    """The identity attributes of API selectors as a sorted tuple of (name, value)."""
-    return tuple(sorted((str(a.get('name')), str(a.get('value')))
-                        for a in ((selectors or {}).get('identityAttr') or ()) if isinstance(a, dict)))
-
-
-def key(holder):
-    """A holder as something to compare: its policy id and its attributes, without regard to order."""
-    return (str(holder.get('policyId')), attrs(holder.get('selectors')))
-
-
-def comparable(holders, default_id):
-    """The holders as a sorted list of keys; without a holder of the whole source (no selectors), the
-    tenant's default policy holds it, as ISC lists it."""
-    keys = [key(h) for h in holders]
-    if default_id and not [k for k in keys if not k[1]]:
-        keys.append((str(default_id), ()))
-    return sorted(keys)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy_holders import (
+    comparable, version_problem, views,
+)
 
 
 def check_input(module):
@@ -225,29 +196,17 @@ def check_input(module):
             whole = n
 
 
-def wanted_holders(client, holders, policies):
+def wanted_holders(module, client, holders, policies):
     """The holders as ISC takes them: policy id and name, selectors (null for every identity)."""
     names = pc.policy_names(policies)
     body = []
     for holder in holders:
-        pid = pc.policy_id(client, holder['policy'], policies)
+        pid = pc.policy_id(client, holder['policy'], policies, module)
         identity_attr = [{'name': a['name'], 'value': a['value']}
                          for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
         body.append({'policyId': pid, 'policyName': names.get(pid),
                      'selectors': {'identityAttr': identity_attr} if identity_attr else None})
     return body
-
-
-def views(holders, policies):
-    """Holders as the module returns them (snake_case, the policy by name)."""
-    names = pc.policy_names(policies)
-    out = []
-    for holder in holders:
-        pid = holder.get('policyId')
-        pairs = [{'name': n, 'value': v} for n, v in attrs(holder.get('selectors'))]
-        out.append({'policy': names.get(pid) or holder.get('policyName') or pid, 'policy_id': pid,
-                    'selectors': {'identity_attr': pairs} if pairs else None})
-    return out
 
 
 def run(module, client):
@@ -256,7 +215,7 @@ def run(module, client):
     source = pc.source_names(client, [source_id]).get(source_id, source_id)
     current = [h for h in pc.list_all(client, OP_SOURCE_POLICIES, source_id) if isinstance(h, dict)]
     policies = pc.list_all(client, OP_POLICIES)
-    wanted = wanted_holders(client, p['holders'] or [], policies)
+    wanted = wanted_holders(module, client, p['holders'] or [], policies)
     default_id = ([pol.get('id') for pol in policies if pol.get('defaultPolicy')] or [None])[0]
     changed = comparable(current, default_id) != comparable(wanted, default_id)
     result = current
@@ -285,7 +244,7 @@ def main():
         required_if=[('state', 'present', ('holders',))],
         supports_check_mode=True,
     )
-    problem = version_problem(module.params['api_version'])
+    problem = version_problem('isc_source_password_policies', module.params['api_version'])
     if problem:
         module.fail_json(msg=problem)
     check_input(module)

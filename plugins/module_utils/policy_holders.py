@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The password-policy holders of a source (which policy applies to which identities, by identity
+attribute selectors): the versions that can read them, their comparison without regard to order, and
+their views for module results. Used by isc_source_password_policies and its _info twin."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
+    API_VERSIONS, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, serves,
+)
+
+
+def version_problem(module_name, api_version, compares=True):
+    """Why this api_version cannot run the module (None when it can): reading, and so comparing, needs the GET."""
+    if serves(api_version, OP_SOURCE_POLICIES):
+        return None
+    reading = [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+    if not serves(api_version, OP_SOURCE_POLICIES_UPDATE):
+        what = 'has neither reading nor writing them'
+    else:
+        what = 'can only write them' + (', so the module could not compare and every run would be a change'
+                                        if compares else '')
+    return ('%s needs api_version %s: only %s can read the password-policy holders of a source '
+            '(GET /sources/{id}/password-policies); api_version %s %s. Set api_version: %s on this task'
+            % (module_name, ' or '.join(reading), ' and '.join(reading), api_version, what, reading[0]))
+
+
+def attrs(selectors):
+    """The identity attributes of API selectors as a sorted tuple of (name, value)."""
+    return tuple(sorted((str(a.get('name')), str(a.get('value')))
+                        for a in ((selectors or {}).get('identityAttr') or ()) if isinstance(a, dict)))
+
+
+def key(holder):
+    """A holder as something to compare: its policy id and its attributes, without regard to order."""
+    return (str(holder.get('policyId')), attrs(holder.get('selectors')))
+
+
+def comparable(holders, default_id):
+    """The holders as a sorted list of keys; without a holder of the whole source (no selectors), the
+    tenant's default policy holds it, as ISC lists it."""
+    keys = [key(h) for h in holders]
+    if default_id and not [k for k in keys if not k[1]]:
+        keys.append((str(default_id), ()))
+    return sorted(keys)
+
+
+def views(holders, policies, with_ids=True):
+    """Holders as modules return them (snake_case, the policy by name); without ids they are valid
+    ``holders`` of isc_source_password_policies."""
+    names = pc.policy_names(policies)
+    out = []
+    for holder in holders:
+        pid = holder.get('policyId')
+        pairs = [{'name': n, 'value': v} for n, v in attrs(holder.get('selectors'))]
+        view = {'policy': names.get(pid) or holder.get('policyName') or pid,
+                'selectors': {'identity_attr': pairs} if pairs else None}
+        if with_ids:
+            view['policy_id'] = pid
+        out.append(view)
+    return out
