@@ -15,8 +15,8 @@ description:
     M(sailpoint_isc.passwords.isc_source_password_policies) takes, one item per source, so they can be
     exported to a file and applied to another tenant.
   - Needs O(api_version=v2025) or O(api_version=v1), the only versions that can read the holders, and a
-    user-context token (the personal access token, PAT, of an ORG_ADMIN or a source admin): SailPoint's
-    documents allow that read for user tokens only.
+    user-context token (the personal access token, PAT, of an ORG_ADMIN or a source admin), because
+    SailPoint's documents allow that read for user tokens only.
   - This module never changes anything.
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
