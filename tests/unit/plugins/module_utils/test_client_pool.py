@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Several API clients: the assignment of work (units never split, even by cost, stealing, a failed client's
+unsent work moved on, nothing handed out twice), the pool's map, and the apply phase over a pool."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import collections
+import threading
+import time
+
+import pytest
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import (
+    AllClientsFailed, Assignment, ClientPool, is_auth_failure, parse_api_clients)
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+SECRET = 'pool-secret-never-shown'
+
+
+def drain(work, order):
+    """Hand out everything, lanes taking turns in ``order``; lane -> items in the order taken."""
+    taken = collections.defaultdict(list)
+    active = list(order)
+    while active:
+        for lane in list(active):
+            item = work.next(lane)
+            if item is None:
+                active.remove(lane)
+            else:
+                taken[lane].append(item)
+    return taken
+
+
+def lane_of(taken):
+    return dict((item, lane) for lane, items in taken.items() for item in items)
+
+
+# ---------------------------------------------------------------------------------------------- Assignment
+
+def test_a_unit_is_never_split_and_each_item_is_handed_out_once():
+    # identity units: a sync group's one change, an identity's two accounts on one source, loners
+    units = [['A-sync'], ['B-1', 'B-2'], ['C'], ['D-1', 'D-2', 'D-3'], ['E'], ['F-1', 'F-2']]
+    taken = drain(Assignment(units, [0, 1, 2]), [0, 1, 2])
+    everything = [item for items in taken.values() for item in items]
+    assert sorted(everything) == sorted(item for unit in units for item in unit)
+    where = lane_of(taken)
+    for unit in units:
+        assert len(set(where[item] for item in unit)) == 1, unit
+
+
+def test_work_is_spread_evenly_by_cost():
+    units = [['u%d-%d' % (u, i) for i in range(size)] for u, size in enumerate([5, 1, 1, 3, 2, 2, 4, 1, 1, 2, 3, 1])]
+    work = Assignment(units, [0, 1, 2, 3])
+    loads = [work.remaining(lane) for lane in range(4)]
+    assert sum(loads) == 26
+    assert max(loads) - min(loads) <= 1, loads
+    # a cost other than the length: the units' requests
+    work = Assignment([['x'], ['y'], ['z'], ['w']], [0, 1], cost=lambda unit: {'x': 3, 'y': 1, 'z': 1, 'w': 1}[unit[0]])
+    assert sorted([list(work.queues[0]), list(work.queues[1])]) == [[['x']], [['y'], ['z'], ['w']]]
+
+
+def test_an_idle_client_takes_a_whole_unit_another_has_not_started():
+    work = Assignment([['a1', 'a2'], ['b'], ['c1', 'c2'], ['d']], [0, 1])
+    first = work.next(1)
+    lane0 = []
+    while True:
+        item = work.next(0)
+        if item is None:
+            break
+        lane0.append(item)
+    # lane 0 drained its own units, then took lane 1's unstarted unit whole; lane 1 keeps the one it started
+    rest1 = []
+    while True:
+        item = work.next(1)
+        if item is None:
+            break
+        rest1.append(item)
+    got1 = [first] + rest1
+    assert sorted(lane0 + got1) == ['a1', 'a2', 'b', 'c1', 'c2', 'd']
+    for unit in (['a1', 'a2'], ['c1', 'c2']):
+        assert set(unit) <= set(lane0) or set(unit) <= set(got1), (lane0, got1)
+    assert len(lane0) > len(got1), 'the idle lane stole'
+
+
+def test_a_failed_client_s_unsent_work_moves_to_the_others_and_nothing_is_handed_out_twice():
+    units = [['p%d' % i] for i in range(9)] + [['s-1', 's-2']]
+    work = Assignment(units, [0, 1, 2])
+    sent = []
+    sent.append(work.next(1))              # lane 1 sends one
+    refused = work.next(1)                 # takes another, its token is refused: not sent
+    work.give_back(1, refused)
+    work.fail(1)
+    assert work.next(1) is None, 'a failed client gets nothing'
+    taken = drain(work, [0, 2])
+    sent += [item for items in taken.values() for item in items]
+    assert sorted(sent) == sorted(item for unit in units for item in unit), 'everything sent exactly once'
+    assert refused in taken[0] + taken[2]
+    where = lane_of(taken)
+    assert where['s-1'] == where['s-2']
+    # every lane gone: what is left is unsent
+    work = Assignment(units, [0])
+    work.next(0)
+    work.fail(0)
+    assert len(work.unsent()) == 10 and not work.pending()
+
+
+# ---------------------------------------------------------------------------------------------- the pool
+
+class World(object):
+    """The tenant: changes by request id, whoever submitted them; every request by client."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.changes = {}
+        self.calls = collections.defaultdict(list)  # client id -> [(operation, arg)]
+        self.sent = collections.Counter()  # account id -> set-passwords that reached ISC
+
+
+class PoolClient(object):
+    """One API client of the fake tenant; ``bad`` makes every request fail authentication like a wrong secret."""
+
+    api_version = 'v2024'
+
+    def __init__(self, world, client_id, bad=False, bad_after=None):
+        self.world, self.client_id, self.bad, self.bad_after = world, client_id, bad, bad_after
+        self.stats = {'requests': {}, 'tokens_fetched': 0}
+
+    def _auth(self, op, arg):
+        time.sleep(0.002)  # a request takes time: every client gets to take its share
+        with self.world.lock:
+            if self.bad_after is not None and len(self.world.calls[self.client_id]) >= self.bad_after:
+                self.bad = True
+            if self.bad:
+                raise IscError('oauth-token failed: HTTP 401 invalid_client', status=401, operation='oauth-token')
+            self.world.calls[self.client_id].append((op, arg))
+            self.stats['requests'][op] = self.stats['requests'].get(op, 0) + 1
+
+    def query_password_info(self, user_name, source_name):
+        self._auth('query', user_name)
+        return {'identityId': 'id-' + user_name, 'sourceId': source_name, 'publicKeyId': 'kid', 'publicKey': PUBLIC,
+                'accounts': [{'accountId': 'CN=' + user_name}], 'policies': []}
+
+    def set_password(self, identity_id, source_id, account_id, public_key_id, encrypted_password):
+        self._auth('set', account_id)
+        KEY.decrypt(base64.b64decode(encrypted_password), padding.PKCS1v15())
+        with self.world.lock:
+            rid = 'r%04d' % (len(self.world.changes) + 1)
+            self.world.changes[rid] = account_id
+            self.world.sent[account_id] += 1
+        return {'requestId': rid, 'state': 'IN_PROGRESS'}
+
+    def password_change_status(self, request_id):
+        self._auth('status', request_id)
+        return {'requestId': request_id, 'state': 'FINISHED', 'errors': [], 'sourceIds': []}
+
+    def list_password_sync_groups(self):
+        self._auth('sync_groups', None)
+        return []
+
+    def list_sources(self, ids):
+        self._auth('sources', tuple(ids))
+        return dict((i, 'name-' + i) for i in ids)
+
+    def close(self):
+        pass
+
+
+def group(n, identity=None, resend=False):
+    return {'group': 'g%d' % n, 'keys': ['src/u%d' % n], 'identity_id': identity or 'id%d' % n, 'source_id': 'src',
+            'account_id': 'acct%d' % n, 'public_key_id': 'kid', 'public_key': PUBLIC, 'password': 'Pw-%d-aB3!xyz' % n,
+            'attempt': 'att%d' % n, 'reuse_pending': resend, 'sources': ['src']}
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    return ledger_mod.Ledger(str(tmp_path / 'state' / 'ledger.json')).load()
+
+
+def test_map_spreads_the_items_and_moves_a_failed_client_s_items_to_the_others():
+    world = World()
+    pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'bad', bad=True), PoolClient(world, 'c')])
+    users = ['u%02d' % i for i in range(30)]
+    results = pool.map(lambda u: pool.query_password_info(u, 'src'), users, workers=2)
+    assert [r['identityId'] for r in results] == ['id-' + u for u in users]
+    assert list(pool.failed) == ['bad']
+    queried = [arg for cid in ('a', 'c') for op, arg in world.calls[cid] if op == 'query']
+    assert sorted(queried) == users, 'each item done once, by the clients still in'
+    assert min(len(world.calls['a']), len(world.calls['c'])) >= 8, dict((k, len(v)) for k, v in world.calls.items())
+    assert pool.stats['by_client'] == {'a': len(world.calls['a']), 'bad': 0, 'c': len(world.calls['c'])}
+
+
+def test_every_client_failing_names_their_ids_and_never_a_secret():
+    world = World()
+    pool = ClientPool([PoolClient(world, 'id-one', bad=True), PoolClient(world, 'id-two', bad=True)])
+    results = pool.map(lambda u: pool.query_password_info(u, 'src'), ['x', 'y', 'z'])
+    assert all(isinstance(r, AllClientsFailed) for r in results)
+    with pytest.raises(AllClientsFailed) as caught:
+        pool.list_sources(['s1'])
+    assert 'id-one' in str(caught.value) and 'id-two' in str(caught.value)
+    assert is_auth_failure(caught.value)
+    # a pool of one behaves as that client: its own error, as before
+    single = ClientPool([PoolClient(World(), 'only', bad=True)])
+    with pytest.raises(IscError) as caught:
+        single.list_password_sync_groups()
+    assert not isinstance(caught.value, AllClientsFailed) and 'invalid_client' in str(caught.value)
+
+
+def test_calls_outside_map_fail_over_to_the_next_client():
+    world = World()
+    pool = ClientPool([PoolClient(world, 'bad', bad=True), PoolClient(world, 'good')])
+    assert pool.query_password_info('u1', 'src')['identityId'] == 'id-u1'
+    assert list(pool.failed) == ['bad'] and world.calls['good'] == [('query', 'u1')]
+
+
+def test_unknown_outcomes_and_other_refusals_are_not_auth_failures():
+    assert not is_auth_failure(IscOutcomeUnknown('set-password: outcome unknown', status=401, operation='set-password'))
+    assert not is_auth_failure(IscError('query-password-info failed: HTTP 403', status=403, operation='query-password-info'))
+    assert is_auth_failure(IscError('set-password failed: HTTP 401', status=401, operation='set-password'))
+    assert is_auth_failure(IscError('oauth-token failed: HTTP 400 invalid_client', status=400, operation='oauth-token'))
+
+
+def test_parse_api_clients_checks_the_list_and_never_shows_a_secret():
+    assert parse_api_clients('[{"client_id": "a", "client_secret": "%s"}]' % SECRET, 'SAIL_API_CLIENTS') == [('a', SECRET)]
+    bad = ['{"client_id": "a", "client_secret": "%s"' % SECRET,   # not JSON
+           [{'client_id': 'a', 'client_secret': SECRET}, {'client_id': 'a', 'client_secret': SECRET + '2'}],
+           [{'client_id': '', 'client_secret': SECRET}], [{'client_id': 'a'}], {'client_id': 'a', 'client_secret': SECRET}]
+    for value in bad:
+        with pytest.raises(ValueError) as caught:
+            parse_api_clients(value, 'api_clients')
+        assert SECRET not in str(caught.value), caught.value
+
+
+# ---------------------------------------------------------------------------------------------- apply over a pool
+
+def test_apply_spreads_changes_keeps_an_identity_on_one_client_and_polls_through_the_submitter(ledger):
+    world = World()
+    pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'b'), PoolClient(world, 'c')])
+    groups = [group(i) for i in range(24)] + [group(100, identity='twin'), group(101, identity='twin')]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert sorted(world.sent) == sorted(g['account_id'] for g in groups) and set(world.sent.values()) == {1}
+    sender = dict((arg, cid) for cid, calls in world.calls.items() for op, arg in calls if op == 'set')
+    assert min(collections.Counter(sender.values()).values()) >= 5, collections.Counter(sender.values())
+    assert sender['acct100'] == sender['acct101'], 'the changes of one identity go through one client'
+    for cid, calls in world.calls.items():
+        for op, rid in calls:
+            if op == 'status':
+                assert sender[world.changes[rid]] == cid, 'polled through the client that submitted it'
+
+
+def test_apply_moves_the_unsent_changes_of_a_client_that_fails_and_sends_nothing_twice(ledger):
+    world = World()
+    # 'b' sends three requests, then its secret is revoked: later sets and polls are refused (401)
+    pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'b', bad_after=3), PoolClient(world, 'c')])
+    lines = []
+    groups = [group(i) for i in range(30)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2,
+                              progress=lines.append)
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert sorted(world.sent) == sorted(g['account_id'] for g in groups)
+    assert set(world.sent.values()) == {1}, 'no set-password sent twice'
+    assert list(pool.failed) == ['b'] and 0 < len(world.calls['b']) <= 3
+    assert any('API client b failed authentication' in line for line in lines)
+
+
+def test_apply_with_every_client_failing_rejects_what_was_never_sent_and_keeps_resends_pending(ledger):
+    world = World()
+    pool = ClientPool([PoolClient(world, 'x', bad=True), PoolClient(world, 'y', bad=True)])
+    groups = [group(1), group(2, resend=True)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0)
+    assert not world.sent
+    assert [o['state'] for o in outcomes] == ['REJECTED', 'UNKNOWN']  # a re-send may be live: stays pending
+    assert all('x' in o['errors'][0] and 'y' in o['errors'][0] for o in outcomes)
+    commits, discards = rotation.outcome_records(outcomes)
+    assert commits == [] and discards == [{'attempt': 'att1', 'keys': ['src/u1']}]
