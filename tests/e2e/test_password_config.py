@@ -108,8 +108,8 @@ def test_export_from_one_tenant_apply_to_another_and_rotate_there(workdir, tenan
     assert sorted(holders['holders'], key=lambda h: h['policy']) == [
         {'policy': 'Finance staff', 'selectors': {'identity_attr': [{'name': 'department', 'value': 'Finance'}]}},
         {'policy': 'My-AD policy', 'selectors': None}]
-    assert exported['isc_password_config']['password_dictionary'] == {'words': ['acme', 'winter', 'summer'],
-                                                                       'locale': 'en_US'}
+    dictionary = exported['isc_password_config']['password_dictionary']
+    assert dictionary == {'words': ['acme', 'winter', 'summer'], 'locale': 'en_US'}
     assert exported['isc_password_config']['password_org_config']['digit_token_length'] == 8
     text = open(exported_path).read()
     assert 'demo-pat-secret' not in text and 'demo-client-secret' not in text
