@@ -197,15 +197,19 @@ def check_input(module):
 
 
 def wanted_holders(module, client, holders, policies):
-    """The holders as ISC takes them: policy id and name, selectors (null for every identity)."""
+    """The holders as ISC takes them: policy id and name, and selectors when the policy applies to some
+    identities only. A holder of every identity has no selectors key: the documents' schema types
+    selectors as an object (their example shows null, which the schema does not allow)."""
     names = pc.policy_names(policies)
     body = []
     for holder in holders:
         pid = pc.policy_id(client, holder['policy'], policies, module)
         identity_attr = [{'name': a['name'], 'value': a['value']}
                          for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
-        body.append({'policyId': pid, 'policyName': names.get(pid),
-                     'selectors': {'identityAttr': identity_attr} if identity_attr else None})
+        entry = {'policyId': pid, 'policyName': names.get(pid)}
+        if identity_attr:
+            entry['selectors'] = {'identityAttr': identity_attr}
+        body.append(entry)
     return body
 
 

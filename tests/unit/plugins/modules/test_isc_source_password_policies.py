@@ -40,7 +40,7 @@ def test_check_mode_then_apply_then_reapply(capsys, monkeypatch):
     assert patch['json'] == [
         {'policyId': 'pol-strict', 'policyName': 'Strict',
          'selectors': {'identityAttr': [{'name': 'country', 'value': 'Canada'}, {'name': 'department', 'value': 'IT'}]}},
-        {'policyId': 'pol-default', 'policyName': 'Default', 'selectors': None}]
+        {'policyId': 'pol-default', 'policyName': 'Default'}]  # every identity: no selectors key (schema: an object)
     assert 'X-SailPoint-Experimental' not in patch['headers']
     assert res['holders'][0] == {'policy': 'Strict', 'policy_id': 'pol-strict',
                                  'selectors': {'identity_attr': [{'name': 'country', 'value': 'Canada'},
