@@ -1,4 +1,4 @@
-"""Malformed input, one case at a time, to the four modules and to the rotation role.
+"""Malformed input, one case at a time, to the modules and to the rotation role.
 
 Each case must fail the run with a message that names the field (or the cause) and says how to fix it,
 without a Python traceback, and without touching anything: no set-password reaches the service, every
@@ -25,6 +25,7 @@ LONG_PASSWORD = 'Aa1-' + 'x' * 246
 
 ABBY = {'user_name': 'Abby.Smith', 'source_name': 'My-AD'}
 SET = dict(ABBY, password='Good-Enough-Pw-42')
+PAT = {'client_id': 'demo-pat-id', 'client_secret': 'demo-pat-secret'}  # the simulator's ORG_ADMIN
 
 # (id, module, arguments, texts the output must contain: the field or cause, then the fix)
 MODULE_CASES = [
@@ -81,11 +82,32 @@ MODULE_CASES = [
     ('digit-missing-user', 'isc_digit_token', {}, ['missing required arguments: user_id']),
     ('digit-empty-user', 'isc_digit_token', {'user_id': ' '}, ['user_id is empty', 'give the identity']),
     ('digit-v3', 'isc_digit_token', {'user_id': 'Abby.Smith', 'api_version': 'v3'},
-     ['api_version v3 has no digit-token operation', 'use api_version v2024, beta or v1']),
+     ['api_version v3 has no digit-token operation', 'use api_version v2024, v2025, beta or v1']),
     ('status-missing-id', 'isc_password_status', {}, ['one of the following is required: request_id, request_ids']),
     ('status-empty-id', 'isc_password_status', {'request_id': ''}, ['request_id values must not be empty']),
     ('status-unknown-id', 'isc_password_status', {'request_id': '0123456789abcdef0123456789abcdef'},
      ['HTTP 404', 'wrong or expired request_id']),
+    # password configuration: refused before a write, with the PAT that could write
+    ('policy-min-over-max', 'isc_password_policy', dict(PAT, name='P', min_length=20, max_length=10),
+     ['min_length (20) is greater than max_length (10)', 'raise max_length']),
+    ('policy-char-types-7', 'isc_password_policy', dict(PAT, name='P', min_character_types=7),
+     ['min_character_types is 7', 'give 1 to 4']),
+    ('policy-unknown-source', 'isc_password_policy', dict(PAT, name='P', sources=['Nope-AD']),
+     ["no source is named or has the id 'Nope-AD'", 'check the source display name']),
+    ('policy-api-client', 'isc_password_policy', {'name': 'P', 'min_length': 12},
+     ['HTTP 403', 'personal access token (PAT) of an ORG_ADMIN']),
+    ('group-unknown-policy', 'isc_password_sync_group', dict(PAT, name='G', password_policy='Nope', sources=['Oracle-DB']),
+     ["no password policy is named or has the id 'Nope'", 'create it first']),
+    ('group-no-sources', 'isc_password_sync_group', dict(PAT, name='Unix Password Sync', sources=[]),
+     ['sources must name at least one source', 'state=absent']),
+    ('holders-v2024', 'isc_source_password_policies', dict(PAT, source='My-AD', holders=[], api_version='v2024'),
+     ['needs api_version v2025 or v1', 'Set api_version: v2025']),
+    ('org-length-30', 'isc_password_org_config', dict(PAT, digit_token_length=30),
+     ['digit_token_length is 30', 'ISC accepts 6 to 18']),
+    ('dictionary-long-word', 'isc_password_dictionary', dict(PAT, words=['ok', 'x' * 129]),
+     ['word 2 of the dictionary is longer than 128 characters', 'shorten or drop it']),
+    ('dictionary-api-client', 'isc_password_dictionary', {'words': ['acme']},
+     ['HTTP 403', 'personal access token (PAT) of an ORG_ADMIN']),
 ]
 
 
@@ -177,7 +199,8 @@ def seeded(simulator, workdir):
 
 
 def snapshot(simulator, workdir):
-    return {'hashes': sim_hashes(simulator), 'store': file_bytes(state_path(workdir, 'store.vault')),
+    return {'hashes': sim_hashes(simulator), 'config': simulator.call('GET', '/__sim/password-config'),
+            'store': file_bytes(state_path(workdir, 'store.vault')),
             'ledger': file_bytes(state_path(workdir, 'ledger.json')),
             'journal': file_bytes(state_path(workdir, 'ledger.json.journal'))}
 
@@ -192,6 +215,7 @@ def check(result, simulator, workdir, before, needles):
     assert simulator.counters()['passwordChangesApplied'] == 0
     after = snapshot(simulator, workdir)
     assert after['hashes'] == before['hashes']
+    assert after['config'] == before['config'], 'the password configuration changed'
     assert after['store'] == before['store'], 'the store file changed'
     assert after['ledger'] == before['ledger'], 'the ledger file changed'
     assert before['journal'] is None and after['journal'] is None, 'a ledger journal appeared'
@@ -251,5 +275,7 @@ def test_role_refuses_bad_input(ansible, core, simulator, workdir, seeded, setti
 
 def test_the_matrix_is_wide_enough():
     assert len(MODULE_CASES) + len(ROLE_CASES) >= 30
-    assert {c[1] for c in MODULE_CASES} == {'isc_password_info', 'isc_set_password', 'isc_digit_token', 'isc_password_status'}
+    assert {c[1] for c in MODULE_CASES} == {'isc_password_info', 'isc_set_password', 'isc_digit_token', 'isc_password_status',
+                                            'isc_password_policy', 'isc_password_sync_group', 'isc_source_password_policies',
+                                            'isc_password_org_config', 'isc_password_dictionary'}
     assert len(set(c[0] for c in MODULE_CASES + ROLE_CASES)) == len(MODULE_CASES) + len(ROLE_CASES)
