@@ -28,6 +28,11 @@ from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.modules.modh
 
 jsonschema = pytest.importorskip('jsonschema')
 sim_mod = pytest.importorskip('tools.isc_simulator')
+# the simulator tests' OpenAPI helpers: $ref resolution, OpenAPI 3.0 schema to JSON Schema
+from ansible_collections.sailpoint_isc.passwords.tests.simulator.helpers import (  # noqa: E402 pylint: disable=wrong-import-position
+    _resolve,
+    to_json_schema as json_schema,
+)
 
 SPEC_DIR = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'spec')
 YEAR_DOCUMENTS = {'v3': 'isc-v3-password.json', 'beta': 'isc-beta-password.json',
@@ -59,31 +64,6 @@ def documents(version):
     if version == 'v1':
         return [('', _load(p)) for p in sorted(glob.glob(os.path.join(SPEC_DIR, 'isc-v1-*.json')))]
     return [('/' + version, _load(os.path.join(SPEC_DIR, YEAR_DOCUMENTS[version])))]
-
-
-def _resolve(doc, node):
-    if isinstance(node, dict):
-        if '$ref' in node:
-            target = doc
-            for part in node['$ref'].lstrip('#/').split('/'):
-                target = target[part]
-            return _resolve(doc, target)
-        return dict((k, _resolve(doc, v)) for k, v in node.items())
-    if isinstance(node, list):
-        return [_resolve(doc, v) for v in node]
-    return node
-
-
-def json_schema(node):
-    """OpenAPI 3.0 schema to JSON Schema: nullable becomes a null type, examples go."""
-    if isinstance(node, list):
-        return [json_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out = dict((k, json_schema(v)) for k, v in node.items() if k not in ('example', 'examples', 'nullable', 'xml'))
-    if node.get('nullable') and isinstance(out.get('type'), str):
-        out['type'] = [out['type'], 'null']
-    return out
 
 
 def documented_operation(version, method, path):
