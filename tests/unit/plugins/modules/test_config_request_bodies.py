@@ -115,8 +115,8 @@ def run(main, args, capsys, monkeypatch, base_url, version, check=True):
 
 
 @pytest.mark.parametrize('version', ['v2024', 'v2025', 'v3', 'beta', 'v1'])
-def test_policy_sync_group_org_config_and_dictionary_writes_match_the_documents(capsys, monkeypatch, simulator,
-                                                                                 version):
+def test_configuration_writes_match_the_documents(capsys, monkeypatch, simulator, version):
+    """Policies, sync groups, the org config and the dictionary: create, update, delete."""
     sim, base_url = simulator
     sim.reset(state=True)
     checked = []
