@@ -49,16 +49,18 @@ class Assignment(object):
     """Units of work spread over lanes (one lane per API client).
 
     ``units`` is a list of lists of items; a unit is handed to one lane as a whole. Units go to the lane
-    with the least cost so far, largest first (``cost(unit)``, default its length); each lane works its
+    with the least cost so far, largest first (``cost(unit)``, default its length; ``spent`` counts what a lane
+    has already used of its budget, so a client that has just been busy gets less); each lane works its
     units in their original order. ``next(lane)`` hands out the next item of a lane, or steals a whole
     unit the busiest lane has not started. ``fail(lane)`` takes a lane out: its unsent items (those
     handed back with ``give_back``, and the units it had not started) go to the remaining lanes; with
     none left they are ``unsent()``. Every item is handed out once, unless it is given back.
     """
 
-    def __init__(self, units, lanes, cost=len):
+    def __init__(self, units, lanes, cost=len, spent=None):
         self._cost = cost
         self.lanes = list(lanes)
+        self._spent = dict(spent or {})  # lane -> cost it has already spent (its budget used for now)
         self.queues = dict((lane, collections.deque()) for lane in self.lanes)
         self.current = dict((lane, collections.deque()) for lane in self.lanes)
         self._unsent = []
@@ -72,7 +74,7 @@ class Assignment(object):
         if not self.lanes:
             self._unsent.extend(item for unit in units for item in unit)
             return
-        load = dict((lane, self.remaining(lane)) for lane in self.lanes)
+        load = dict((lane, self.remaining(lane) + self._spent.get(lane, 0)) for lane in self.lanes)
         chosen = {}
         for index in sorted(range(len(units)), key=lambda i: -self._cost(units[i])):
             lane = min(self.lanes, key=lambda l: (load[l], self.lanes.index(l)))
@@ -81,14 +83,17 @@ class Assignment(object):
         for index, unit in enumerate(units):
             self.queues[chosen[index]].append(unit)
 
-    def next(self, lane):
-        """The next item for ``lane``, or None when nothing is left that it may take."""
+    def next(self, lane, steal=True):
+        """The next item for ``lane``, or None when nothing is left that it may take. With ``steal`` false (its
+        budget is spent for now: work it took from another lane would wait where it is), only its own."""
         if lane not in self.lanes:
             return None
         if not self.current[lane]:
             if self.queues[lane]:
                 self.current[lane].extend(self.queues[lane].popleft())
             else:
+                if not steal:
+                    return None
                 victims = [l for l in self.lanes if l != lane and self.queues[l]]
                 if not victims:
                     return None
@@ -141,6 +146,19 @@ class ClientPool(object):
     def alive(self):
         with self._lock:
             return [lane for lane in range(len(self.clients)) if lane not in self._errors]
+
+    def spent(self, per_item=1.0):
+        """Per client still in the run, its requests in the current rate window, in items of ``per_item`` requests."""
+        out = {}
+        for lane in self.alive():
+            limiter = getattr(self.clients[lane], 'limiter', None)
+            out[lane] = limiter.in_window() / float(per_item) if limiter is not None else 0
+        return out
+
+    def has_room(self, lane):
+        """Whether the client could send a request now without waiting for its rate limiter (or a 429 pause)."""
+        limiter = getattr(self.clients[lane], 'limiter', None)
+        return limiter is None or limiter.has_room()
 
     def fail_lane(self, lane, error):
         """Take a client out of the run after it failed authentication. True when it was still in."""
@@ -210,7 +228,7 @@ class ClientPool(object):
         units = collections.OrderedDict()
         for index, item in enumerate(items):
             units.setdefault(unit_of(item) if unit_of else index, []).append(index)
-        work = Assignment(units.values(), self.alive())
+        work = Assignment(units.values(), self.alive(), spent=self.spent())
         results = [None] * len(items)
         done = [False] * len(items)
         cond = threading.Condition()
@@ -222,11 +240,13 @@ class ClientPool(object):
                 while True:
                     with cond:
                         while True:
-                            index = work.next(lane)
+                            # another client's item only when this one's budget has room: taken by a client that
+                            # must wait anyway, it would wait longer than where it was
+                            index = work.next(lane, steal=self.has_room(lane))
                             if index is not None:
                                 busy[0] += 1
                                 break
-                            if lane not in work.lanes or not busy[0]:
+                            if lane not in work.lanes or not (busy[0] or work.pending()):
                                 cond.notify_all()
                                 return
                             cond.wait(0.2)  # an item of a failing client may still come back

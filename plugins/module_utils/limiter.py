@@ -44,6 +44,19 @@ class RateLimiter(object):
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
+    def in_window(self):
+        """Requests started in the current window: the part of the budget spent for now."""
+        with self._lock:
+            cutoff = self._clock() - self.span
+            return sum(1 for t in self._starts if t > cutoff)
+
+    def has_room(self):
+        """Whether a request could start now without waiting: no 429 pause, fewer than ``limit`` starts in the window."""
+        with self._lock:
+            if self._clock() < self._paused_until:
+                return False
+        return self.in_window() < self.limit
+
     def snapshot(self):
         """Recent request starts and any 429 pause, so the next process of a play can honour them."""
         with self._lock:

@@ -149,7 +149,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     pool = as_pool(client)
     first_poll = poll_interval if first_poll is None else first_poll
     outcomes = {}
-    work = Assignment(_units(groups), pool.alive())
+    # a change costs a set-password and (about) one status read: 2 requests of a client's budget
+    work = Assignment(_units(groups), pool.alive(), spent=pool.spent(per_item=2))
     polls = dict((lane, []) for lane in range(len(pool.clients)))  # per client, heap of (due, seq, group, rid, deadline)
     busy = dict((lane, 0) for lane in range(len(pool.clients)))
     seq = [0]
@@ -220,7 +221,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                         future = pool_threads.submit(pool.clients[lane].password_change_status, rid)
                         inflight[future] = ('poll', group, rid, deadline, lane)
                     else:
-                        group = work.next(lane) if len(heap) + busy[lane] < batch_size else None
+                        group = (work.next(lane, steal=pool.has_room(lane))
+                                 if len(heap) + busy[lane] < batch_size else None)
                         if group is None:
                             break
                         inflight[pool_threads.submit(submit, lane, group)] = ('submit', group, None, None, lane)

@@ -245,7 +245,8 @@ def test_parse_api_clients_checks_the_list_and_never_shows_a_secret():
 def test_apply_spreads_changes_keeps_an_identity_on_one_client_and_polls_through_the_submitter(ledger):
     world = World()
     pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'b'), PoolClient(world, 'c')])
-    groups = [group(i) for i in range(24)] + [group(100, identity='twin'), group(101, identity='twin')]
+    # the twins first: as two units they would be the first change of two clients (stealing takes last units)
+    groups = [group(100, identity='twin'), group(101, identity='twin')] + [group(i) for i in range(24)]
     outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
     assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
     assert sorted(world.sent) == sorted(g['account_id'] for g in groups) and set(world.sent.values()) == {1}
@@ -283,3 +284,32 @@ def test_apply_with_every_client_failing_rejects_what_was_never_sent_and_keeps_r
     assert all('x' in o['errors'][0] and 'y' in o['errors'][0] for o in outcomes)
     commits, discards = rotation.outcome_records(outcomes)
     assert commits == [] and discards == [{'attempt': 'att1', 'keys': ['src/u1']}]
+
+
+def test_a_client_whose_budget_is_spent_takes_nothing_from_the_others():
+    work = Assignment([['a'], ['b'], ['c'], ['d']], [0, 1])
+    assert drain(work, [0]) == {0: ['a', 'c', 'd', 'b']}  # with room, an idle client steals (the last unit first)
+    work = Assignment([['a'], ['b'], ['c'], ['d']], [0, 1])
+    assert [work.next(0, steal=False) for _n in range(3)] == ['a', 'c', None], 'its own only'
+    assert [work.next(1, steal=False) for _n in range(3)] == ['b', 'd', None]
+
+
+def test_the_limiter_says_when_a_request_could_start_without_waiting():
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
+    now = [1000.0]
+    limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0], sleep=lambda s: None)
+    assert limiter.has_room()
+    limiter.acquire()
+    limiter.acquire()
+    assert not limiter.has_room()
+    now[0] += 10.2
+    assert limiter.has_room()
+    limiter.pause(5)
+    assert not limiter.has_room(), 'a 429 pause: no room'
+    pool = ClientPool([PoolClient(World(), 'p')])
+    assert pool.has_room(0), 'a client without a limiter always has room'
+
+
+def test_a_client_that_has_just_spent_its_budget_gets_less_work():
+    work = Assignment([['u%d' % i] for i in range(20)], [0, 1], spent={0: 6})
+    assert (work.remaining(0), work.remaining(1)) == (7, 13)
