@@ -13,14 +13,18 @@ every request, 2 s from set-password to FINISHED. Measured in one run:
      query-password-info requests it sent (the state directory is written directly, see
      noop_state: a ledger saying every account was rotated a day ago and a store holding the
      simulator's current passwords; no rotation is spent on it).
+  5. the role rotating MULTI_N (1,200) accounts, forced, with MULTI_CLIENTS (4) API clients, each limited by
+     the simulator to 100 requests / 10 s: multi4_vs_bound = bound / wall time, where bound is the time the
+     3 requests per account (query, set, one status poll) take at 4 x 10 requests/s: 1,200 x 3 / 40 = 90 s;
+     the simulator's per-client counters show each client's share.
 The role and the loop poll a change's status at the same interval (POLL_INTERVAL).
 Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...
-noop_10k_s=... noop_10k_queries=...` (a figure whose part did not run is `nan`).
+noop_10k_s=... noop_10k_queries=... multi4_vs_bound=...` (a figure whose part did not run is `nan`).
 Exits 1 when a run did not do all its work (fewer than N accounts rotated or changed, a plan short
 of its accounts, a no-op run that did not skip every account or sent a query) or the bound exceeds
 the wall time (a measuring error: it cannot).
-BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES and BENCH_NOOP_N override the sizes for a quick look;
-BENCH_PARTS (default bulk,loop,plan,noop) selects the parts to run.
+BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES, BENCH_NOOP_N and BENCH_MULTI_N override the sizes for a quick look;
+BENCH_PARTS (default bulk,loop,plan,noop,multi) selects the parts to run.
 """
 
 import hashlib
@@ -41,7 +45,13 @@ BULK_N = int(os.environ.get('BENCH_N', '600'))
 LOOP_N = int(os.environ.get('BENCH_LOOP_N', '30'))
 PLAN_SIZES = [int(x) for x in os.environ.get('BENCH_PLAN_SIZES', '10000,1000').split(',')]
 NOOP_N = int(os.environ.get('BENCH_NOOP_N', '10000'))
-PARTS = set(p.strip() for p in os.environ.get('BENCH_PARTS', 'bulk,loop,plan,noop').split(',') if p.strip())
+MULTI_N = int(os.environ.get('BENCH_MULTI_N', '1200'))
+MULTI_CLIENTS = 4
+# requests in flight per client: with 150 ms latency, 8 send a client's first 100 requests of a phase (the burst
+# ISC's sliding window allows) in about 2 s instead of 4
+MULTI_WORKERS = int(os.environ.get('BENCH_MULTI_WORKERS', '8'))
+ALL_PARTS = ('bulk', 'loop', 'plan', 'noop', 'multi')
+PARTS = set(p.strip() for p in os.environ.get('BENCH_PARTS', ','.join(ALL_PARTS)).split(',') if p.strip())
 RATE_LIMIT, RATE_WINDOW = 100, 10
 REAL_LIMIT = ['--rate-limit', str(RATE_LIMIT), '--rate-window', str(RATE_WINDOW), '--latency', '0.15', '--completion-delay', '2']
 POLL_INTERVAL = 3  # seconds between status polls, for the role and the loop alike
@@ -287,14 +297,54 @@ def noop(workdir):
             'requests': requests, 'queries': requests.get('query_password_info', 0), 'changed': changed, 'peak_mb': peak}
 
 
+def multi_seed(workdir, clients):
+    """The simulator's default seed plus the bench's API clients (the demo clients stay as they are)."""
+    import yaml
+    with open(os.path.join(REPO, 'tools', 'isc_simulator', 'seed.yaml'), encoding='utf-8') as handle:
+        seed = yaml.safe_load(handle)
+    seed['api_clients'] += [{'client_id': cid, 'client_secret': secret, 'type': 'client'} for cid, secret in clients]
+    path = os.path.join(workdir, 'seed-multi.yaml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(seed, handle)
+    return path
+
+
+def multi(workdir):
+    """MULTI_N accounts, forced, through MULTI_CLIENTS API clients at the real per-client limit."""
+    clients = [('bench-client-%d' % i, 'bench-secret-%d-%s' % (i, os.urandom(6).hex())) for i in range(1, MULTI_CLIENTS + 1)]
+    sim = Simulator(workdir, '--seed', multi_seed(workdir, clients), '--fleet-size', str(MULTI_N), *REAL_LIMIT)
+    try:
+        accounts = [{'source_name': a['sourceName'], 'user_name': a['userName']}
+                    for a in sim.get('/__sim/accounts')['accounts'] if a['userName'].startswith('svc-bulk-')][:MULTI_N]
+        extra = {'rotation_accounts_file': write_accounts(workdir, accounts), 'rotation_state_dir': os.path.join(workdir, 'multi'),
+                 'service_account_rotation_poll_interval': POLL_INTERVAL, 'service_account_rotation_wait_timeout': 900,
+                 'service_account_rotation_batch_size': 300, 'service_account_rotation_workers': MULTI_WORKERS,
+                 'service_account_rotation_force': True,
+                 'service_account_rotation_api_clients': [{'client_id': cid, 'client_secret': secret} for cid, secret in clients]}
+        wall, peak, out = run_playbook(workdir, sim, ['sailpoint_isc.passwords.rotate_service_accounts'], extra)
+        counters = sim.get('/__sim/counters')
+        report = json.load(open(os.path.join(workdir, 'multi', 'report.json')))
+    finally:
+        sim.stop()
+    requests = {op: sum(v for k, v in codes.items() if k.isdigit()) for op, codes in counters['requests'].items()}
+    per_client = {cid: sum(n for op, codes in counters.get('clients', {}).get(cid, {}).items() if op != 'token'
+                           for code, n in codes.items() if code.isdigit() and code != '429')
+                  for cid, _secret in clients}
+    # 3 requests per account (query, set, one poll) at 10 requests/s for each client
+    bound = len(accounts) * 3.0 / (MULTI_CLIENTS * RATE_LIMIT / float(RATE_WINDOW))
+    return {'wall': wall, 'n': len(accounts), 'rotated': report['totals'].get('rotated', 0), 'totals': report['totals'],
+            'requests': requests, 'per_client': per_client, 'rate_limited': counters['rateLimited'],
+            'tokens': counters['tokensIssued'], 'peak_mb': peak, 'bound': bound, 'failed': report.get('api_clients_failed')}
+
+
 def main():
-    if not PARTS or PARTS - {'bulk', 'loop', 'plan', 'noop'}:
-        raise SystemExit('BENCH_PARTS: a comma-separated choice of bulk, loop, plan, noop (got %r)'
-                         % os.environ.get('BENCH_PARTS'))
+    if not PARTS or PARTS - set(ALL_PARTS):
+        raise SystemExit('BENCH_PARTS: a comma-separated choice of %s (got %r)'
+                         % (', '.join(ALL_PARTS), os.environ.get('BENCH_PARTS')))
     workdir = tempfile.mkdtemp(prefix='isc-bench-')
-    print('bench: workdir %s; simulator: 100 req/10 s, 150 ms latency, 2 s completion; parts %s'
+    print('bench: workdir %s; simulator: 100 req/10 s per client, 150 ms latency, 2 s completion; parts %s'
           % (workdir, ','.join(sorted(PARTS))), flush=True)
-    b = lp = nop = None
+    b = lp = nop = m = None
     if 'bulk' in PARTS:
         b = bulk(workdir)
         print('bulk done in %.1f s' % b['wall'], flush=True)
@@ -305,6 +355,9 @@ def main():
     if 'noop' in PARTS:
         nop = noop(workdir)
         print('noop done in %.1f s' % nop['wall'], flush=True)
+    if 'multi' in PARTS:
+        m = multi(workdir)
+        print('multi done in %.1f s' % m['wall'], flush=True)
 
     nan = float('nan')
     rows = []
@@ -327,6 +380,12 @@ def main():
                      'requests %s; %d accounts changed; report %s' % (json.dumps(nop['requests'], sort_keys=True)
                                                                       if nop['requests'] else 'none (not even a token)',
                                                                       nop['changed'], nop['totals'])))
+    if m:
+        rows.append(('role, %d accounts, %d clients' % (m['n'], MULTI_CLIENTS), '%.1f s' % m['wall'],
+                     '%.2f rot/s' % (m['rotated'] / m['wall']),
+                     'forced; requests %s; per client %s; 429s %d; tokens %d; report %s'
+                     % (json.dumps(m['requests'], sort_keys=True), json.dumps(m['per_client'], sort_keys=True),
+                        m['rate_limited'], m['tokens'], m['totals'])))
     print()
     print('%-22s %-10s %-14s %s' % ('run', 'wall', 'rate / memory', 'detail'))
     for row in rows:
@@ -334,12 +393,16 @@ def main():
     if b:
         print('bound for %d accounts: %.0f s (%d requests through a window of %d per %d s: the first %d at once, '
               'then %d per %d s)' % (b['n'], bound, b['limited'], RATE_LIMIT, RATE_WINDOW, RATE_LIMIT, RATE_LIMIT, RATE_WINDOW))
+    if m:
+        print('bound for %d accounts over %d clients: %.0f s (%d x 3 requests at %d x %d requests/s)'
+              % (m['n'], MULTI_CLIENTS, m['bound'], m['n'], MULTI_CLIENTS, RATE_LIMIT // RATE_WINDOW))
     peak_10k = plans.get(10000, {}).get('peak_mb', nan)
     peak_1k = plans.get(1000, {}).get('peak_mb', nan)
     print('bench: bulk_vs_bound=%.3f bulk_vs_loop=%.1f tokens=%s peak_mb_10k=%.0f peak_mb_1k=%.0f noop_10k_s=%.1f '
-          'noop_10k_queries=%s'
+          'noop_10k_queries=%s multi4_vs_bound=%.3f'
           % (bound / b['wall'] if b else nan, bulk_rate / loop_rate if b and lp else nan, b['tokens'] if b else 'nan',
-             peak_10k, peak_1k, nop['wall'] if nop else nan, nop['queries'] if nop else 'nan'))
+             peak_10k, peak_1k, nop['wall'] if nop else nan, nop['queries'] if nop else 'nan',
+             m['bound'] / m['wall'] if m else nan))
 
     problems = []
     if b and (b['n'] < BULK_N or b['rotated'] < BULK_N):
@@ -354,6 +417,11 @@ def main():
     if nop and (nop['n'] < NOOP_N or nop['skipped'] < NOOP_N or nop['queries'] or nop['changed']):
         problems.append('no-op run: %d accounts, %d skipped, %d queries, %d changed (nothing is due: every account '
                         'skipped, no query, no change)' % (nop['n'], nop['skipped'], nop['queries'], nop['changed']))
+    if m and (m['n'] < MULTI_N or m['rotated'] < MULTI_N or m['failed']):
+        problems.append('multi: %d of %d accounts rotated (report %s, failed clients %s)'
+                        % (m['rotated'], MULTI_N, m['totals'], m['failed']))
+    if m and min(m['per_client'].values()) < 0.5 * m['n'] * 3 / MULTI_CLIENTS:
+        problems.append('multi: the clients did uneven shares %s' % json.dumps(m['per_client'], sort_keys=True))
     if problems:
         print('bench FAILED: ' + '; '.join(problems))
         raise SystemExit(1)

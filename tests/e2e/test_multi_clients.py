@@ -11,6 +11,7 @@ import os
 import yaml
 
 from conftest import PlaybookRunner
+from test_artifact_install import awx_inject, awx_validate
 from rotation_helpers import ROTATE, fleet, key_of, read_store, repo_path, rotate_vars, unaccounted, write_accounts
 
 # Distinct values that occur nowhere else: any trace of them in an output or a file is a leak.
@@ -128,11 +129,16 @@ def test_a_client_with_a_wrong_secret_is_taken_out_and_the_others_rotate_everyth
     ansible = PlaybookRunner(workdir, simulator)
     accounts = fleet(simulator)
     extra = rotate_vars(workdir, write_accounts(workdir, accounts))
-    # from the environment, as an AWX credential injects them; the wrong one first, so it is tried first
+    # from the environment, as a credential of the shipped AWX type injects them; the wrong one first, so it is
+    # tried first
     clients = [{'client_id': CLIENTS[1][0], 'client_secret': WRONG},
                {'client_id': CLIENTS[0][0], 'client_secret': CLIENTS[0][1]},
                {'client_id': CLIENTS[2][0], 'client_secret': CLIENTS[2][1]}]
-    env = {'SAIL_API_CLIENTS': json.dumps(clients)}
+    with open(repo_path('extensions', 'awx', 'credential_type_multi.yml'), encoding='utf-8') as handle:
+        credential_type = yaml.safe_load(handle)
+    awx_validate(credential_type)
+    env = awx_inject(credential_type, {'base_url': simulator.base_url, 'api_clients': json.dumps(clients)}, workdir)
+    assert set(env) == {'SAIL_BASE_URL', 'SAIL_API_CLIENTS'}
 
     run = ansible.run(ROTATE, extra, verbosity=3, env=env)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
