@@ -77,7 +77,7 @@ class Assignment(object):
         load = dict((lane, self.remaining(lane) + self._spent.get(lane, 0)) for lane in self.lanes)
         chosen = {}
         for index in sorted(range(len(units)), key=lambda i: -self._cost(units[i])):
-            lane = min(self.lanes, key=lambda l: (load[l], self.lanes.index(l)))
+            lane = min(self.lanes, key=lambda other: (load[other], self.lanes.index(other)))
             chosen[index] = lane
             load[lane] += self._cost(units[index])
         for index, unit in enumerate(units):
@@ -94,10 +94,10 @@ class Assignment(object):
             else:
                 if not steal:
                     return None
-                victims = [l for l in self.lanes if l != lane and self.queues[l]]
+                victims = [other for other in self.lanes if other != lane and self.queues[other]]
                 if not victims:
                     return None
-                victim = max(victims, key=lambda l: (sum(self._cost(u) for u in self.queues[l]), -self.lanes.index(l)))
+                victim = max(victims, key=lambda other: (sum(self._cost(u) for u in self.queues[other]), -self.lanes.index(other)))
                 self.current[lane].extend(self.queues[victim].pop())  # its last unit: the one it would start last
         return self.current[lane].popleft()
 
@@ -119,7 +119,7 @@ class Assignment(object):
 
     def pending(self):
         """Whether any lane still has an item to hand out."""
-        return any(self.queues[l] or self.current[l] for l in self.lanes)
+        return any(self.queues[lane] or self.current[lane] for lane in self.lanes)
 
     def unsent(self):
         """Items no lane can take any more (every lane failed)."""
@@ -182,7 +182,6 @@ class ClientPool(object):
         """Raise when every client failed authentication."""
         if not self.alive():
             raise self.all_failed_error()
-
 
     # ---- one IscClient to reconcile and plan ------------------------------------------------------
     def _current(self):

@@ -196,7 +196,7 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                    errors=['status could not be read: %s' % pool.all_failed_error()])
             return
         if lane not in alive:
-            lane = min(alive, key=lambda l: len(polls[l]))
+            lane = min(alive, key=lambda other: len(polls[other]))
         seq[0] += 1
         heapq.heappush(polls[lane], (due, seq[0], group, rid, deadline))
 
@@ -234,7 +234,7 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                 time.sleep(max(0.0, min(min(dues) - clock(), 1.0)) if dues else 0)
                 continue
             # wake at least once a second, so that a progress line is never late
-            dues = [polls[l][0][0] for l in pool.alive() if polls[l] and busy[l] < workers]
+            dues = [polls[other][0][0] for other in pool.alive() if polls[other] and busy[other] < workers]
             timeout = min(max(0.0, min(dues) - clock()), 1.0) if dues else 1.0
             finished, _pending = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
