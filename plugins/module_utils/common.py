@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import API_VERSIONS, CONNECTION_DEFAULTS
@@ -80,3 +82,66 @@ def error_result(exc):
 def fail_isc(module, exc, **result):
     """Fail the module with an ISC error: its message, and its fields (error_fields) beside the result."""
     module.fail_json(msg=str(exc), **dict(result, **error_fields(exc)))
+
+
+NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def _texts(value):
+    """Every text Ansible's no_log masking looks into: strings, numbers as text; dict keys too, to be safe."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, bytes):
+            yield item.decode('utf-8', 'replace')
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, Mapping):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        else:
+            yield str(item)
+
+
+def occurring(secrets, value):
+    """The secrets found in some text of value (as the whole text or inside it), in time linear in value's size."""
+    by_length = {}
+    for secret in secrets:
+        if secret:
+            by_length.setdefault(len(secret), set()).add(secret)
+    found = set()
+    for text in _texts(value):
+        for length, bucket in by_length.items():
+            for start in range(len(text) - length + 1):
+                if text[start:start + length] in bucket:
+                    found.add(text[start:start + length])
+    return found
+
+
+def _masked(value, secrets):
+    if isinstance(value, str):
+        return NO_LOG_PLACEHOLDER if value in secrets else value
+    if isinstance(value, Mapping):
+        return dict((key, _masked(item, secrets)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_masked(item, secrets) for item in value]
+    return value
+
+
+def exit_json_many_secrets(module, result, secrets):
+    """module.exit_json(**result) for a module that took many no_log values (apply's passwords), in linear time.
+
+    Before it prints a result, Ansible looks for every no_log value in every text of it and of the echoed
+    arguments: with N passwords and a result that grows with N that is quadratic, seconds at a thousand
+    changes and minutes at ten thousand. Here the secrets are replaced in the echoed arguments (as Ansible
+    would), and only those that still occur somewhere stay no_log values, so Ansible masks the same texts
+    with a short list. The output is the same as exit_json's.
+    """
+    secrets = set(s for s in secrets if s)
+    result = dict(result, invocation={'module_args': _masked(module.params, secrets)})
+    module.no_log_values.difference_update(secrets - occurring(secrets, result))
+    module.exit_json(**result)

@@ -394,7 +394,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import failure_lines, pool_from_module
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import exit_json_many_secrets, fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
@@ -532,7 +532,11 @@ def main():
         module.fail_json(msg='poll_interval must be above 0 (got %s); with the role, set '
                              'service_account_rotation_poll_interval' % module.params['poll_interval'])
     try:
-        module.exit_json(**run_phase(module))
+        result = run_phase(module)
+        if module.params['phase'] == 'apply':
+            # the passwords it took are no_log values: Ansible's masking of the result would be quadratic
+            exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']])
+        module.exit_json(**result)
     except (IscError, ledger_mod.RotationError, lease.LeaseError) as exc:
         fail_isc(module, exc)
     except (OSError, ValueError) as exc:
