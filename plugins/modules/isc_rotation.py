@@ -52,9 +52,12 @@ options:
     type: dict
     default: {}
   reconciled:
-    description: The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
+    description:
+      - The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
+      - When O(phase=plan) and this is omitted, the plan phase reconciles first and returns C(reconciled) and
+        C(started) itself. The role does that when the store holds no pending password (nothing can need reading
+        back), which saves a module run.
     type: dict
-    default: {}
   accounts:
     description:
       - The accounts to consider (O(phase=plan)); the role fills in defaults.
@@ -285,7 +288,7 @@ EXAMPLES = r'''
 RETURN = r'''
 reconciled:
   description: Earlier changes now settled or still running (O(phase=reconcile)).
-  returned: when O(phase=reconcile)
+  returned: when O(phase=reconcile), or O(phase=plan) without O(reconciled)
   type: dict
   contains:
     finished:
@@ -330,7 +333,7 @@ groups:
   elements: dict
 started:
   description: When this run began (UTC, ISO 8601); the role passes it on to the report.
-  returned: when O(phase=reconcile)
+  returned: when O(phase=reconcile), or O(phase=plan) without O(reconciled)
   type: str
 progress:
   description:
@@ -409,9 +412,9 @@ def run_phase(module):
     ledger = ledger_mod.Ledger(params['ledger_path']).load()
     if phase == 'record':
         if not module.check_mode:
-            rotation.record(ledger, params['reconciled'], params['outcomes'], params['max_attempts'],
+            rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
                             run_id=params['run_id'])
-        rows, totals = report_mod.summarize(params['decisions'], params['reconciled'], params['outcomes'],
+        rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
@@ -426,13 +429,26 @@ def run_phase(module):
         result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
     elif phase == 'plan':
+        result = dict(changed=False)
+        reconciled = params['reconciled']
+        if reconciled is None:
+            # nothing escrowed to read back (the role's case when the store holds nothing pending): reconcile here
+            result.update(started=ledger_mod.iso(ledger_mod.utcnow()),
+                          reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
+            reconciled = result['reconciled']
+            if reconciled['orphans']:
+                # their escrowed passwords must be re-sent, never replaced: the role reads them back first
+                raise ledger_mod.RotationError(
+                    '%d escrowed password(s) must be read back from the store and re-sent (%s): run the reconcile '
+                    'phase, read them back, and pass its result as reconciled' % (len(reconciled['orphans']),
+                                                                                  ', '.join(reconciled['orphans'][:5])))
         # without the sync groups accounts that share a password would get different ones; api.py's table
         # says which API versions serve them (today every one). Read only when some account is queried.
         sync_groups = client.list_password_sync_groups if serves(client.api_version, OP_SYNC_GROUPS) else None
         # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
         accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
-        decisions, groups = planning.plan(client, accounts, ledger, params['reconciled'],
+        decisions, groups = planning.plan(client, accounts, ledger, reconciled,
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'],
                                           pending_attempts=params['pending_attempts'],
@@ -447,7 +463,7 @@ def run_phase(module):
             params['pending_passwords'] = dict.fromkeys(params['pending_passwords'], 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER')
         if len(client.clients) > 1:
             client.check()  # every client failed authentication: say so, naming them, rather than fail each account
-        result = dict(changed=False, decisions=decisions, groups=groups)
+        result.update(decisions=decisions, groups=groups)
     else:
         if module.check_mode:
             return dict(changed=bool(params['groups']), outcomes=[], commit_records=[], discard_records=[])
@@ -474,7 +490,7 @@ def main():
         ledger_path=dict(type='path', required=True),
         run_id=dict(type='str'),
         store_pending=dict(type='dict', default={}),
-        reconciled=dict(type='dict', default={}),
+        reconciled=dict(type='dict'),
         accounts=dict(type='list', elements='dict', default=[], options=dict(
             source_name=dict(type='str', required=True),
             user_name=dict(type='str', required=True),

@@ -4,6 +4,7 @@ Every test here failed on the role before that issue: the store ended without th
 a wrong password was stored, or two runs worked on one state directory at once.
 """
 
+import json
 import os
 import subprocess
 import time
@@ -209,3 +210,67 @@ def test_store_task_file_of_the_first_contract_is_refused_before_anything_is_sen
     assert result.returncode != 0
     assert 'does not implement store contract version 2' in result.stdout, result.stdout[-3000:]
     assert simulator.requests_of('set_password') == 0 and simulator.requests_of('query_password_info') == 0
+
+
+# Both ways of reconciling on one ledger: the reconcile phase on its own (the role's way when the store holds a
+# pending password), and the plan phase reconciling first (the role's way otherwise).
+RECONCILE_BOTH_WAYS = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Reconcile as its own phase
+      sailpoint_isc.passwords.isc_rotation:
+        phase: reconcile
+        ledger_path: "{{ ledger }}"
+        store_pending: "{{ store_pending }}"
+      register: alone
+    - name: Plan, reconciling first
+      sailpoint_isc.passwords.isc_rotation:
+        phase: plan
+        ledger_path: "{{ ledger }}"
+        store_pending: "{{ store_pending }}"
+        accounts: "{{ accounts }}"
+      register: folded
+      no_log: true
+      ignore_errors: true
+    - name: Keep both answers
+      ansible.builtin.copy:
+        content: "{{ {'alone': alone.reconciled, 'folded': folded.reconciled | default(none),
+                      'started': folded.started | default(none), 'msg': folded.msg | default('')} | to_json }}"
+        dest: "{{ answer }}"
+        mode: '0600'
+"""
+
+
+def test_the_plan_reconciles_as_the_reconcile_phase_does_and_never_without_escrowed_passwords(simulator_factory,
+                                                                                              workdir):
+    """The role skips the reconcile task when the store holds nothing pending and lets the plan reconcile first:
+    on a ledger an interrupted run left, both give the same answer; with an escrowed password to re-send, the plan
+    refuses to reconcile by itself (it could only replace that password)."""
+    simulator = simulator_factory('--completion-delay', '3')
+    ansible = PlaybookRunner(workdir, simulator)
+    accounts = [one('svc-app-%03d' % n, 'Corp-AD') for n in (1, 4, 7)]
+    # the apply stops waiting at once: the changes stay pending in the ledger and the store
+    first = run(ansible, workdir, accounts, service_account_rotation_wait_timeout=0, service_account_rotation_fail_on=[])
+    assert first.returncode == 0, first.stdout[-3000:]
+    store = read_store(workdir)
+    assert all(store[key_of(a)].get('pending') for a in accounts)
+    time.sleep(4)  # ISC finishes them meanwhile
+    playbook = os.path.join(workdir, 'both-ways.yml')
+    with open(playbook, 'w') as handle:
+        handle.write(RECONCILE_BOTH_WAYS)
+    ledger = os.path.join(workdir, 'rotation', 'ledger.json')
+    answers = {}
+    for case, store_pending in (('store says nothing', {}), ('store holds one', {key_of(accounts[0]): 'another-attempt'})):
+        answer = os.path.join(workdir, 'answer.json')
+        done = ansible.run(playbook, {'ledger': ledger, 'store_pending': store_pending, 'accounts': accounts,
+                                      'answer': answer})
+        assert done.returncode == 0, done.stdout[-3000:]
+        with open(answer) as handle:
+            answers[case] = json.load(handle)
+    plain = answers['store says nothing']
+    assert plain['folded'] == plain['alone'] and plain['started']
+    assert sorted(k for item in plain['alone']['finished'] for k in item['keys']) == sorted(key_of(a) for a in accounts)
+    held = answers['store holds one']
+    assert held['alone']['orphans'] == [key_of(accounts[0])]
+    assert held['folded'] is None and 'must be read back from the store' in held['msg'], held
