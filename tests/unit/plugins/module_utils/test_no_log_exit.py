@@ -33,7 +33,7 @@ def passwords(count, seed=7):
     rng = random.Random(seed)
     alphabet = 'abcdefghjkLMNPQR23456789-_!'
     # three lengths, and one short all-digit secret to show numbers are masked as Ansible masks them
-    return ['31415'] + [''.join(rng.choice(alphabet) for _ in range(rng.choice((16, 20, 24)))) for _ in range(count - 1)]
+    return ['31415'] + [''.join(rng.choice(alphabet) for _char in range(rng.choice((16, 20, 24)))) for _n in range(count - 1)]
 
 
 def module_with(secrets):
