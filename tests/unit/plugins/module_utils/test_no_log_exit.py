@@ -13,6 +13,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
     NO_LOG_PLACEHOLDER,
+    _masked,
     exit_json_many_secrets,
     occurring,
 )
@@ -78,8 +79,20 @@ def test_the_output_is_what_exit_json_prints(capsys):
     assert got['error_text'] == 'ISC said: bad password ********, try again'
     assert got['whole'] == NO_LOG_PLACEHOLDER
     assert got['number'] == NO_LOG_PLACEHOLDER
-    assert got['invocation']['module_args']['groups'][0]['password'] == NO_LOG_PLACEHOLDER
-    assert got['invocation']['module_args']['client_secret'] == NO_LOG_PLACEHOLDER
+    # ansible-core 2.21 prints the echoed arguments only when the controller asks for them (at -vvv and up)
+    if 'invocation' in expected:
+        assert got['invocation']['module_args']['groups'][0]['password'] == NO_LOG_PLACEHOLDER
+        assert got['invocation']['module_args']['client_secret'] == NO_LOG_PLACEHOLDER
+
+
+def test_the_echoed_arguments_carry_no_password():
+    """What exit_json_many_secrets echoes, whether or not this ansible-core prints it."""
+    secrets = passwords(20)
+    module = module_with(secrets)
+    basic._ANSIBLE_ARGS = None
+    echoed = json.dumps(_masked(module.params, set(secrets)))
+    assert not [s for s in secrets if s in echoed]
+    assert echoed.count(NO_LOG_PLACEHOLDER) == len(secrets)
 
 
 def test_only_the_secrets_that_occur_stay_no_log_values(capsys):
