@@ -23,6 +23,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import led
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import (
     AllClientsFailed, Assignment, ClientPool, is_auth_failure, parse_api_clients)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
@@ -161,13 +162,30 @@ def watchdog(reads=2000):
     return clock
 
 
+def limiter(spent, paused=False):
+    """A client's rate limiter (ISC's 100 requests / 10 s, its clock stopped) that has started ``spent`` requests in
+    the window; ``paused``: and is held back by a 429."""
+    budget = RateLimiter(limit=100, window=10, clock=lambda: 1000.0, sleep=lambda s: None)
+    for _n in range(spent):
+        budget.acquire()
+    if paused:
+        budget.pause(5)
+    return budget
+
+
+def by_client(world, op):
+    """Client id -> how many ``op`` requests it sent."""
+    return dict(collections.Counter(cid for cid, calls in world.calls.items() for name, _arg in calls if name == op))
+
+
 class PoolClient(object):
     """One API client of the fake tenant; ``bad`` makes every request fail authentication like a wrong secret."""
 
     api_version = 'v2024'
 
-    def __init__(self, world, client_id, bad=False, bad_after=None):
+    def __init__(self, world, client_id, bad=False, bad_after=None, limiter=None):
         self.world, self.client_id, self.bad, self.bad_after = world, client_id, bad, bad_after
+        self.limiter = limiter  # read by the pool (spent, has_room); requests here do not go through it
         self.stats = {'requests': {}, 'tokens_fetched': 0}
 
     def _auth(self, op, arg):
@@ -332,7 +350,6 @@ def test_a_client_whose_budget_is_spent_takes_nothing_from_the_others():
 
 
 def test_the_limiter_says_when_a_request_could_start_without_waiting():
-    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
     now = [1000.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0], sleep=lambda s: None)
     assert limiter.has_room()
@@ -350,3 +367,43 @@ def test_the_limiter_says_when_a_request_could_start_without_waiting():
 def test_a_client_that_has_just_spent_its_budget_gets_less_work():
     work = Assignment([['u%d' % i] for i in range(20)], [0, 1], spent={0: 6})
     assert (work.remaining(0), work.remaining(1)) == (7, 13)
+
+
+# ---------------------------------------------------------------------------------------------- the budget where it is used
+
+def test_apply_a_client_without_room_takes_no_change_from_the_others(ledger):
+    """apply asks each client's budget: one that has used its whole window gets no change (spent) and steals none
+    (has_room); one in a 429 pause that has spent 8 requests (4 changes, at 2 requests each) gets 4 changes fewer
+    and sends only its own. The budget-bound client is lane 0: apply fills lane 0 first, while the other lane has
+    not started a unit, so a steal would be certain."""
+    world = World()
+    pool = ClientPool([PoolClient(world, 'full', limiter=limiter(100)), PoolClient(world, 'a', limiter=limiter(0))])
+    groups = [group(i) for i in range(12)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=8, clock=watchdog())
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert world.calls['full'] == [] and by_client(world, 'set') == {'a': 12}
+    world = World()
+    pool = ClientPool([PoolClient(world, 'paused', limiter=limiter(8, paused=True)), PoolClient(world, 'b', limiter=limiter(0))])
+    groups = [group(100 + i) for i in range(10)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=8, clock=watchdog())
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert by_client(world, 'set') == {'paused': 3, 'b': 7}
+
+
+def test_map_a_client_without_room_takes_no_item_from_the_others():
+    """map asks each client's budget too: a client that has used its whole window queries nothing (and steals
+    nothing: its threads start first, while the other's items wait); of two clients in a 429 pause (no room, so
+    neither takes the other's items, whatever the threads' timing), the one that has spent 4 requests gets 4 items
+    fewer."""
+    world = World()
+    pool = ClientPool([PoolClient(world, 'full', limiter=limiter(100)), PoolClient(world, 'a', limiter=limiter(0))])
+    users = ['u%02d' % i for i in range(20)]
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users, workers=2)
+    assert [r['identityId'] for r in results] == ['id-' + u for u in users]
+    assert world.calls['full'] == [] and by_client(world, 'query') == {'a': 20}
+    world = World()
+    pool = ClientPool([PoolClient(world, 'paused', limiter=limiter(4, paused=True)),
+                       PoolClient(world, 'b', limiter=limiter(0, paused=True))])
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users[:10], workers=4)
+    assert [r['identityId'] for r in results] == ['id-' + u for u in users[:10]]
+    assert by_client(world, 'query') == {'paused': 3, 'b': 7}
