@@ -4,13 +4,17 @@
 
 For every mutation: copy the checkout (without .venv and build/) to a scratch directory, change one
 line of plugins/action/vault_file_store.py (or of the file the entry names) there, run the tests named
-for it, and expect them to FAIL.
+for it, and expect one of them to FAIL: a mutation is killed only when pytest exits 1 and its summary
+counts a failed test. Exit code 1 with errors only (a fixture that broke), 2 (a collection error), 3, 4
+or a timeout say nothing about the mutation: they are reported as ERROR, with pytest's counts.
 The working tree is never touched. Prints one line per mutation and exits non-zero when a mutation
-survived (its tests passed) or did not apply (the line it changes is gone: update this table).
+survived (its tests passed), was not killed for another reason (ERROR, no test selected) or did not
+apply (the line it changes is gone: update this table).
 Not part of `make test` (about 15 s per mutation); run it after changing the store or the suite.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -220,6 +224,39 @@ def copy_checkout(target):
     shutil.copytree(REPO, target, ignore=ignore, symlinks=True)
 
 
+# pytest's summary line, as tools/test_all.sh reads it: "1 failed, 3 passed, 40 deselected in 12.50s"
+SUMMARY = re.compile(r'^(=+ )?([0-9]+ [a-z]+(, )?)+ in [0-9.]+s')
+
+
+def summary_counts(output):
+    """The counts of pytest's last summary line ({'failed': 1, 'passed': 3, 'error': 1}); {} when it printed none."""
+    for line in reversed(output.splitlines()):
+        if SUMMARY.match(line.strip()):
+            return dict((word[:-1] if word in ('errors', 'warnings') else word, int(count))
+                        for count, word in re.findall(r'([0-9]+) ([a-z]+)', line.split(' in ')[0]))
+    return {}
+
+
+def verdict(returncode, output):
+    """'killed' only when a test of the selection failed; an error is not a kill."""
+    counts = summary_counts(output)
+    if returncode == 1 and counts.get('failed', 0) > 0:
+        return 'killed'
+    if returncode == 0:
+        return 'SURVIVED'
+    if returncode == 5:
+        return 'NO TEST SELECTED'
+    return 'ERROR rc=%d (%s)' % (returncode, ', '.join('%d %s' % (n, word) for word, n in counts.items()) or 'no summary')
+
+
+def run_tests(tree, test_file, selection):
+    """pytest on the tests of test_file that selection picks, in tree: (exit code, output)."""
+    result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider', '--color=no',
+                             os.path.join(tree, test_file), '-k', selection],
+                            cwd=tree, capture_output=True, text=True, timeout=900, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
 def run(name):
     rule, before, after, test_file, selection = MUTATIONS[name][:5]
     mutated = MUTATIONS[name][5] if len(MUTATIONS[name]) > 5 else STORE
@@ -236,14 +273,10 @@ def run(name):
         text = ('\n' + text + '\n').replace('\n' + before + '\n', '\n' + after + '\n')[1:-1]
         with open(path, 'w') as handle:
             handle.write(text)
-        result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider',
-                                 os.path.join(tree, test_file), '-k', selection],
-                                cwd=tree, capture_output=True, text=True, timeout=900, check=False)
-        if result.returncode == 1:
-            return 'killed', rule
-        if result.returncode == 5:
-            return 'NO TEST SELECTED', rule
-        return ('SURVIVED' if result.returncode == 0 else 'ERROR rc=%d' % result.returncode), rule
+        try:
+            return verdict(*run_tests(tree, test_file, selection)), rule
+        except subprocess.TimeoutExpired:
+            return 'ERROR timeout', rule
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Several API clients: the assignment of work (units never split, even by cost, stealing, a failed client's
-unsent work moved on, nothing handed out twice), the pool's map, and the apply phase over a pool."""
+unsent work moved on, nothing handed out twice), the pool's map, and the apply phase over a pool.
+
+An item handed out again and again would make a loop run for ever: every loop here is bounded (drain, the
+``watchdog`` clock given to apply, ``within`` around map), so such a defect fails its test in seconds."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -20,6 +23,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import led
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import (
     AllClientsFailed, Assignment, ClientPool, is_auth_failure, parse_api_clients)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
@@ -28,7 +32,9 @@ SECRET = 'pool-secret-never-shown'
 
 
 def drain(work, order):
-    """Hand out everything, lanes taking turns in ``order``; lane -> items in the order taken."""
+    """Hand out everything, lanes taking turns in ``order``; lane -> items in the order taken. Fails, rather than
+    looping for ever, as soon as more items come out than the assignment holds (one was handed out twice)."""
+    held = sum(len(unit) for queue in work.queues.values() for unit in queue) + sum(len(c) for c in work.current.values())
     taken = collections.defaultdict(list)
     active = list(order)
     while active:
@@ -38,6 +44,7 @@ def drain(work, order):
                 active.remove(lane)
             else:
                 taken[lane].append(item)
+                assert sum(len(items) for items in taken.values()) <= held, 'handed out twice: %r' % dict(taken)
     return taken
 
 
@@ -72,20 +79,9 @@ def test_work_is_spread_evenly_by_cost():
 def test_an_idle_client_takes_a_whole_unit_another_has_not_started():
     work = Assignment([['a1', 'a2'], ['b'], ['c1', 'c2'], ['d']], [0, 1])
     first = work.next(1)
-    lane0 = []
-    while True:
-        item = work.next(0)
-        if item is None:
-            break
-        lane0.append(item)
+    lane0 = drain(work, [0])[0]
     # lane 0 drained its own units, then took lane 1's unstarted unit whole; lane 1 keeps the one it started
-    rest1 = []
-    while True:
-        item = work.next(1)
-        if item is None:
-            break
-        rest1.append(item)
-    got1 = [first] + rest1
+    got1 = [first] + drain(work, [1])[1]
     assert sorted(lane0 + got1) == ['a1', 'a2', 'b', 'c1', 'c2', 'd']
     for unit in (['a1', 'a2'], ['c1', 'c2']):
         assert set(unit) <= set(lane0) or set(unit) <= set(got1), (lane0, got1)
@@ -116,6 +112,10 @@ def test_a_failed_client_s_unsent_work_moves_to_the_others_and_nothing_is_handed
 
 # ---------------------------------------------------------------------------------------------- the pool
 
+class Runaway(BaseException):
+    """Ends a thread a test has given up on (not an Exception: map does not catch it)."""
+
+
 class World(object):
     """The tenant: changes by request id, whoever submitted them; every request by client."""
 
@@ -124,6 +124,58 @@ class World(object):
         self.changes = {}
         self.calls = collections.defaultdict(list)  # client id -> [(operation, arg)]
         self.sent = collections.Counter()  # account id -> set-passwords that reached ISC
+        self.stopped = False  # set by within() when it gives up: every later request raises Runaway
+
+
+def within(world, fn, *args, **kwargs):
+    """fn(*args, **kwargs); fails the test, rather than hanging it, when fn has not returned in 5 s (an item handed
+    out again and again; a map here takes well under a second). The threads it leaves behind are daemons, ended by
+    their next request (Runaway)."""
+    out = {}
+
+    def call():
+        try:
+            out['value'] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            out['error'] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():
+        world.stopped = True
+        pytest.fail('%s did not return within 5 s' % getattr(fn, '__name__', fn))
+    if 'error' in out:
+        raise out['error']
+    return out['value']
+
+
+def watchdog(reads=2000):
+    """A clock for apply that fails the test, rather than letting it run for ever, after ``reads`` reads (the applies
+    here read it at most about 200 times)."""
+    count = [0]
+
+    def clock():
+        count[0] += 1
+        assert count[0] <= reads, 'apply still running after %d clock reads: is a change handed out again and again?' % reads
+        return time.monotonic()
+    return clock
+
+
+def limiter(spent, paused=False):
+    """A client's rate limiter (ISC's 100 requests / 10 s, its clock stopped) that has started ``spent`` requests in
+    the window; ``paused``: and is held back by a 429."""
+    budget = RateLimiter(limit=100, window=10, clock=lambda: 1000.0, sleep=lambda s: None)
+    for _n in range(spent):
+        budget.acquire()
+    if paused:
+        budget.pause(5)
+    return budget
+
+
+def by_client(world, op):
+    """Client id -> how many ``op`` requests it sent."""
+    return dict(collections.Counter(cid for cid, calls in world.calls.items() for name, _arg in calls if name == op))
 
 
 class PoolClient(object):
@@ -131,12 +183,15 @@ class PoolClient(object):
 
     api_version = 'v2024'
 
-    def __init__(self, world, client_id, bad=False, bad_after=None):
+    def __init__(self, world, client_id, bad=False, bad_after=None, limiter=None):
         self.world, self.client_id, self.bad, self.bad_after = world, client_id, bad, bad_after
+        self.limiter = limiter  # read by the pool (spent, has_room); requests here do not go through it
         self.stats = {'requests': {}, 'tokens_fetched': 0}
 
     def _auth(self, op, arg):
         time.sleep(0.002)  # a request takes time: every client gets to take its share
+        if self.world.stopped:
+            raise Runaway(op)
         with self.world.lock:
             if self.bad_after is not None and len(self.world.calls[self.client_id]) >= self.bad_after:
                 self.bad = True
@@ -190,7 +245,7 @@ def test_map_spreads_the_items_and_moves_a_failed_client_s_items_to_the_others()
     world = World()
     pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'bad', bad=True), PoolClient(world, 'c')])
     users = ['u%02d' % i for i in range(30)]
-    results = pool.map(lambda u: pool.query_password_info(u, 'src'), users, workers=2)
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users, workers=2)
     assert [r['identityId'] for r in results] == ['id-' + u for u in users]
     assert list(pool.failed) == ['bad']
     queried = [arg for cid in ('a', 'c') for op, arg in world.calls[cid] if op == 'query']
@@ -202,7 +257,7 @@ def test_map_spreads_the_items_and_moves_a_failed_client_s_items_to_the_others()
 def test_every_client_failing_names_their_ids_and_never_a_secret():
     world = World()
     pool = ClientPool([PoolClient(world, 'id-one', bad=True), PoolClient(world, 'id-two', bad=True)])
-    results = pool.map(lambda u: pool.query_password_info(u, 'src'), ['x', 'y', 'z'])
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), ['x', 'y', 'z'])
     assert all(isinstance(r, AllClientsFailed) for r in results)
     with pytest.raises(AllClientsFailed) as caught:
         pool.list_sources(['s1'])
@@ -247,7 +302,7 @@ def test_apply_spreads_changes_keeps_an_identity_on_one_client_and_polls_through
     pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'b'), PoolClient(world, 'c')])
     # the twins first: as two units they would be the first change of two clients (stealing takes last units)
     groups = [group(100, identity='twin'), group(101, identity='twin')] + [group(i) for i in range(24)]
-    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2, clock=watchdog())
     assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
     assert sorted(world.sent) == sorted(g['account_id'] for g in groups) and set(world.sent.values()) == {1}
     sender = dict((arg, cid) for cid, calls in world.calls.items() for op, arg in calls if op == 'set')
@@ -266,7 +321,7 @@ def test_apply_moves_the_unsent_changes_of_a_client_that_fails_and_sends_nothing
     lines = []
     groups = [group(i) for i in range(30)]
     outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2,
-                              progress=lines.append)
+                              progress=lines.append, clock=watchdog())
     assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
     assert sorted(world.sent) == sorted(g['account_id'] for g in groups)
     assert set(world.sent.values()) == {1}, 'no set-password sent twice'
@@ -278,7 +333,7 @@ def test_apply_with_every_client_failing_rejects_what_was_never_sent_and_keeps_r
     world = World()
     pool = ClientPool([PoolClient(world, 'x', bad=True), PoolClient(world, 'y', bad=True)])
     groups = [group(1), group(2, resend=True)]
-    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0)
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, clock=watchdog())
     assert not world.sent
     assert [o['state'] for o in outcomes] == ['REJECTED', 'UNKNOWN']  # a re-send may be live: stays pending
     assert all('x' in o['errors'][0] and 'y' in o['errors'][0] for o in outcomes)
@@ -295,7 +350,6 @@ def test_a_client_whose_budget_is_spent_takes_nothing_from_the_others():
 
 
 def test_the_limiter_says_when_a_request_could_start_without_waiting():
-    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.limiter import RateLimiter
     now = [1000.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0], sleep=lambda s: None)
     assert limiter.has_room()
@@ -313,3 +367,43 @@ def test_the_limiter_says_when_a_request_could_start_without_waiting():
 def test_a_client_that_has_just_spent_its_budget_gets_less_work():
     work = Assignment([['u%d' % i] for i in range(20)], [0, 1], spent={0: 6})
     assert (work.remaining(0), work.remaining(1)) == (7, 13)
+
+
+# ---------------------------------------------------------------------------------------------- the budget where it is used
+
+def test_apply_a_client_without_room_takes_no_change_from_the_others(ledger):
+    """apply asks each client's budget: one that has used its whole window gets no change (spent) and steals none
+    (has_room); one in a 429 pause that has spent 8 requests (4 changes, at 2 requests each) gets 4 changes fewer
+    and sends only its own. The budget-bound client is lane 0: apply fills lane 0 first, while the other lane has
+    not started a unit, so a steal would be certain."""
+    world = World()
+    pool = ClientPool([PoolClient(world, 'full', limiter=limiter(100)), PoolClient(world, 'a', limiter=limiter(0))])
+    groups = [group(i) for i in range(12)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=8, clock=watchdog())
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert world.calls['full'] == [] and by_client(world, 'set') == {'a': 12}
+    world = World()
+    pool = ClientPool([PoolClient(world, 'paused', limiter=limiter(8, paused=True)), PoolClient(world, 'b', limiter=limiter(0))])
+    groups = [group(100 + i) for i in range(10)]
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=8, clock=watchdog())
+    assert [o['state'] for o in outcomes] == ['FINISHED'] * len(groups)
+    assert by_client(world, 'set') == {'paused': 3, 'b': 7}
+
+
+def test_map_a_client_without_room_takes_no_item_from_the_others():
+    """map asks each client's budget too: a client that has used its whole window queries nothing (and steals
+    nothing: its threads start first, while the other's items wait); of two clients in a 429 pause (no room, so
+    neither takes the other's items, whatever the threads' timing), the one that has spent 4 requests gets 4 items
+    fewer."""
+    world = World()
+    pool = ClientPool([PoolClient(world, 'full', limiter=limiter(100)), PoolClient(world, 'a', limiter=limiter(0))])
+    users = ['u%02d' % i for i in range(20)]
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users, workers=2)
+    assert [r['identityId'] for r in results] == ['id-' + u for u in users]
+    assert world.calls['full'] == [] and by_client(world, 'query') == {'a': 20}
+    world = World()
+    pool = ClientPool([PoolClient(world, 'paused', limiter=limiter(4, paused=True)),
+                       PoolClient(world, 'b', limiter=limiter(0, paused=True))])
+    results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users[:10], workers=4)
+    assert [r['identityId'] for r in results] == ['id-' + u for u in users[:10]]
+    assert by_client(world, 'query') == {'paused': 3, 'b': 7}

@@ -43,6 +43,7 @@ class World(object):
         self.faults = {}
         self.status_error = None
         self.queried = []
+        self.runs = 0  # role runs so far: each run draws its passwords from its own seed
 
     def add(self, user, source, *account_ids):
         self.source_ids.setdefault(source, 'sid-' + source)
@@ -162,13 +163,18 @@ class Store(object):
 
 
 def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
-    """The role's steps in the role's order. stop_after='escrow'|'apply' models a crash there."""
+    """The role's steps in the role's order. stop_after='escrow'|'apply' models a crash there.
+
+    Each run draws its passwords from a seed of its own (its number): with one seed for every run, a
+    password discarded by mistake would be drawn again by the next run, escrowed and sent, and the loss hidden.
+    """
+    world.runs += 1
     ledger = ledger_mod.Ledger(ledger_path).load()
     pending = store.check()
     reconciled = rotation.reconcile(world, ledger, pending)
     passwords, attempts = store.read_pending(reconciled['orphans'])
     decisions, groups = planning.plan(world, planning.with_defaults(accounts, 90, 0, ''), ledger, reconciled,
-                                      force=force, sync_groups=world.sync_groups(), rng=random.Random(7),
+                                      force=force, sync_groups=world.sync_groups(), rng=random.Random(world.runs),
                                       pending_passwords=passwords, pending_attempts=attempts, store_pending=pending)
     store.settle(reconciled['commit_records'], True)
     store.settle(reconciled['discard_records'], False)
@@ -303,6 +309,51 @@ def test_partial_sync_group_failure_keeps_the_password(ledger_path):
     _d, groups, outcomes, _rows = run_role(world, store, ledger_path, accounts)
     assert outcomes[0]['state'] == 'UNKNOWN'
     assert store.entries['KRB/svc']['pending'] == world.live[('svc', 'KRB', 'svc@KRB')]
+
+
+def _failed_after_a_crash_sync_group(world, store, ledger_path):
+    """A sync group's change FAILED after it set the password on KRB; the run crashed before it settled it."""
+    for source in ('LDAP', 'KRB'):
+        world.add('svc', source)
+    world.sync = [['LDAP', 'KRB']]
+    accounts = [{'source_name': 'LDAP', 'user_name': 'svc'}, {'source_name': 'KRB', 'user_name': 'svc'}]
+    world.faults['set_password'] = 'fail_partial'
+    _d, groups, _o, _r = run_role(world, store, ledger_path, accounts, stop_after='apply')
+    targets = {('svc', 'LDAP', 'svc@LDAP'): 'LDAP/svc', ('svc', 'KRB', 'svc@KRB'): 'KRB/svc'}
+    assert world.live[('svc', 'KRB', 'svc@KRB')] == groups[0]['password']
+    return accounts, targets, groups[0]
+
+
+def _failed_after_a_crash_resend(world, store, ledger_path):
+    """The re-send of a password whose first sending had an unknown outcome (it reached AD) FAILED; the run
+    crashed before it settled it."""
+    world.add('svc', 'AD')
+    accounts = [{'source_name': 'AD', 'user_name': 'svc'}]
+    world.faults['set_password'] = 'drop_after_accept'
+    _d, first, _o, _r = run_role(world, store, ledger_path, accounts)
+    world.faults['set_password'] = 'fail'
+    _d, groups, _o, _r = run_role(world, store, ledger_path, accounts, stop_after='apply')
+    assert groups[0]['reuse_pending'] and groups[0]['password'] == first[0]['password']
+    assert world.live[('svc', 'AD', 'svc@AD')] == groups[0]['password']
+    return accounts, {('svc', 'AD', 'svc@AD'): 'AD/svc'}, groups[0]
+
+
+@pytest.mark.parametrize('schedule', [_failed_after_a_crash_sync_group, _failed_after_a_crash_resend],
+                         ids=['sync-group', 'resend'])
+def test_reconcile_keeps_a_failed_password_that_may_be_live(ledger_path, schedule):
+    """The reconcile side of finding 1: a change the next run's reconcile reads as FAILED, whose password may be on
+    an account (it fanned out over a sync group, or it re-sent a password that may already be live), is kept
+    pending and sent again; discarding it loses the only copy of a live password."""
+    world, store = World(), Store()
+    accounts, targets, sent = schedule(world, store, ledger_path)
+    world.faults = {}
+    _d, groups, _o, _r = run_role(world, store, ledger_path, accounts, stop_after='escrow')
+    assert lost(world, store, targets) == [], 'a password an account holds was discarded from the store'
+    assert [(g['password'], g['attempt'], g['reuse_pending']) for g in groups] == [(sent['password'], sent['attempt'], True)]
+    _d, _g, outcomes, rows = run_role(world, store, ledger_path, accounts)
+    assert [o['state'] for o in outcomes] == ['FINISHED'] and set(r['status'] for r in rows.values()) == {'rotated'}
+    for target, key in targets.items():
+        assert world.live[target] == sent['password'] and store.entries[key] == {'current': sent['password']}
 
 
 def test_status_beyond_the_planned_sources_is_reported(ledger_path):

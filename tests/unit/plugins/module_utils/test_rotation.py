@@ -39,6 +39,7 @@ class FakeClient:
         self.changes = {}
         self.status_calls = 0
         self.stats = {'requests': {}}
+        self.runs = 0  # run_all calls so far: each run draws its passwords from its own seed
 
     def map(self, fn, items, workers=4):
         out = []
@@ -97,8 +98,9 @@ def ledger(tmp_path):
 
 
 def run_all(client, ledger, accounts, **kw):
+    client.runs += 1  # a seed per run: a password dropped by mistake must not be drawn again by the next run
     reconciled = rotation.reconcile(client, ledger, kw.pop('store_pending', {}))
-    decisions, groups = planning.plan(client, accounts, ledger, reconciled, rng=random.Random(1), **kw)
+    decisions, groups = planning.plan(client, accounts, ledger, reconciled, rng=random.Random(client.runs), **kw)
     outcomes = rotation.apply(client, groups, ledger, wait_timeout=30, poll_interval=0.0, workers=2)
     rotation.record(ledger, reconciled, outcomes)
     return decisions, groups, outcomes
