@@ -8,11 +8,12 @@ PORT   ?= 8089
 COLLECTIONS := build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 
-.PHONY: help venv simulator demo test bench clean
+.PHONY: help venv simulator demo test quick bench clean
 
 help:
 	@echo "make demo       run the rotation demo against the local ISC simulator"
 	@echo "make test       every check the project has (simulator, units, playbooks, sanity, lint, build)"
+	@echo "make quick      the inner loop: lint of what changed, unit and simulator tests, an end-to-end smoke"
 	@echo "make simulator  run the ISC simulator in the foreground (PORT=$(PORT))"
 	@echo "make bench      bulk-rotation benchmark against the simulator at the real rate limit"
 
@@ -41,6 +42,9 @@ demo: venv
 
 test: $(VENV)/.test-installed $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tools/test_all.sh
+
+quick: $(VENV)/.test-installed $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tools/quick.sh
 
 bench: venv
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/bench.py

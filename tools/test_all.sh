@@ -3,6 +3,13 @@
 # Runs from the repository root with the project virtualenv first on PATH.
 # Ends with a plain "N passed, N failed" line; exits non-zero when a step failed or a stage did not
 # run to its end. pytest steps also print how many tests they skipped; with CI=true a skip fails the step.
+#
+# Two stages run at the same time: the pytest stage (simulator and end-to-end tests, mostly waiting on
+# subprocesses and the network, under pytest-xdist) and, niced so that the timing-sensitive tests keep
+# their share of the cores, the ansible-test stage (sanity, units per core, integration, lint, build).
+# The unit tests run once per core and Python, in the ansible-test stage; the virtualenvs of the edge
+# cores are built once (tests/e2e/cores.py) and used by both stages. Every step prints its wall time;
+# pytest steps print their 10 slowest tests; the end lists the steps by time.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,16 +25,16 @@ case "${CI:-}" in true | TRUE | True | 1 | yes) IN_CI=1 ;; *) IN_CI=0 ;; esac
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/isc-test-all.XXXXXX")
 RESULTS="$SCRATCH/results"
 : >"$RESULTS"
-record() {  # record ok|FAILED NAME
-  echo "$1 $2" >>"$RESULTS"
+record() {  # record ok|FAILED NAME SECONDS
+  echo "$1 $2 ${3:-0}" >>"$RESULTS"
 }
 
 step() {  # step NAME CMD...
   local name=$1; shift
   local t0=$SECONDS
   echo "::: $name: $*"
-  if "$@"; then record ok "$name"; echo "::: $name ok ($((SECONDS-t0))s)"
-  else record FAILED "$name"; echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
+  if "$@"; then record ok "$name" $((SECONDS-t0)); echo "::: $name ok ($((SECONDS-t0))s)"
+  else record FAILED "$name" $((SECONDS-t0)); echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
 }
 
 # pytest's summary lines ("12 passed, 2 skipped in 3.40s"; ansible-test units prints one per session):
@@ -57,9 +64,9 @@ pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports it
     rc=1; why="; CI=true and $skipped test(s) skipped (see the SKIPPED lines above)"
   fi
   if [ "$rc" -eq 0 ]; then
-    record ok "$name"; echo "::: $name ok ($((SECONDS-t0))s, $passed passed, $skipped skipped)"
+    record ok "$name" $((SECONDS-t0)); echo "::: $name ok ($((SECONDS-t0))s, $passed passed, $skipped skipped)"
   else
-    record FAILED "$name"; echo "::: $name FAILED ($((SECONDS-t0))s, $passed passed, $skipped skipped$why)"; return 1
+    record FAILED "$name" $((SECONDS-t0)); echo "::: $name FAILED ($((SECONDS-t0))s, $passed passed, $skipped skipped$why)"; return 1
   fi
 }
 
@@ -71,22 +78,19 @@ find_python() {  # a real interpreter for X.Y (pyenv shims fail inside ansible-t
   return 1
 }
 
-# --- 1. Fast checks straight from the working tree -------------------------------------------
+# --- 1. What both stages need -----------------------------------------------------------------
 step changelog-lint antsibull-changelog lint
-# -rs lists every skipped test with its reason.
-pytest_step pytest python -m pytest -q -rs -p no:cacheprovider tests/simulator tests/unit
-# A separate process: the end-to-end helpers import Ansible's controller side (Vault), which changes
-# how in-process module runs report warnings in the unit tests.
-pytest_step pytest-e2e python -m pytest -q -rs -p no:cacheprovider tests/e2e
-# The execution environment definition: build context, offline galaxy install, dependency introspection.
-step ee-definition bash tools/check_ee.sh
+# The edge cores' virtualenvs (build/core-venvs/<version>): "<version> <python X.Y> <venv>" per line.
+CORE_VENVS="$SCRATCH/core-venvs"
+# shellcheck disable=SC2016
+step core-venvs bash -c 'python tests/e2e/cores.py >"$1"' _ "$CORE_VENVS" && cat "$CORE_VENVS"
 
 # --- 2. ansible-test needs a real .../ansible_collections/NS/NAME tree: test a copy ----------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/isc-ci.XXXXXX")
 COLL="$WORK/ansible_collections/sailpoint_isc/passwords"
 mkdir -p "$COLL"
-cp -a "$REPO/." "$COLL/"
-rm -rf "$COLL/tests/output" "$COLL/.venv" "$COLL/build"
+# (without the virtualenvs and build/, which hold the core virtualenvs and the e2e tests' caches)
+tar -C "$REPO" --exclude=./.venv --exclude=./build --exclude=./tests/output -cf - . | tar -C "$COLL" -xf -
 
 # ansible-test --venv downloads get-pip.py from a host this machine cannot reach: use the stand-in,
 # under the name the given Python's ansible-test looks for (it embeds the pip version).
@@ -114,9 +118,11 @@ export PATH
 
 # The integration targets start their own simulator (target setup_isc_simulator) from tools/.
 
+STAGE2_LOG="$SCRATCH/stage2.log"
 (
   cd "$COLL" || exit 1
   export ANSIBLE_COLLECTIONS_PATH="$WORK"
+  renice -n 10 -p "$BASHPID" >/dev/null || true
   AT=(--venv --python "$PYV" --color no)
   step sanity ansible-test sanity "${AT[@]}"
   for v in "${EXTRA[@]}"; do
@@ -124,19 +130,16 @@ export PATH
   done
   pytest_step units ansible-test units "${AT[@]}"
   # The oldest ansible-core the collection supports and the newest this machine runs: sanity and
-  # units with each, from its own virtualenv (CI_CORE_MATRIX="" skips them).
-  for spec in ${CI_CORE_MATRIX-2.16.19@3.11 2.21.5@3.13}; do
-    core=${spec%@*}; pyv=${spec#*@}
-    if ! p=$(find_python "$pyv"); then
-      echo "::: core-$core FAILED: no Python $pyv here: ansible-core $core not tested"; record FAILED "core-$core"; continue
+  # units with each, from the virtualenvs the end-to-end tests use too (step core-venvs).
+  for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do
+    read -r _ pyv venv < <(grep "^$core " "$CORE_VENVS" || true)
+    if [ -z "${venv:-}" ]; then
+      echo "::: core-$core FAILED: no virtualenv of ansible-core $core (step core-venvs)"; record FAILED "core-$core"; continue
     fi
-    venv="$WORK/venv-core-$core"
-    # shellcheck disable=SC2016
-    step "install-core-$core" bash -c '"$1" -m venv "$2" && "$2/bin/pip" install -q --disable-pip-version-check "ansible-core==$3"' \
-      _ "$p" "$venv" "$core" || continue
     install_pip_shim "$venv/bin/python"
     step "sanity-core-$core" env PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$pyv" --color no
     pytest_step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
+    venv=''
   done
   # ansible-test exits 0 when every target is skipped: insist on exactly the targets we have (a new
   # target is added here too; setup_* targets run as dependencies and are not listed).
@@ -153,8 +156,25 @@ export PATH
   step galaxy-importer bash -c 'cd "$1" && python -m galaxy_importer.main "$2"' _ "$WORK" "$WORK/dist/sailpoint_isc-passwords-"*.tar.gz
   # The last command of the stage: proof that it ran to its end.
   : >"$WORK/.stage2-done"
-)
+) >"$STAGE2_LOG" 2>&1 &
+STAGE2_PID=$!
+echo "::: the ansible-test stage runs in the background (pid $STAGE2_PID); its log follows the pytest stage"
+
+# --- 3. pytest, straight from the working tree, while stage 2 runs ---------------------------
+# -rs lists every skipped test with its reason; --timeout fails a hung test by name (pytest-timeout).
+PYTEST=(python -m pytest -q -rs -p no:cacheprovider --durations=10 --durations-min=1)
+pytest_step pytest-simulator "${PYTEST[@]}" -n 2 --timeout 300 tests/simulator
+# The end-to-end tests mostly wait (on ansible-playbook, the simulator, sleeps the scenarios need):
+# four workers on two cores (tests that need a moment to hold, e.g. a change still IN_PROGRESS, leave room
+# for a loaded machine).
+pytest_step pytest-e2e "${PYTEST[@]}" -n "${E2E_WORKERS:-4}" --dist loadgroup --timeout 1500 tests/e2e
+# The execution environment definition: build context, offline galaxy install, dependency introspection.
+step ee-definition bash tools/check_ee.sh
+
+wait "$STAGE2_PID"
 STAGE2_RC=$?
+echo "::: ---- the ansible-test stage ----"
+cat "$STAGE2_LOG"
 # A stage that died early (killed, `exit`, an unset variable under set -u) is a failure, whatever its
 # steps said before it died.
 if [ "$STAGE2_RC" -ne 0 ] || [ ! -f "$WORK/.stage2-done" ]; then
@@ -165,7 +185,9 @@ fi
 
 PASS=$(grep -c '^ok ' "$RESULTS")
 FAIL=$(grep -c '^FAILED ' "$RESULTS")
-FAILED=$(sed -n 's/^FAILED //p' "$RESULTS" | tr '\n' ' ')
+FAILED=$(awk '$1 == "FAILED" { print $2 }' "$RESULTS" | tr '\n' ' ')
+echo "::: steps by wall time (the stages overlap):"
+sort -k3,3nr "$RESULTS" | awk '{ printf "  %6ds  %-6s %s\n", $3, $1, $2 }'
 [ -n "${CI_KEEP_WORK:-}" ] || rm -rf "$WORK"
 rm -rf "$SCRATCH"
 [ "$FAIL" -eq 0 ] || echo "failed steps: ${FAILED% }"

@@ -1,19 +1,20 @@
 """The ansible-core releases the collection supports at its edges, each in its own virtualenv.
 
-Built once under build/core-venvs/ (pip, from PyPI) and reused. The project's own virtualenv runs
+Built once under build/core-venvs/ (pip, from PyPI) and reused: by the end-to-end tests (every pytest-xdist
+worker; a lock makes the first one build and the others wait) and by tools/test_all.sh, whose ansible-test
+stage runs sanity and units of each core from the same virtualenvs. `python tests/e2e/cores.py` builds them
+all and prints one line per core ("<version> <python version> <venv>"). The project's own virtualenv runs
 the core in requirements-dev.txt; these add the oldest supported one and the newest this machine runs.
 """
 
+import fcntl
 import glob
 import os
 import shutil
 import subprocess
 import sys
 
-import pytest
-
-from conftest import REPO
-
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORES = {
     # oldest supported core, on the interpreter the tests run with
     '2.16.19': sys.executable,
@@ -24,21 +25,55 @@ CORES = {
 PINS = ['requests==2.32.5', 'cryptography==46.0.7', 'PyYAML==6.0.3']
 
 
-def core_venv(version):
-    """The virtualenv of ansible-core `version`, created on first use; fails the test when it cannot be."""
+class CoreUnavailable(Exception):
+    pass
+
+
+def build(version):
+    """The virtualenv of ansible-core `version`, created on first use (under a lock: xdist workers share it)."""
     python = CORES[version]
     if not python or not os.path.exists(python):
-        pytest.fail('no interpreter for ansible-core %s here (looked for Python 3.13 under ~/.pyenv and on PATH)'
-                    % version)
-    venv = os.path.join(REPO, 'build', 'core-venvs', version)
+        raise CoreUnavailable('no interpreter for ansible-core %s here (looked for Python 3.13 under ~/.pyenv and on PATH)'
+                              % version)
+    root = os.path.join(REPO, 'build', 'core-venvs')
+    venv = os.path.join(root, version)
     marker = os.path.join(venv, '.installed')
-    if not os.path.exists(marker):
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([python, '-m', 'venv', venv], check=True)
-        subprocess.run([os.path.join(venv, 'bin', 'pip'), 'install', '-q', '--disable-pip-version-check',
-                        'ansible-core==%s' % version] + PINS, check=True)
-        open(marker, 'w').close()
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, '.%s.lock' % version), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(marker):
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([python, '-m', 'venv', venv], check=True)
+            subprocess.run([os.path.join(venv, 'bin', 'pip'), 'install', '-q', '--disable-pip-version-check',
+                            'ansible-core==%s' % version] + PINS, check=True)
+            open(marker, 'w').close()
     banner = subprocess.run([os.path.join(venv, 'bin', 'ansible-playbook'), '--version'], capture_output=True,
                             text=True, check=False).stdout
-    assert '[core %s]' % version in banner, banner
+    if '[core %s]' % version not in banner:
+        raise CoreUnavailable('%s does not run ansible-core %s:\n%s' % (venv, version, banner))
     return venv
+
+
+def core_venv(version):
+    """build(), failing the test (not skipping it) when the core cannot be had."""
+    import pytest
+    try:
+        return build(version)
+    except CoreUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+def main():
+    for version in sorted(CORES):
+        venv = build(version)
+        pyv = subprocess.run([os.path.join(venv, 'bin', 'python'), '-c',
+                              'import sys; print("%d.%d" % sys.version_info[:2])'],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        print(version, pyv, venv)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (CoreUnavailable, subprocess.CalledProcessError) as exc:
+        sys.exit(str(exc))
