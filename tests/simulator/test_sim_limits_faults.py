@@ -132,6 +132,21 @@ def test_drop_after_accept(make_sim):
     assert api.sim('GET', 'counters')['requests']['set_password'] == {'accepted_then_dropped': 1}
 
 
+def test_in_flight_counts_changes_and_api_requests(make_sim):
+    sim = make_sim(completion_delay=0.6, faults={'query_password_info': {'latency': 1.0}})
+    api = Api(sim.base_url)
+    assert api.sim('GET', 'in-flight') == {'changesInProgress': 0, 'lastCompletesAt': None, 'apiRequests': 0}
+    api.set_password('InFlight1x', info=api.info())  # the info query waits 1 s: nothing is left in progress
+    busy = api.sim('GET', 'in-flight')
+    assert busy['changesInProgress'] == 1 and busy['lastCompletesAt'] and busy['apiRequests'] == 0
+    slow = threading.Thread(target=Api(sim.base_url).query)
+    slow.start()
+    time.sleep(0.3)
+    assert api.sim('GET', 'in-flight')['apiRequests'] == 1  # the query in its latency, the /__sim/ call not counted
+    slow.join()
+    assert api.sim('GET', 'in-flight') == {'changesInProgress': 0, 'lastCompletesAt': None, 'apiRequests': 0}
+
+
 def test_stuck_follows_retry_schedule(make_sim):
     # 8045 s of retries * 0.0002 = 1.6 s
     sim = make_sim(time_scale=0.0002, faults={'set_password': {'stuck_rate': 1.0}})

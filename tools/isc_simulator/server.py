@@ -207,7 +207,11 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith('/__sim/') or path == '/__sim':
                 self._sim_api(path, query, body)
                 return
-            self._api(path, query, body)
+            sim.api_activity(+1)
+            try:
+                self._api(path, query, body)
+            finally:
+                sim.api_activity(-1)
         except DropConnection:
             pass
         finally:
@@ -366,6 +370,8 @@ class Handler(BaseHTTPRequestHandler):
                 reply = Reply(200, state.counters_snapshot())
             elif key == ('GET', '/__sim/requests'):
                 reply = Reply(200, {'requests': state.request_list()})
+            elif key == ('GET', '/__sim/in-flight'):
+                reply = Reply(200, sim.in_flight())
             elif key == ('GET', '/__sim/digit-tokens'):
                 with state.lock:
                     reply = Reply(200, {'digitTokens': list(state.digit_tokens)})
@@ -454,6 +460,7 @@ class Simulator:
         self._stopped = threading.Event()
         self._activity_lock = threading.Lock()
         self._active = 0
+        self._api_active = 0  # API requests (not /__sim/) being answered
         self._last_activity = time.monotonic()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -507,6 +514,18 @@ class Simulator:
         with self._activity_lock:
             self._active += delta
             self._last_activity = time.monotonic()
+
+    def api_activity(self, delta):
+        with self._activity_lock:
+            self._api_active += delta
+
+    def in_flight(self):
+        """What may still change an account: API requests being answered, change requests not yet terminal."""
+        with self._activity_lock:
+            answering = self._api_active
+        body = self.state.in_progress()
+        body['apiRequests'] = answering
+        return body
 
     def _idle_watch(self):
         while not self._stopped.wait(min(1.0, self.idle_exit)):

@@ -510,6 +510,13 @@ class SimState:
         with self.lock:
             return [r.to_sim() for r in self.requests.values()]
 
+    def in_progress(self):
+        """How many change requests are IN_PROGRESS (after settling) and when the last of them completes."""
+        self.settle()
+        with self.lock:
+            dues = [due for due, _seq, _req in self._pending]
+            return {'changesInProgress': len(dues), 'lastCompletesAt': iso(max(dues)) if dues else None}
+
 
 def _require_strings(body, required, optional=()):
     if not isinstance(body, dict):
