@@ -13,7 +13,7 @@ import collections
 import datetime
 import uuid
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
@@ -59,8 +59,8 @@ def _due(entry, max_age_days, force, now):
 
 
 def _no_account(error):
-    """A query answer that says the identity simply has no account on that source."""
-    return isinstance(error, IscError) and error.status in (400, 404)
+    """A query answer that says the identity simply has no account on that source (any other 4xx is a problem)."""
+    return referenced_object_missing(error)
 
 
 # Order in which one member's state decides the action of its whole group (first wins).

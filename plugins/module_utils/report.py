@@ -20,8 +20,9 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger imp
 FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
 
 
-def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=()):
-    """One row per account: what happened to it in this run. Never a secret."""
+def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=(), store_pending=()):
+    """One row per account: what happened to it in this run, and one for every key the store held pending when
+    the run began (store_pending), listed or not. Never a secret."""
     by_key, audit = {}, {}  # key -> (status, detail); key -> request id and seconds of its change
     for item in reconciled.get('finished', []) + reconciled.get('failed', []) + list(outcomes):
         for key in item['keys']:
@@ -37,9 +38,12 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         for key in item['keys']:
             by_key[key] = ('failed', 'earlier change FAILED: %s' % '; '.join(item['errors']))
     for item in reconciled.get('waiting', []):
-        if item.get('state') == 'UNREADABLE':
-            for key in item['keys']:
+        for key in item['keys']:
+            if item.get('state') == 'UNREADABLE':
                 by_key[key] = ('unknown', item['reason'] + '; its password stays pending and the next run reads it again')
+            else:  # still in flight: listed or not, the key is reported until its change is settled
+                by_key[key] = ('pending', 'earlier change %s still %s at ISC; its password stays pending and a later '
+                               'run settles it' % (item['request_id'], item.get('state') or 'IN_PROGRESS'))
     for outcome in outcomes:
         status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
                   'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
@@ -76,6 +80,8 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             detail += ' (not in the accounts list: settling what an earlier run left)'
         rows.append(dict({'account': decision['key'], 'status': status, 'detail': detail},
                          **_audit_fields(audit.get(decision['key']))))
+    for key in set(store_pending or ()) - seen - set(by_key):  # pending in the store: never without a row
+        by_key[key] = ('pending', 'its password is pending in the store; a later run settles it')
     for key in sorted(set(by_key) - seen):  # settled this run, no longer listed
         status, detail = by_key[key]
         rows.append(dict({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'},

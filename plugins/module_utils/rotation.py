@@ -23,15 +23,17 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import Assignment, as_pool, is_auth_failure
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, referenced_object_missing
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
 # --------------------------------------------------------------------------- reconcile
 
-# A status read that answers one of these means the run itself is misconfigured (credentials, scope,
-# request): waiting would hide it for ever, so the run stops before it changes anything.
-FATAL_STATUS_READ = (400, 401, 403)
+# A status read that answers one of these means the credentials are refused (no token, no right to read
+# statuses): waiting would hide it for ever, so the run stops before it changes anything. A request id ISC
+# no longer knows (404, or 400 400.1.404 for an expired id) is settled by re-sending; any other answer
+# leaves that change unreadable for this run only.
+FATAL_STATUS_READ = (401, 403)
 
 
 def _entry_attempt(entry):
@@ -70,7 +72,7 @@ def reconcile(client, ledger, store_pending, workers=4):
         entry = ledger.entry(members[0])
         attempt = _entry_attempt(entry)
         if isinstance(result, IscError):
-            if result.status == 404:  # ISC no longer knows the request: settle it by re-sending
+            if referenced_object_missing(result):  # ISC no longer knows the request: settle it by re-sending
                 orphans.update(k for k in members if k in store_pending)
                 abandoned.extend(k for k in members if k not in store_pending)
             elif result.status in FATAL_STATUS_READ:
@@ -92,6 +94,7 @@ def reconcile(client, ledger, store_pending, workers=4):
         elif state == 'FAILED' and may_be_live(item['source_ids'], entry.get('sources'), entry.get('resend')):
             # the password may already be on a source: keep it and send the same one again
             orphans.update(k for k in members if k in store_pending)
+            abandoned.extend(k for k in members if k not in store_pending)
         elif state == 'FAILED':
             failed.append(item)
         else:

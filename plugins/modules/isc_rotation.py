@@ -48,7 +48,8 @@ options:
   store_pending:
     description:
       - Account key to attempt id, for every key whose secret store holds a pending password (O(phase=reconcile)
-        and O(phase=plan)).
+        and O(phase=plan)); with O(phase=record), as the store was when the run began: each of these keys gets a row
+        in the report, listed or not.
     type: dict
     default: {}
   reconciled:
@@ -415,7 +416,8 @@ def run_phase(module):
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
                             run_id=params['run_id'])
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
-                                            check_mode=module.check_mode, verify_failures=params['verify_failures'])
+                                            check_mode=module.check_mode, verify_failures=params['verify_failures'],
+                                            store_pending=params['store_pending'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],

@@ -30,6 +30,7 @@ RETRY_SCHEDULE = (5, 60, 180, 600, 1800, 5400)
 CHOICES = {
     'policy_rejection': ('async', 'submit'),
     'unknown_object_status': (400, 404),
+    'unknown_request_status': (404, 400),
     'pat_query_info': ('forbid', 'allow'),
     'sync_failure': ('partial', 'atomic'),
 }
@@ -49,7 +50,7 @@ class Settings:
 
     def __init__(self, token_ttl=749, rate_limit=100, rate_window=10, completion_delay=1.0, latency=0.0,
                  time_scale=1.0, key_grace=600, policy_rejection='async', unknown_object_status=400,
-                 pat_query_info='forbid', sync_failure='partial'):
+                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404):
         self.token_ttl = token_ttl
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -61,6 +62,7 @@ class Settings:
         self.unknown_object_status = unknown_object_status
         self.pat_query_info = pat_query_info
         self.sync_failure = sync_failure
+        self.unknown_request_status = unknown_request_status
         self.update(self.as_dict())  # validate
 
     def as_dict(self):
@@ -447,6 +449,9 @@ class SimState:
         self.settle()
         with self.lock:
             req = self.requests.get(request_id)
+            if req is None and self.settings.unknown_request_status == 400:
+                return bad_request("Referenced password change request '%s' not found." % request_id,
+                                   '400.1.404 Referenced object not found')
             if req is None:
                 return not_found("Password change request '%s' was not found." % request_id)
             return Reply(200, req.status())
@@ -504,6 +509,15 @@ class SimState:
             return [a.to_sim() for a in self.world.accounts
                     if (user_name is None or a.identity.name == user_name)
                     and (source_name is None or a.source.name == source_name)]
+
+    def forget_requests(self, request_ids=None):
+        """ISC's retention: the change requests named (all when None) are no longer known to a status read.
+        A change still running goes on and completes as it would have (only its id is forgotten)."""
+        with self.lock:
+            ids = list(self.requests) if request_ids is None else [i for i in request_ids if i in self.requests]
+            for request_id in ids:
+                del self.requests[request_id]
+            return ids
 
     def request_list(self):
         self.settle()

@@ -75,7 +75,8 @@ class World(object):
         if (user, source) in self.faults.get('query_error', ()):
             raise IscError('query-password-info failed: HTTP 503', status=503)
         if (user, source) not in self.accounts:
-            raise IscError('query-password-info failed: HTTP 400: no account', status=400)
+            raise IscError('query-password-info failed: HTTP 400 (400.1.404 Referenced object not found): no account',
+                           status=400, detail_code='400.1.404 Referenced object not found')
         return {'identityId': 'id-' + user, 'sourceId': self.source_ids[source], 'publicKeyId': 'kid',
                 'publicKey': PUBLIC, 'policies': POLICIES,
                 'accounts': [{'accountId': a, 'accountName': a.split('@')[0].replace('CN=', '')} for a in self.accounts[(user, source)]]}
