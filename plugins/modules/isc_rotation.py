@@ -156,6 +156,11 @@ options:
         description: The attempt id that names this password in the store.
         type: str
         required: true
+      supersedes:
+        description:
+          - The attempt whose escrowed password this change replaces because ISC now refuses it (a tightened policy,
+            a refused re-send); the store keeps that password until this change is FINISHED.
+        type: str
       sources:
         description: Source ids the change is planned to reach (all sources of a password sync group).
         type: list
@@ -240,6 +245,13 @@ options:
     type: list
     elements: dict
     default: []
+  retired:
+    description:
+      - Account keys the store archived in this run (its answer to the C(retire) operation) because ISC no longer
+        knows their account (O(phase=record)); they are reported C(retired) and the ledger stops rotating them.
+    type: list
+    elements: str
+    default: []
   verify_failures:
     description:
       - Accounts whose new password ISC set but the role's verify task file rejected (O(phase=record)), as
@@ -323,7 +335,10 @@ reconciled:
       type: list
       elements: dict
 decisions:
-  description: Per account, the planned action (rotate, resubmit, skip, waiting, parked, error) and why.
+  description:
+    - Per account, the planned action (rotate, resubmit, supersede, retire, skip, waiting, parked, error) and why.
+    - V(supersede) sends a fresh password in place of an escrowed one ISC now refuses; V(retire) marks an account
+      ISC no longer knows, whose passwords the role then archives in the store.
   returned: when O(phase=plan)
   type: list
   elements: dict
@@ -414,10 +429,10 @@ def run_phase(module):
     if phase == 'record':
         if not module.check_mode:
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                            run_id=params['run_id'])
+                            run_id=params['run_id'], retired=params['retired'])
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'],
-                                            store_pending=params['store_pending'])
+                                            store_pending=params['store_pending'], retired=params['retired'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
@@ -516,6 +531,7 @@ def main():
             public_key=dict(type='str', required=True, no_log=False),
             reuse_pending=dict(type='bool', default=False),
             attempt=dict(type='str', required=True),
+            supersedes=dict(type='str'),
             sources=dict(type='list', elements='str', default=[]),
             names=dict(type='dict', default={}),
             password=dict(type='str', required=True, no_log=True),
@@ -534,6 +550,7 @@ def main():
         max_attempts=dict(type='int', default=3),
         decisions=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
+        retired=dict(type='list', elements='str', default=[], no_log=False),
         verify_failures=dict(type='list', elements='dict', default=[]),
         started=dict(type='str'),
         report_json=dict(type='path'),

@@ -7,11 +7,18 @@ live passwords and a store that follows the store contract."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
+import random
+
 import pytest
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, report as report_mod, rotation
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, planning, policy as policy_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import report as report_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
-from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import World, Store, run_role
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import KEY, World, Store, run_role
 
 MISSING = '400.1.404 Referenced object not found'
 ACCOUNTS = [{'source_name': 'AD', 'user_name': 'svc'}]
@@ -151,3 +158,179 @@ def test_every_key_pending_in_the_store_gets_a_row():
     rows, _t = report_mod.summarize([{'key': 'AD/a', 'action': 'skip', 'reason': 'x', 'group': 'g'}], {}, [],
                                     store_pending={'AD/a': 'att-1'})
     assert [(r['account'], r['status']) for r in rows] == [('AD/a', 'skipped')]
+
+
+# --------------------------------------------------------------------------- the role's steps with supersede and retire
+
+class SettleWorld(StatusWorld):
+    """Its policy can be tightened (query-password-info answers it; a change breaking it ends FAILED, as ISC's
+    asynchronous check does), and its identities deleted or accounts renamed."""
+
+    def __init__(self):
+        super(SettleWorld, self).__init__()
+        self.policies = None
+
+    def query_password_info(self, user, source):
+        info = super(SettleWorld, self).query_password_info(user, source)
+        if self.policies is not None:
+            info['policies'] = self.policies
+        return info
+
+    def set_password(self, identity_id, source_id, account_id, public_key_id, encrypted):
+        password = KEY.decrypt(base64.b64decode(encrypted), padding.PKCS1v15()).decode()
+        saved = dict(self.faults)
+        if self.policies is not None and policy_mod.validate(password, policy_mod.parse_policies(self.policies)):
+            self.faults['set_password'] = 'fail'
+        try:
+            return super(SettleWorld, self).set_password(identity_id, source_id, account_id, public_key_id, encrypted)
+        finally:
+            self.faults = saved
+
+
+class ArchivingStore(Store):
+    """The test store plus the contract's retire: a key's whole entry moves to the archive."""
+
+    def __init__(self):
+        super(ArchivingStore, self).__init__()
+        self.archive = {}
+
+    def retire(self, keys):
+        done = [k for k in keys if self.entries.get(k)]
+        for key in done:
+            self.archive.setdefault(key, []).append(self.entries.pop(key))
+        return done
+
+
+def settle_run(world, store, ledger_path, accounts, seed, stop_after=None):
+    """The role's steps in the role's order, retire included (run.yml), with its own random seed per run."""
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    pending = store.check()
+    reconciled = rotation.reconcile(world, ledger, pending)
+    passwords, attempts = store.read_pending(reconciled['orphans'])
+    decisions, groups = planning.plan(world, planning.with_defaults(accounts, 90, 0, ''), ledger, reconciled,
+                                      sync_groups=world.sync_groups(), rng=random.Random(seed),
+                                      pending_passwords=passwords, pending_attempts=attempts, store_pending=pending)
+    store.settle(reconciled['commit_records'], True)
+    store.settle(reconciled['discard_records'], False)
+    retired = store.retire([d['key'] for d in decisions if d['action'] == 'retire'])
+    store.pending(groups)
+    if stop_after == 'escrow':
+        return decisions, groups, None, None
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1)
+    commits, discards = rotation.outcome_records(outcomes)
+    store.settle(commits, True)
+    store.settle(discards, False)
+    rotation.record(ledger, reconciled, outcomes, retired=retired)
+    rows, _totals = report_mod.summarize(decisions, reconciled, outcomes, store_pending=pending, retired=retired)
+    return decisions, groups, outcomes, dict((r['account'], r) for r in rows)
+
+
+def _applied_then_lost(world, store, ledger_path, accounts):
+    """A first run whose change ISC applied but whose answer was lost: P1 escrowed pending and live."""
+    world.faults['set_password'] = 'drop_after_accept'
+    settle_run(world, store, ledger_path, accounts, seed=1)
+    world.faults = {}
+    p1 = store.entries[account_key(accounts[0]['source_name'], accounts[0]['user_name'], accounts[0].get('account_id'))]['pending']
+    return p1
+
+
+TIGHT = ['passwordMinLength is 60', 'passwordMinUpper is 1', 'passwordMinNumeric is 1']
+
+
+def test_a_pending_password_isc_now_refuses_is_superseded_and_kept_until_finished(ledger_path):
+    """Item 4: ISC applied P1 (outcome unknown), then the policy was tightened: the next run sends a fresh compliant
+    password under a new attempt instead of P1 for ever, keeps P1 until that change is FINISHED, then as previous."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD')
+    p1 = _applied_then_lost(world, store, ledger_path, ACCOUNTS)
+    assert world.live[('svc', 'AD', 'svc@AD')] == p1
+    world.policies = TIGHT
+    decisions, groups, _o, _r = settle_run(world, store, ledger_path, ACCOUNTS, seed=2, stop_after='escrow')
+    assert decisions[0]['action'] == 'supersede' and 'passwordMinLength' not in decisions[0]['reason']
+    assert 'no longer satisfies' in decisions[0]['reason'] and groups[0]['supersedes'] != groups[0]['attempt']
+    p2 = groups[0]['password']
+    assert len(p2) >= 60 and not groups[0]['reuse_pending']
+    assert store.entries['AD/svc']['pending'] == p2 and store.entries['AD/svc']['superseded'][-1][0] == p1, \
+        'escrowed before it is sent, the refused one kept'
+    _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=3)
+    assert [g['password'] for g in groups] == [p2], 'the crashed escrow is settled with the same fresh password'
+    assert outcomes[0]['state'] == 'FINISHED' and rows['AD/svc']['status'] == 'rotated'
+    assert store.entries['AD/svc'] == {'current': p2, 'previous': p1} and world.live[('svc', 'AD', 'svc@AD')] == p2
+    sent = len(world.sent)
+    _d, groups, _o, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=4)
+    assert groups == [] and len(world.sent) == sent and rows['AD/svc']['status'] == 'skipped', 'settled for good'
+
+
+def test_a_superseding_change_that_fails_brings_the_refused_password_back_and_loses_nothing(ledger_path):
+    """Item 4, other moments: the fresh password's change FAILED (never live): the store holds P1 pending again and
+    the next run supersedes it anew; lost after sending, it is kept with P1 until its re-send FINISHES."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD')
+    p1 = _applied_then_lost(world, store, ledger_path, ACCOUNTS)
+    world.policies = TIGHT
+    world.faults['set_password'] = 'fail'
+    _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=2)
+    assert groups[0]['supersedes'] and outcomes[0]['state'] == 'FAILED' and rows['AD/svc']['status'] == 'failed'
+    assert store.entries['AD/svc']['pending'] == p1 and world.live[('svc', 'AD', 'svc@AD')] == p1
+    world.faults['set_password'] = 'drop_after_accept'
+    _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=3)
+    p3 = groups[0]['password']
+    assert groups[0]['supersedes'] and outcomes[0]['state'] == 'UNKNOWN' and world.live[('svc', 'AD', 'svc@AD')] == p3
+    assert store.entries['AD/svc']['pending'] == p3 and store.entries['AD/svc']['superseded'][-1][0] == p1
+    world.faults = {}
+    _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=4)
+    assert [g['password'] for g in groups] == [p3] and groups[0]['reuse_pending'], 'P3 complies: sent again as it is'
+    assert store.entries['AD/svc'] == {'current': p3, 'previous': p1}
+
+
+def test_a_compliant_pending_password_is_re_sent_as_it_is(ledger_path):
+    """The other side: while ISC may still accept the escrowed password, it is never superseded."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD')
+    p1 = _applied_then_lost(world, store, ledger_path, ACCOUNTS)
+    world.policies = ['passwordMinLength is 8']
+    _d, groups, _o, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=2)
+    assert [g['password'] for g in groups] == [p1] and not groups[0].get('supersedes')
+    assert store.entries['AD/svc'] == {'current': p1} and rows['AD/svc']['status'] == 'rotated'
+
+
+@pytest.mark.parametrize('how', ['identity deleted', 'account renamed'])
+def test_a_pending_account_isc_no_longer_knows_is_retired_once_and_its_passwords_archived(ledger_path, how):
+    """Item 5: ISC no longer knows the account while its password is pending: it is reported retired once, its
+    passwords go to the archive (never current), the run does not fail for it, then or later."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD', 'CN=svc', 'CN=svc-adm')
+    world.add('other', 'AD')
+    accounts = [{'source_name': 'AD', 'user_name': 'svc', 'account_id': 'CN=svc'},
+                {'source_name': 'AD', 'user_name': 'other'}]
+    p1 = _applied_then_lost(world, store, ledger_path, accounts)
+    key = 'AD/svc#CN=svc'
+    if how == 'identity deleted':
+        del world.accounts[('svc', 'AD')]
+    else:
+        world.accounts[('svc', 'AD')] = ['CN=svc-renamed', 'CN=svc-adm']
+    decisions, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=2)
+    assert all(key not in g['keys'] for g in groups)
+    assert rows[key]['status'] == 'retired' and 'no longer knows' in rows[key]['detail']
+    assert set(r['status'] for k, r in rows.items() if k != key) <= {'rotated', 'skipped'}
+    assert key not in store.entries and store.archive[key][-1]['pending'] == p1, 'kept, never current'
+    assert ledger_mod.Ledger(ledger_path).load().entry(key)['state'] == 'retired'
+    for listed in (accounts, accounts[1:]):
+        _d, groups, _o, rows = settle_run(world, store, ledger_path, listed, seed=3)
+        assert all(key not in g['keys'] for g in groups) and len(store.archive[key]) == 1
+        assert rows.get(key, {}).get('status') in ((None,) if listed is not accounts else ('skipped',)), rows.get(key)
+        assert not [r for r in rows.values() if r['status'] in report_mod.FAILING]
+
+
+def test_only_a_settled_key_is_retired(ledger_path):
+    """A listed account ISC does not know with nothing pending is still a failure (a typo in the list), and a
+    pending change still in flight is waited for, never retired under it."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD')
+    rids = _in_flight(world, store, ledger_path, ACCOUNTS)
+    world.in_flight.update(rids)
+    del world.accounts[('svc', 'AD')]
+    decisions, _g, _o, rows = settle_run(world, store, ledger_path, ACCOUNTS + [{'source_name': 'AD', 'user_name': 'typo'}],
+                                         seed=2)
+    assert rows['AD/svc']['status'] == 'pending' and 'pending' in store.entries['AD/svc'] and not store.archive
+    assert rows['AD/typo']['status'] == 'failed'
