@@ -290,6 +290,25 @@ def test_forgotten_request_ids_answer_404_or_400_1_404(make_sim):
     assert api.call('POST', '/__sim/forget-requests', {'requestIds': 'x'}).status_code == 400
 
 
+def test_deleted_identity_and_account_are_referenced_objects_not_found(make_sim):
+    sim = make_sim()
+    api = Api(sim.base_url)
+    info = api.info('Carl.Jones', 'My-AD')
+    deleted = api.sim('POST', 'delete-account', {'userName': 'Carl.Jones', 'sourceName': 'My-AD', 'accountId': 'Carl.Jones-adm'})
+    assert [a['accountName'] for a in deleted['deleted']] == ['Carl.Jones-adm']
+    assert [a['accountName'] for a in api.info('Carl.Jones', 'My-AD')['accounts']] == ['Carl.Jones']
+    resp = api.set_password('Another1pass', user='Carl.Jones', info=info, accountId=info['accounts'][1]['accountId'])
+    assert resp.status_code == 400 and resp.json()['detailCode'] == '400.1.404 Referenced object not found'
+    api.sim('POST', 'delete-account', {'userName': 'Abby.Smith'})
+    resp = api.query('Abby.Smith', 'My-AD')
+    assert resp.status_code == 400 and resp.json()['detailCode'] == '400.1.404 Referenced object not found'
+    assert api.accounts(userName='Abby.Smith') == []
+    assert api.call('POST', '/__sim/delete-account', {'userName': 'Abby.Smith'}).status_code == 400
+    api.sim('POST', 'reset', {'state': True})
+    assert api.info()['accounts'][0]['accountName'] == 'Abby.Smith'
+    assert len(api.info('Carl.Jones', 'My-AD')['accounts']) == 2
+
+
 def test_sync_group_paging(api):
     assert api.call('GET', '/v2024/password-sync-groups?limit=0').json() == []
     assert api.call('GET', '/v2024/password-sync-groups?offset=1').json() == []

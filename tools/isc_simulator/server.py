@@ -387,6 +387,11 @@ class Handler(BaseHTTPRequestHandler):
             elif key == ('POST', '/__sim/reset'):
                 sim.reset(state=bool(isinstance(data, dict) and data.get('state')))
                 reply = Reply(200, {'reset': True, 'state': bool(isinstance(data, dict) and data.get('state'))})
+            elif key == ('POST', '/__sim/delete-account'):
+                if not isinstance(data, dict) or not isinstance(data.get('userName'), str):
+                    raise ValueError('the body must be {"userName", optional "sourceName" and "accountId"}')
+                reply = Reply(200, {'deleted': state.delete_account(data['userName'], data.get('sourceName'),
+                                                                    data.get('accountId'))})
             elif key == ('POST', '/__sim/forget-requests'):
                 ids = (data or {}).get('requestIds') if isinstance(data, dict) else None
                 if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):

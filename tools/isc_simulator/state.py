@@ -207,6 +207,7 @@ class SimState:
         self._pending = []           # heap of (due, seq, ChangeRequest)
         self._seq = 0
         self.digit_tokens = []
+        self._deleted = []           # undo steps of /__sim/delete-account, run by reset_state
         self.counters = None
         self.reset_counters()
 
@@ -236,6 +237,8 @@ class SimState:
         with self.lock:
             for account in self.world.accounts:
                 account.restore()
+            while self._deleted:
+                self._deleted.pop()()
             self.requests.clear()
             self._pending = []
             self.digit_tokens = []
@@ -509,6 +512,37 @@ class SimState:
             return [a.to_sim() for a in self.world.accounts
                     if (user_name is None or a.identity.name == user_name)
                     and (source_name is None or a.source.name == source_name)]
+
+    def delete_account(self, user_name, source_name=None, account_id=None):
+        """Delete an identity (no source_name) with its accounts, or its accounts on one source (all of them, or the
+        one account_id names by id or name). ISC then answers 400.1.404 for them. Returns the deleted accounts."""
+        world = self.world
+        with self.lock:
+            ident = world.identities.get(user_name)
+            if ident is None:
+                raise ValueError('unknown userName %r' % user_name)
+            source = world.sources.get(source_name) if source_name is not None else None
+            if source_name is not None and source is None:
+                raise ValueError('unknown sourceName %r' % source_name)
+            gone = [a for a in world.accounts if a.identity is ident and (source is None or a.source is source)
+                    and account_id in (None, a.account_id, a.account_name)]
+            if not gone:
+                raise ValueError('%s has no such account to delete' % user_name)
+            before_accounts, before_own = list(world.accounts), dict((k, list(v)) for k, v in ident.accounts.items())
+            world.accounts = [a for a in world.accounts if a not in gone]
+            for sid in list(ident.accounts):
+                ident.accounts[sid] = [a for a in ident.accounts[sid] if a not in gone]
+            if source is None:
+                del world.identities[ident.name]
+                del world.identities_by_id[ident.id]
+
+            def undo():
+                world.accounts = before_accounts
+                ident.accounts = before_own
+                world.identities[ident.name] = ident
+                world.identities_by_id[ident.id] = ident
+            self._deleted.append(undo)
+            return [a.to_sim() for a in gone]
 
     def forget_requests(self, request_ids=None):
         """ISC's retention: the change requests named (all when None) are no longer known to a status read.
