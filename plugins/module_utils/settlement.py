@@ -20,6 +20,7 @@ __metaclass__ = type
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, parse_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
 
 def with_unlisted_orphans(accounts, ledger, reconciled):
@@ -85,3 +86,26 @@ def supersede(group, members):
                                        'new attempt and the store keeps the old one until it is FINISHED'
                                        % (group['attempt'], why))
     return why
+
+
+def retire_by_hand(ledger, keys, run_id=None, check_mode=False):
+    """Mark keys retired in the ledger (the role's retire_accounts playbook archives their passwords in the store).
+    Refused, changing nothing, while any of them has a change request open at ISC: retiring it then could leave a
+    password ISC applies later recorded nowhere the rotation looks."""
+    keys = sorted(set(keys or ()))
+    if not keys:
+        raise RotationError('retire_keys is empty: name the account keys to retire (<source>/<user>[#<account_id>])')
+    bad = [k for k in keys if not k or '/' not in k or not k.partition('/')[0].strip()
+           or not k.partition('/')[2].partition('#')[0].strip()]
+    if bad:
+        raise RotationError('not account keys: %s; write <source>/<user> or <source>/<user>#<account_id>. Nothing was '
+                            'retired' % ', '.join(repr(k) for k in bad))
+    open_requests = ['%s (request %s)' % (k, ledger.entry(k)['request_id']) for k in keys
+                     if ledger.entry(k).get('state') == 'pending' and ledger.entry(k).get('request_id')]
+    if open_requests:
+        raise RotationError('a password change request is open at ISC for %s: run the rotation until it is settled, '
+                            'then retire. Nothing was retired' % ', '.join(open_requests))
+    if not check_mode:
+        ledger.append('retired', keys, run_id=run_id, reason='retired by hand')
+        ledger.save()
+    return keys

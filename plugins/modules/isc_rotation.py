@@ -32,9 +32,11 @@ options:
       - V(apply) submits set-password for every group and polls until each change is terminal or
         O(wait_timeout) passes; request ids are journalled in the ledger as soon as they are known.
       - V(record) folds outcomes into the ledger and writes the reports.
+      - V(retire) marks O(retire_keys) retired in the ledger, for C(playbooks/retire_accounts.yml), which then archives
+        their passwords in the store; refused, changing nothing, while any of them has a change request open at ISC.
     type: str
     required: true
-    choices: [reconcile, plan, apply, record]
+    choices: [reconcile, plan, apply, record, retire]
   ledger_path:
     description: The rotation ledger (JSON, no secrets) on the host that runs this module.
     type: path
@@ -245,6 +247,11 @@ options:
     type: list
     elements: dict
     default: []
+  retire_keys:
+    description: Account keys to mark retired (O(phase=retire)).
+    type: list
+    elements: str
+    default: []
   retired:
     description:
       - Account keys the store archived in this run (its answer to the C(retire) operation) because ISC no longer
@@ -400,6 +407,11 @@ stats:
       clients; with several clients, C(by_client) holds the requests each client id sent.
   returned: when requests were sent
   type: dict
+retired:
+  description: The keys marked retired (O(phase=retire)).
+  returned: when O(phase=retire)
+  type: list
+  elements: str
 failed_clients:
   description: API client ids that failed authentication in this phase and were taken out of it, with the reason.
   returned: when O(phase=reconcile), O(phase=plan) or O(phase=apply)
@@ -416,6 +428,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import exit_json_many_secrets, fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 
 
@@ -426,6 +439,9 @@ def run_phase(module):
     # held until this process ends, even if the controller that started it was killed
     lease.WorkLock(params['ledger_path'], params['run_id'], phase).take()
     ledger = ledger_mod.Ledger(params['ledger_path']).load()
+    if phase == 'retire':
+        keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], module.check_mode)
+        return dict(changed=True, retired=keys)
     if phase == 'record':
         if not module.check_mode:
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
@@ -503,7 +519,7 @@ def run_phase(module):
 def main():
     argument_spec = isc_argument_spec()
     argument_spec.update(
-        phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record']),
+        phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record', 'retire']),
         ledger_path=dict(type='path', required=True),
         run_id=dict(type='str'),
         store_pending=dict(type='dict', default={}),
@@ -551,6 +567,7 @@ def main():
         decisions=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
         retired=dict(type='list', elements='str', default=[], no_log=False),
+        retire_keys=dict(type='list', elements='str', default=[], no_log=False),
         verify_failures=dict(type='list', elements='dict', default=[]),
         started=dict(type='str'),
         report_json=dict(type='path'),

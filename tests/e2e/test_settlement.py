@@ -4,6 +4,7 @@ account ISC no longer knows)."""
 
 import json
 import os
+import time
 import urllib.parse
 import urllib.request
 
@@ -126,3 +127,35 @@ def test_pending_account_isc_no_longer_knows_is_retired_and_archived(ansible, si
         assert again.returncode == 0, again.stdout[-3000:]
         assert rows(workdir)[key_of(gone)]['status'] == 'skipped' and 'retired' in rows(workdir)[key_of(gone)]['detail']
     assert simulator.requests_of('set_password') == sent and len(full_store(workdir)['archive'][key_of(gone)]) == 1
+
+
+RETIRE = 'sailpoint_isc.passwords.retire_accounts'
+
+
+def test_retire_accounts_playbook_refuses_an_open_request_and_archives(simulator_factory, workdir):
+    """Item 5, by hand: retire_accounts.yml refuses a key whose change has a request open at ISC, changing nothing;
+    once the rotation settled it, it moves the key's passwords to the archive and the ledger marks it retired."""
+    simulator = simulator_factory('--completion-delay', '3')
+    ansible = PlaybookRunner(workdir, simulator)
+    account = one('svc-app-001', 'Corp-AD')
+    first = run(ansible, workdir, [account], service_account_rotation_wait_timeout=0, service_account_rotation_fail_on=[])
+    assert first.returncode == 0, first.stdout[-3000:]
+    before = full_store(workdir)
+    values = {'rotation_state_dir': os.path.join(workdir, 'rotation'), 'retire_keys': [key_of(account)]}
+    refused = ansible.run(RETIRE, values)
+    assert refused.returncode != 0 and 'a password change request is open at ISC' in refused.stdout, refused.stdout[-3000:]
+    assert full_store(workdir) == before
+    time.sleep(3.5)
+    settled = run(ansible, workdir, [account])
+    assert settled.returncode == 0, settled.stdout[-3000:]
+    current = read_store(workdir)[key_of(account)]['current']
+    checked = ansible.run(RETIRE, values, check=True)
+    assert checked.returncode == 0 and 'Would retire' in checked.stdout and read_store(workdir)[key_of(account)]['current'] == current
+    done = ansible.run(RETIRE, values)
+    assert done.returncode == 0, done.stdout[-3000:]
+    document = full_store(workdir)
+    assert key_of(account) not in document['accounts'] and document['archive'][key_of(account)][-1]['current'] == current
+    with open(os.path.join(workdir, 'rotation', 'ledger.json')) as handle:
+        assert json.load(handle)['accounts'][key_of(account)]['state'] == 'retired'
+    assert current not in done.stdout + checked.stdout + refused.stdout
+    assert not os.path.exists(os.path.join(workdir, 'rotation', 'ledger.json.lease')), 'the lease is given back'
