@@ -334,3 +334,20 @@ def test_only_a_settled_key_is_retired(ledger_path):
                                          seed=2)
     assert rows['AD/svc']['status'] == 'pending' and 'pending' in store.entries['AD/svc'] and not store.archive
     assert rows['AD/typo']['status'] == 'failed'
+
+
+def test_superseded_and_retired_rows_in_the_json_and_junit_reports(tmp_path):
+    """The new statuses reach both reports: superseded passes (with why), retired is skipped, neither fails."""
+    decisions = [{'key': 'AD/a', 'action': 'supersede', 'reason': 'r', 'group': 'g1'},
+                 {'key': 'AD/b', 'action': 'retire', 'reason': 'ISC no longer knows this account', 'group': 'g2'},
+                 {'key': 'AD/c', 'action': 'retire', 'reason': 'ISC no longer knows this account', 'group': 'g3'}]
+    outcomes = [{'state': 'FINISHED', 'request_id': 'req-1', 'keys': ['AD/a'], 'supersedes': 'att-1', 'errors': []}]
+    rows, totals = report_mod.summarize(decisions, {}, outcomes, retired=['AD/b'])
+    assert totals == {'superseded': 1, 'retired': 1, 'failed': 1}, 'AD/c: the store did not archive it'
+    assert 'att-1' in rows[0]['detail'] and 'did not archive' in rows[2]['detail']
+    report_mod.write_reports(rows, totals, str(tmp_path / 'r.json'), str(tmp_path / 'r.xml'), keep_runs=0)
+    junit = (tmp_path / 'r.xml').read_text()
+    assert 'tests="3" failures="1" skipped="1"' in junit and '<skipped message="retired: ISC no longer knows' in junit
+    assert '"superseded": 1' in (tmp_path / 'r.json').read_text()
+    check_rows, _t = report_mod.summarize(decisions[1:2], {}, [], check_mode=True)
+    assert check_rows[0]['status'] == 'would retire'
