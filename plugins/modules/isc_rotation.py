@@ -50,7 +50,7 @@ options:
   store_pending:
     description:
       - Account key to attempt id, for every key whose secret store holds a pending password (O(phase=reconcile)
-        and O(phase=plan)); with O(phase=record), as the store was when the run began: each of these keys gets a row
+        and O(phase=plan)); with O(phase=record), as the store was when the run began; each of these keys gets a row
         in the report, listed or not.
     type: dict
     default: {}

@@ -50,7 +50,7 @@ options:
       - V(pending) escrows the password of each record as pending for each of its keys. A key already holding
         the pending password of the same attempt is left as it is; a key holding the pending password of another
         attempt (or another password of the same attempt) fails the task and nothing at all is written, unless the
-        record's C(supersedes) names that attempt: then its pending password is kept under C(superseded) (read by no
+        record's C(supersedes) names that attempt; then its pending password is kept under C(superseded) (read by no
         op) and the record's becomes pending. A commit then makes the last superseded password C(previous); a discard
         brings it back as the pending one.
       - V(commit) makes the pending password current for each key of each record whose pending belongs to the
@@ -64,7 +64,7 @@ options:
         passwords, fails the task and nothing at all is written, unless O(overwrite=true) replaces the current
         password (it becomes C(previous)).
       - V(retire) moves the whole entry of each key of each record (current, pending, previous and superseded
-        passwords) to the store's C(archive), a list per key that no op reads and consumers never see: for an account
+        passwords) to the store's C(archive), a list per key that no op reads and consumers never see, for an account
         ISC no longer knows. Keys with nothing to archive are listed in RV(skipped).
       - Every write (V(pending), V(commit), V(discard), V(import), V(retire)) first drops the previous passwords of the whole
         store that are O(keep_previous_days) old or older (RV(previous_dropped)).
