@@ -238,8 +238,8 @@ def _sync_group_members(gid, sync, acct, infos, source_names, naming_error, list
                                                                   ' (%s)' % naming_error if naming_error else ''))
             continue
         found = infos.get((acct['user_name'], name))
-        if found is None or _no_account(found) and (acct['user_name'], name) not in listed_pairs:
-            continue  # the identity has no account there
+        if found is None or _no_account(found):
+            continue  # the identity has no account there (listed, it has its own row: failed, or retired)
         if isinstance(found, IscError):
             meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
                                % (name, acct['user_name'], sync.get('name'), found))

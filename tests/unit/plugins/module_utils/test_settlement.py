@@ -351,3 +351,20 @@ def test_superseded_and_retired_rows_in_the_json_and_junit_reports(tmp_path):
     assert '"superseded": 1' in (tmp_path / 'r.json').read_text()
     check_rows, _t = report_mod.summarize(decisions[1:2], {}, [], check_mode=True)
     assert check_rows[0]['status'] == 'would retire'
+
+
+def test_a_deleted_sync_group_member_is_retired_and_the_others_are_settled(ledger_path):
+    """Item 5 in a password sync group: one member's account is deleted while the group's password is pending. That
+    member is retired; the others are settled with the escrowed password, not held by a member that is gone."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'LDAP')
+    world.add('svc', 'KRB')
+    world.sync = [['LDAP', 'KRB']]
+    accounts = [{'source_name': 'LDAP', 'user_name': 'svc'}, {'source_name': 'KRB', 'user_name': 'svc'}]
+    p1 = _applied_then_lost(world, store, ledger_path, accounts)
+    assert store.entries['KRB/svc']['pending'] == p1
+    del world.accounts[('svc', 'KRB')]
+    _d, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=2)
+    assert rows['KRB/svc']['status'] == 'retired' and store.archive['KRB/svc'][-1]['pending'] == p1
+    assert [(g['keys'], g['password']) for g in groups] == [(['LDAP/svc'], p1)]
+    assert rows['LDAP/svc']['status'] == 'rotated' and store.entries['LDAP/svc'] == {'current': p1}
