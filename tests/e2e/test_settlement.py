@@ -98,6 +98,10 @@ def test_pending_password_refused_by_a_tightened_policy_is_superseded(ansible, s
     assert 'pending' not in entry and entry['previous'] == p1 and len(entry['current']) >= 60
     assert sha(entry['current']) == live_hash(simulator, account)
     assert simulator.requests_of('set_password') == 2, 'P1 was not sent again: the fresh password was'
+    logs = second.stdout + second.stderr + json.dumps(report(workdir))
+    with open(os.path.join(workdir, 'rotation', 'ledger.json')) as handle:
+        logs += handle.read()
+    assert p1 not in logs and entry['current'] not in logs, 'no password in the output, the report or the ledger'
     third = run(ansible, workdir, [account])
     assert third.returncode == 0 and simulator.requests_of('set_password') == 2, 'settled for good'
 
