@@ -108,7 +108,8 @@ def _audit_fields(found):
     return out
 
 
-QUIET_STATUSES = ('rotated', 'skipped')  # 'superseded' and 'retired' are listed: the world changed under them  # statuses the job log counts but does not list
+# statuses the job log counts but does not list ('superseded' and 'retired' are listed: the world changed under them)
+QUIET_STATUSES = ('rotated', 'skipped')
 SUMMARY_ROWS = 50  # rows the job log lists at most; the JSON and JUnit reports hold every row
 
 
