@@ -6,9 +6,11 @@
 Per account key the document holds ``current``/``current_since``, while a change is in flight
 ``pending``/``pending_attempt``/``pending_since``, and after a commit the password that was current as
 ``previous``/``previous_since`` (for rollback, kept ``keep_previous_days``). A pending password belongs to
-the attempt that escrowed it: ``pending`` never replaces the pending of another attempt, ``commit`` and
-``discard`` settle only the attempt they name. ``import`` bootstraps current passwords where a key has
-none. The run lease lives beside the store in ``<path>.lease``.
+the attempt that escrowed it: ``pending`` never replaces the pending of another attempt (unless the record
+``supersedes`` it: the replaced pending is kept under ``superseded`` until a commit makes it ``previous``, and a
+discard brings it back), ``commit`` and ``discard`` settle only the attempt they name. ``import`` bootstraps
+current passwords where a key has none. ``retire`` moves a key's passwords to ``archive`` (read by no op).
+The run lease lives beside the store in ``<path>.lease``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,7 +31,7 @@ READABLE_VERSIONS = (1, 2)
 # A pending written by a store of version 1 carries no attempt id; it is settled under this name.
 LEGACY_ATTEMPT = 'legacy'
 READ_OPS = ('check', 'read_pending', 'read_current', 'read_previous')
-WRITE_OPS = ('pending', 'commit', 'discard', 'import')
+WRITE_OPS = ('pending', 'commit', 'discard', 'import', 'retire')
 LEASE_OPS = ('lease_acquire', 'lease_release')
 PENDING_FIELDS = ('pending', 'pending_attempt', 'pending_since')
 PREVIOUS_FIELDS = ('previous', 'previous_since')
@@ -81,11 +83,24 @@ def _import_records(args):
     return records
 
 
+def _retire_records(args):
+    """The records of a retire: [{keys}] (an attempt is not needed: a key's whole entry is archived)."""
+    if args['keys'] or args.get('passwords'):
+        raise StoreError('retire takes records [{keys}], not keys or passwords')
+    for number, record in enumerate(args['records'], 1):
+        keys = record.get('keys')
+        if not isinstance(keys, list) or not keys or not all(_text(k) for k in keys):
+            raise StoreError('retire record %d needs a non-empty list of keys' % number)
+    return args['records']
+
+
 def _records(args, with_password):
     """The records of a pending/commit/discard, checked: every one names an attempt and its keys."""
     op = args['op']
     if op == 'import':
         return _import_records(args)
+    if op == 'retire':
+        return _retire_records(args)
     if args.get('passwords'):
         raise StoreError('passwords is for import only; %s takes records' % op)
     if args['keys']:
@@ -115,6 +130,8 @@ def pending_conflicts(accounts, records):
             held = seen.get(key)
             if held is None and 'pending' in entry:
                 held = (entry.get('pending_attempt') or LEGACY_ATTEMPT, entry['pending'])
+                if record.get('supersedes') and held[0] == record['supersedes']:
+                    held = None  # the record replaces that attempt's pending and keeps it (apply_change)
             if held is None:
                 seen[key] = (record['attempt'], record['password'])
             elif held[0] != record['attempt']:
@@ -194,7 +211,7 @@ def apply_import(accounts, records, now, overwrite=False, keep_previous_days=30)
     return updated, unchanged - updated, skipped
 
 
-def apply_change(accounts, op, records, now, keep_previous_days=30):
+def apply_change(accounts, op, records, now, keep_previous_days=30, archive=None):
     """Apply pending/commit/discard to the accounts mapping. Returns (updated, unchanged_or_skipped)."""
     updated, other = set(), set()
     if op == 'pending':
@@ -204,12 +221,18 @@ def apply_change(accounts, op, records, now, keep_previous_days=30):
         for record in records:
             for key in record['keys']:
                 entry = accounts.setdefault(key, {})
-                if 'pending' in entry:
+                if 'pending' in entry and entry.get('pending_attempt') == record['attempt']:
                     other.add(key)  # same attempt, same password: idempotent re-escrow
                     continue
+                if 'pending' in entry:  # superseded (pending_conflicts allowed only that): kept, never dropped
+                    entry.setdefault('superseded', []).append({
+                        'password': entry['pending'], 'attempt': entry.get('pending_attempt') or LEGACY_ATTEMPT,
+                        'since': entry.get('pending_since'), 'superseded_at': now})
                 entry.update(pending=record['password'], pending_attempt=record['attempt'], pending_since=now)
                 updated.add(key)
         return updated, other - updated
+    if op == 'retire':
+        return retire(accounts, records, now, {} if archive is None else archive)
     for record in records:
         for key in record['keys']:
             entry = accounts.get(key)
@@ -217,10 +240,38 @@ def apply_change(accounts, op, records, now, keep_previous_days=30):
                     (entry.get('pending_attempt') or LEGACY_ATTEMPT) != record['attempt']:
                 other.add(key)
                 continue
+            superseded = entry.pop('superseded', None) or []
             if op == 'commit':
                 set_current(entry, entry['pending'], now, keep_previous_days)
+                if superseded and keep_previous_days > 0:
+                    # the account held the superseded password (ISC may have applied it) right before this one
+                    entry.update(previous=superseded[-1]['password'], previous_since=now)
             for field in PENDING_FIELDS:
                 entry.pop(field, None)
+            if op == 'discard' and superseded:  # this attempt never reached a source: the one it superseded is back
+                last = superseded.pop()
+                entry.update(pending=last['password'], pending_attempt=last['attempt'], pending_since=last['since'] or now)
+                if superseded:
+                    entry['superseded'] = superseded
+            updated.add(key)
+    return updated, other - updated
+
+
+RETIRED_FIELDS = ('current', 'current_since', 'previous', 'previous_since', 'superseded') + PENDING_FIELDS
+
+
+def retire(accounts, records, now, archive):
+    """Move each key's entry out of ``accounts`` into ``archive[key]`` (a list, newest last), where no read op
+    and no consumer looks: the account is gone, but every password it may hold is kept. Returns (updated, skipped)."""
+    updated, other = set(), set()
+    for record in records:
+        for key in record['keys']:
+            entry = accounts.get(key)
+            if not isinstance(entry, dict) or not any(f in entry for f in RETIRED_FIELDS):
+                other.add(key)
+                continue
+            archive.setdefault(key, []).append(dict(entry, retired_at=now))
+            del accounts[key]
             updated.add(key)
     return updated, other - updated
 
@@ -333,13 +384,13 @@ class ActionModule(ControllerAction):
                 wanted = [k for k in args['keys'] if 'previous' in accounts.get(k, {})]
                 return {'changed': False, 'passwords': dict((k, accounts[k]['previous']) for k in wanted),
                         'since': dict((k, accounts[k].get('previous_since')) for k in wanted)}
-            result = self._change(op, accounts, records, args)
+            result = self._change(op, accounts, records, args, data.setdefault('archive', {}) if op == 'retire' else None)
             if result['changed'] and not self._task.check_mode:
                 self._save(vault, key, path, data)  # fsynced before the task returns
             return result
 
     @staticmethod
-    def _change(op, accounts, records, args):
+    def _change(op, accounts, records, args, archive=None):
         """A write op on the accounts mapping, after the retention drops old previous passwords (every write)."""
         now, keep = _now(), args['keep_previous_days']
         dropped = drop_old_previous(accounts, now, keep)
@@ -348,7 +399,7 @@ class ActionModule(ControllerAction):
             updated, unchanged, other = apply_import(accounts, records, now, args['overwrite'], keep)
             result['unchanged'] = sorted(unchanged)
         else:
-            updated, other = apply_change(accounts, op, records, now, keep)
+            updated, other = apply_change(accounts, op, records, now, keep, archive)
         result['unchanged' if op == 'pending' else 'skipped'] = sorted(other)
         result.update(changed=bool(updated or dropped), updated=sorted(updated), previous_dropped=sorted(dropped))
         return result

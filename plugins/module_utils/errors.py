@@ -39,12 +39,13 @@ HINT_PASSWORD_FEATURE = 'enable the PASSWORD feature on the source (PATCH the so
 class IscError(Exception):
     """An ISC call failed; ``str(exc)`` is one readable line without secrets."""
 
-    def __init__(self, message, status=None, operation=None, tracking_id=None):
+    def __init__(self, message, status=None, operation=None, tracking_id=None, detail_code=None):
         super(IscError, self).__init__(message)
         self.message = message
         self.status = status
         self.operation = operation
         self.tracking_id = tracking_id
+        self.detail_code = detail_code  # ISC's detailCode, e.g. '400.1.404 Referenced object not found'
 
     def __str__(self):
         return self.message
@@ -170,7 +171,23 @@ def response_failure(operation, resp):
     if body is None and resp.text:
         body = {'message': resp.text.strip()[:200]}
     msg, tracking_id = format_error(operation, status, body)
-    return msg, {'status': status, 'operation': operation, 'tracking_id': tracking_id}
+    detail = body.get('detailCode') if isinstance(body, dict) and isinstance(body.get('detailCode'), str) else None
+    return msg, {'status': status, 'operation': operation, 'tracking_id': tracking_id, 'detail_code': detail}
+
+
+# ISC's answer for an identity, source, account or request it does not know (any more); the gateway's
+# sub-code of 400 where an operation's document lists no 404 (ISC_FACTS section 8)
+REFERENCED_OBJECT_MISSING = '400.1.404'
+
+
+def referenced_object_missing(error):
+    """Whether an error says only that ISC does not know the object named: a 404, or a 400 whose detailCode
+    is 400.1.404 (Referenced object not found). Any other 4xx (a bad request, refused credentials) is not."""
+    if not isinstance(error, IscError):
+        return False
+    if error.status == 404:
+        return True
+    return error.status == 400 and (error.detail_code or '').split(' ', 1)[0] == REFERENCED_OBJECT_MISSING
 
 
 def transport_failure(operation, base_url, exc):

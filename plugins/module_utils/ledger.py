@@ -81,7 +81,7 @@ class Ledger:
         kind = event['event']
         for key in event['keys']:
             entry = self.accounts.setdefault(key, {'attempts': 0})
-            if event.get('run_id') and kind in ('finished', 'failed', 'unknown'):
+            if event.get('run_id') and kind in ('finished', 'failed', 'unknown', 'retired'):
                 # the audit trail: when, which request, how it ended, which run (never a secret)
                 history = entry.setdefault('history', [])
                 history.append({'at': event['at'], 'outcome': {'finished': 'rotated'}.get(kind, kind),
@@ -99,9 +99,18 @@ class Ledger:
                 entry.update(state='pending', request_id=event['request_id'], submitted_at=event['at'])
             elif kind == 'unknown':
                 entry.update(state='pending', request_id=event.get('request_id'), last_error=event.get('reason'))
+                if event.get('refused'):  # ISC refused a re-send of this attempt: the next plan supersedes it
+                    entry['refused'] = event['refused']
             elif kind == 'finished':
                 entry.update(state='current', request_id=None, last_rotated=event['at'], attempts=0, last_error=None,
                              last_request_id=event.get('request_id'))
+                entry.pop('refused', None)
+            elif kind == 'retired':
+                # ISC no longer knows the account: its passwords are archived in the store; listed again and known
+                # again to ISC, it is a new account (never rotated by this ledger)
+                entry.update(state='retired', request_id=None, retired_at=event['at'], last_rotated=None, attempts=0,
+                             last_error=event.get('reason'))
+                entry.pop('refused', None)
             elif kind == 'failed':
                 entry['attempts'] = entry.get('attempts', 0) + 1
                 parked = entry['attempts'] >= event.get('max_attempts', 3)

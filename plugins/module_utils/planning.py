@@ -13,9 +13,9 @@ import collections
 import datetime
 import uuid
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod, settlement
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, pick_account
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
 
 
@@ -59,12 +59,12 @@ def _due(entry, max_age_days, force, now):
 
 
 def _no_account(error):
-    """A query answer that says the identity simply has no account on that source."""
-    return isinstance(error, IscError) and error.status in (400, 404)
+    """A query answer that says the identity simply has no account on that source (any other 4xx is a problem)."""
+    return referenced_object_missing(error)
 
 
 # Order in which one member's state decides the action of its whole group (first wins).
-GROUP_PRECEDENCE = ('error', 'waiting', 'resubmit', 'parked', 'rotate', 'skip')
+GROUP_PRECEDENCE = ('error', 'retire', 'waiting', 'resubmit', 'parked', 'rotate', 'skip')
 
 
 def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_groups=None, rng=None,
@@ -81,7 +81,7 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     from the store), with the attempt id that names it in the store. Decisions carry no secret.
     """
     now = now or utcnow()
-    accounts = _with_unlisted_orphans(accounts, ledger, reconciled)
+    accounts = settlement.with_unlisted_orphans(accounts, ledger, reconciled)
     to_query, quiet = split_by_need(accounts, ledger, reconciled, store_pending, force, now)
     if not to_query:
         return [_not_due(acct, ledger) for acct in quiet], []
@@ -139,17 +139,6 @@ def _in_account_order(decisions, accounts):
         if decision['key'] in position:
             first[decision['group']] = min(first.get(decision['group'], len(position)), position[decision['key']])
     return sorted(decisions, key=lambda d: first.get(d['group'], len(position)))
-
-
-def _with_unlisted_orphans(accounts, ledger, reconciled):
-    """The accounts, plus orphans no longer listed: still settled (with their escrowed password), never forgotten."""
-    accounts = list(accounts)
-    listed = set(account_key(a['source_name'], a['user_name'], a.get('account_id')) for a in accounts)
-    for key in sorted(set(reconciled.get('orphans', ())) - listed):
-        names = ledger.entry(key).get('names') or parse_key(key)
-        accounts.append({'source_name': names[0], 'user_name': names[1], 'account_id': names[2],
-                         'max_age_days': 0, 'password_length': None, 'exclude_chars': '', 'unlisted': True})
-    return accounts
 
 
 # --------------------------------------------------------------------------- grouping
@@ -249,8 +238,8 @@ def _sync_group_members(gid, sync, acct, infos, source_names, naming_error, list
                                                                   ' (%s)' % naming_error if naming_error else ''))
             continue
         found = infos.get((acct['user_name'], name))
-        if found is None or _no_account(found) and (acct['user_name'], name) not in listed_pairs:
-            continue  # the identity has no account there
+        if found is None or _no_account(found):
+            continue  # the identity has no account there (listed, it has its own row: failed, or retired)
         if isinstance(found, IscError):
             meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
                                % (name, acct['user_name'], sync.get('name'), found))
@@ -286,14 +275,15 @@ def decide_members(members, ledger, reconciled, force, now):
         just_finished.update(item['keys'])
     for member in members.values():
         key, entry = member['key'], ledger.entry(member['key'])
-        if 'error' in member:
-            member['state'], member['reason'] = 'error', member['error']
+        if 'error' in member:  # an account ISC no longer knows may settle it (settlement.py)
+            member['state'], member['reason'] = settlement.state_when_gone(member, key in orphans, entry) or ('error', member['error'])
         elif key in in_flight:
             item = in_flight[key]
             member['state'] = 'waiting'
             member['reason'] = item.get('reason') or 'change still in progress at ISC; settled by a later run'
         elif key in orphans:
             member['state'], member['reason'] = 'resubmit', 'escrowed password whose outcome was never recorded'
+            member['refused'] = entry.get('refused')  # an attempt ISC refused a re-send of (settlement.refusal)
         elif entry.get('state') == 'parked' and not force:
             member['state'] = 'parked'
             member['reason'] = 'parked after %s failed attempts: %s' % (entry.get('attempts'), entry.get('last_error'))
@@ -326,6 +316,8 @@ def decide_groups(members, group_of, group_meta, pending_passwords, pending_atte
                                           store_pending, settled_now, rng)
             if problem:
                 action, lead, group = 'error', dict(lead, reason=problem), None
+            elif group.get('supersedes'):
+                action, lead = 'supersede', dict(lead, reason=group.pop('superseded_because'))
         for member in group_members:
             decision = _decision(member, gid, action, lead)
             if decision is not None:
@@ -384,8 +376,9 @@ def _build_group(gid, members, meta, action, pending_passwords, pending_attempts
             return None, ('the store lists a pending password for %s but it could not be read back, or the members '
                           'hold different ones; check the store' % ', '.join(holders or keys))
         group['password'], group['attempt'] = next(iter(escrowed))
-        return group, None
-    if unsettled:
+        if not settlement.supersede(group, members):  # ISC may still accept it: the same password again
+            return group, None
+    elif unsettled:
         return None, ('%s already holds an unsettled pending password in the store; it is settled before a new one '
                       'is made' % ', '.join(unsettled))
     rules = policy_mod.merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)

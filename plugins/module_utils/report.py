@@ -18,10 +18,12 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files impo
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
 
 FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
+SKIPPED = ('skipped', 'parked', 'pending', 'would rotate', 'retired', 'would retire')  # JUnit skipped
 
 
-def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=()):
-    """One row per account: what happened to it in this run. Never a secret."""
+def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=(), store_pending=(), retired=()):
+    """One row per account: what happened to it in this run, and one for every key the store held pending when
+    the run began (store_pending), listed or not. retired: the keys the store archived this run. Never a secret."""
     by_key, audit = {}, {}  # key -> (status, detail); key -> request id and seconds of its change
     for item in reconciled.get('finished', []) + reconciled.get('failed', []) + list(outcomes):
         for key in item['keys']:
@@ -37,15 +39,22 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         for key in item['keys']:
             by_key[key] = ('failed', 'earlier change FAILED: %s' % '; '.join(item['errors']))
     for item in reconciled.get('waiting', []):
-        if item.get('state') == 'UNREADABLE':
-            for key in item['keys']:
+        for key in item['keys']:
+            if item.get('state') == 'UNREADABLE':
                 by_key[key] = ('unknown', item['reason'] + '; its password stays pending and the next run reads it again')
+            else:  # still in flight: listed or not, the key is reported until its change is settled
+                by_key[key] = ('pending', 'earlier change %s still %s at ISC; its password stays pending and a later '
+                               'run settles it' % (item['request_id'], item.get('state') or 'IN_PROGRESS'))
     for outcome in outcomes:
         status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
                   'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
         detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
         if outcome.get('errors'):
             detail += ': ' + '; '.join(outcome['errors'])
+        if status == 'rotated' and outcome.get('supersedes'):
+            status = 'superseded'
+            detail += ('; a fresh password superseded the escrowed one of attempt %s, which ISC refused: the new one is '
+                       'current, the old one previous' % outcome['supersedes'])
         if outcome.get('beyond'):
             status = 'unknown'
             detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
@@ -62,8 +71,12 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         seen.add(decision['key'])
         if decision['key'] in by_key:
             status, detail = by_key[decision['key']]
-        elif action in ('rotate', 'resubmit'):
+        elif action in ('rotate', 'resubmit', 'supersede'):
             status, detail = ('would rotate', decision['reason']) if check_mode else ('pending', decision['reason'])
+        elif action == 'retire':
+            status, detail = ('would retire' if check_mode else 'retired', decision['reason'])
+            if not check_mode and decision['key'] not in set(retired or ()):
+                status, detail = 'failed', detail + '; but the store did not archive it: its password stays pending'
         elif action == 'skip':
             status, detail = 'skipped', decision['reason']
         elif action == 'waiting':
@@ -76,6 +89,8 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             detail += ' (not in the accounts list: settling what an earlier run left)'
         rows.append(dict({'account': decision['key'], 'status': status, 'detail': detail},
                          **_audit_fields(audit.get(decision['key']))))
+    for key in set(store_pending or ()) - seen - set(by_key):  # pending in the store: never without a row
+        by_key[key] = ('pending', 'its password is pending in the store; a later run settles it')
     for key in sorted(set(by_key) - seen):  # settled this run, no longer listed
         status, detail = by_key[key]
         rows.append(dict({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'},
@@ -93,7 +108,8 @@ def _audit_fields(found):
     return out
 
 
-QUIET_STATUSES = ('rotated', 'skipped')  # statuses the job log counts but does not list
+# statuses the job log counts but does not list ('superseded' and 'retired' are listed: the world changed under them)
+QUIET_STATUSES = ('rotated', 'skipped')
 SUMMARY_ROWS = 50  # rows the job log lists at most; the JSON and JUnit reports hold every row
 
 
@@ -154,7 +170,7 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None, r
 
 def _junit(rows, elapsed):
     failures = sum(1 for r in rows if r['status'] in FAILING)
-    skipped = sum(1 for r in rows if r['status'] in ('skipped', 'parked', 'pending', 'would rotate'))
+    skipped = sum(1 for r in rows if r['status'] in SKIPPED)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<testsuites name="service_account_rotation" tests="%d" failures="%d" skipped="%d" time="%.3f">'
            % (len(rows), failures, skipped, elapsed),
@@ -169,7 +185,7 @@ def _junit(rows, elapsed):
                        % quoteattr(row['request_id']))
         if row['status'] in FAILING:
             out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
-        elif row['status'] in ('skipped', 'parked', 'pending', 'would rotate'):
+        elif row['status'] in SKIPPED:
             out.append('      <skipped message=%s/>' % quoteattr('%s: %s' % (row['status'], row['detail'])))
         if row.get('request_id'):
             out.append('      <system-out>%s</system-out>' % escape('%s: %s (request %s)' % (

@@ -23,15 +23,17 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import Assignment, as_pool, is_auth_failure
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, referenced_object_missing
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
 # --------------------------------------------------------------------------- reconcile
 
-# A status read that answers one of these means the run itself is misconfigured (credentials, scope,
-# request): waiting would hide it for ever, so the run stops before it changes anything.
-FATAL_STATUS_READ = (400, 401, 403)
+# A status read that answers one of these means the credentials are refused (no token, no right to read
+# statuses): waiting would hide it for ever, so the run stops before it changes anything. A request id ISC
+# no longer knows (404, or 400 400.1.404 for an expired id) is settled by re-sending; any other answer
+# leaves that change unreadable for this run only.
+FATAL_STATUS_READ = (401, 403)
 
 
 def _entry_attempt(entry):
@@ -70,7 +72,7 @@ def reconcile(client, ledger, store_pending, workers=4):
         entry = ledger.entry(members[0])
         attempt = _entry_attempt(entry)
         if isinstance(result, IscError):
-            if result.status == 404:  # ISC no longer knows the request: settle it by re-sending
+            if referenced_object_missing(result):  # ISC no longer knows the request: settle it by re-sending
                 orphans.update(k for k in members if k in store_pending)
                 abandoned.extend(k for k in members if k not in store_pending)
             elif result.status in FATAL_STATUS_READ:
@@ -92,6 +94,7 @@ def reconcile(client, ledger, store_pending, workers=4):
         elif state == 'FAILED' and may_be_live(item['source_ids'], entry.get('sources'), entry.get('resend')):
             # the password may already be on a source: keep it and send the same one again
             orphans.update(k for k in members if k in store_pending)
+            abandoned.extend(k for k in members if k not in store_pending)
         elif state == 'FAILED':
             failed.append(item)
         else:
@@ -182,7 +185,7 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     def settle(group, **outcome):
         outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
                                         attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
-                                        sources=group.get('sources') or [],
+                                        sources=group.get('sources') or [], supersedes=group.get('supersedes'),
                                         seconds=round(clock() - submitted_at.get(group['group'], clock()), 3))
         done_count[0] += 1
         if progress and done_count[0] == len(groups):
@@ -251,8 +254,10 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                         ledger.append('unknown', group['keys'], reason=str(error))
                         settle(group, state='UNKNOWN', request_id=None, errors=[str(error)])
                     elif error is not None:
-                        # ISC answered and refused this request: it changed nothing
-                        settle(group, state='REJECTED', request_id=None, errors=[str(error)])
+                        # ISC answered and refused this request: it changed nothing. A refused re-send (not an account
+                        # ISC no longer knows) is superseded by the next run's plan (settlement.py)
+                        settle(group, state='REJECTED', request_id=None, errors=[str(error)],
+                               refused=isinstance(error, IscError) and error.status == 400 and not referenced_object_missing(error))
                     else:
                         response = future.result()
                         rid = response.get('requestId')
@@ -335,8 +340,9 @@ def outcome_records(outcomes):
             store_records([o for o in outcomes if o['state'] in DISCARD_STATES and o.get('attempt')]))
 
 
-def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None):
-    """Fold settled outcomes into the ledger (after the store has committed or discarded)."""
+def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None, retired=()):
+    """Fold settled outcomes into the ledger (after the store has committed, discarded or retired).
+    retired: keys the store has archived because ISC no longer knows their account."""
     for item in reconciled.get('finished', []) + [o for o in outcomes if o['state'] in COMMIT_STATES]:
         ledger.append('finished', item['keys'], request_id=item.get('request_id'), run_id=run_id)
     for item in reconciled.get('failed', []) + [o for o in outcomes if o['state'] in DISCARD_STATES]:
@@ -346,8 +352,13 @@ def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None):
     for outcome in outcomes:
         if outcome['state'] == 'UNKNOWN':
             # no request to poll: the next run re-sends the escrowed password
+            refused = {'attempt': outcome.get('attempt'), 'reason': (outcome.get('errors') or ['refused'])[0]}
             ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []),
-                          request_id=outcome.get('request_id'), run_id=run_id)
+                          request_id=outcome.get('request_id'), run_id=run_id,
+                          refused=refused if outcome.get('refused') and outcome.get('resend') else None)
+    if retired:
+        ledger.append('retired', sorted(retired), run_id=run_id,
+                      reason='ISC no longer knows the account; its passwords are archived in the store')
     if reconciled.get('abandoned'):
         ledger.append('abandoned', reconciled['abandoned'])
     ledger.save()

@@ -32,9 +32,11 @@ options:
       - V(apply) submits set-password for every group and polls until each change is terminal or
         O(wait_timeout) passes; request ids are journalled in the ledger as soon as they are known.
       - V(record) folds outcomes into the ledger and writes the reports.
+      - V(retire) marks O(retire_keys) retired in the ledger, for C(playbooks/retire_accounts.yml), which then archives
+        their passwords in the store; refused, changing nothing, while any of them has a change request open at ISC.
     type: str
     required: true
-    choices: [reconcile, plan, apply, record]
+    choices: [reconcile, plan, apply, record, retire]
   ledger_path:
     description: The rotation ledger (JSON, no secrets) on the host that runs this module.
     type: path
@@ -48,7 +50,8 @@ options:
   store_pending:
     description:
       - Account key to attempt id, for every key whose secret store holds a pending password (O(phase=reconcile)
-        and O(phase=plan)).
+        and O(phase=plan)); with O(phase=record), as the store was when the run began; each of these keys gets a row
+        in the report, listed or not.
     type: dict
     default: {}
   reconciled:
@@ -155,6 +158,11 @@ options:
         description: The attempt id that names this password in the store.
         type: str
         required: true
+      supersedes:
+        description:
+          - The attempt whose escrowed password this change replaces because ISC now refuses it (a tightened policy,
+            a refused re-send); the store keeps that password until this change is FINISHED.
+        type: str
       sources:
         description: Source ids the change is planned to reach (all sources of a password sync group).
         type: list
@@ -239,6 +247,18 @@ options:
     type: list
     elements: dict
     default: []
+  retire_keys:
+    description: Account keys to mark retired (O(phase=retire)).
+    type: list
+    elements: str
+    default: []
+  retired:
+    description:
+      - Account keys the store archived in this run (its answer to the C(retire) operation) because ISC no longer
+        knows their account (O(phase=record)); they are reported C(retired) and the ledger stops rotating them.
+    type: list
+    elements: str
+    default: []
   verify_failures:
     description:
       - Accounts whose new password ISC set but the role's verify task file rejected (O(phase=record)), as
@@ -322,7 +342,10 @@ reconciled:
       type: list
       elements: dict
 decisions:
-  description: Per account, the planned action (rotate, resubmit, skip, waiting, parked, error) and why.
+  description:
+    - Per account, the planned action (rotate, resubmit, supersede, retire, skip, waiting, parked, error) and why.
+    - V(supersede) sends a fresh password in place of an escrowed one ISC now refuses; V(retire) marks an account
+      ISC no longer knows, whose passwords the role then archives in the store.
   returned: when O(phase=plan)
   type: list
   elements: dict
@@ -384,6 +407,11 @@ stats:
       clients; with several clients, C(by_client) holds the requests each client id sent.
   returned: when requests were sent
   type: dict
+retired:
+  description: The keys marked retired (O(phase=retire)).
+  returned: when O(phase=retire)
+  type: list
+  elements: str
 failed_clients:
   description: API client ids that failed authentication in this phase and were taken out of it, with the reason.
   returned: when O(phase=reconcile), O(phase=plan) or O(phase=apply)
@@ -400,6 +428,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import exit_json_many_secrets, fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 
 
@@ -410,12 +439,16 @@ def run_phase(module):
     # held until this process ends, even if the controller that started it was killed
     lease.WorkLock(params['ledger_path'], params['run_id'], phase).take()
     ledger = ledger_mod.Ledger(params['ledger_path']).load()
+    if phase == 'retire':
+        keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], module.check_mode)
+        return dict(changed=True, retired=keys)
     if phase == 'record':
         if not module.check_mode:
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                            run_id=params['run_id'])
+                            run_id=params['run_id'], retired=params['retired'])
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
-                                            check_mode=module.check_mode, verify_failures=params['verify_failures'])
+                                            check_mode=module.check_mode, verify_failures=params['verify_failures'],
+                                            store_pending=params['store_pending'], retired=params['retired'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
@@ -486,7 +519,7 @@ def run_phase(module):
 def main():
     argument_spec = isc_argument_spec()
     argument_spec.update(
-        phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record']),
+        phase=dict(type='str', required=True, choices=['reconcile', 'plan', 'apply', 'record', 'retire']),
         ledger_path=dict(type='path', required=True),
         run_id=dict(type='str'),
         store_pending=dict(type='dict', default={}),
@@ -514,6 +547,7 @@ def main():
             public_key=dict(type='str', required=True, no_log=False),
             reuse_pending=dict(type='bool', default=False),
             attempt=dict(type='str', required=True),
+            supersedes=dict(type='str'),
             sources=dict(type='list', elements='str', default=[]),
             names=dict(type='dict', default={}),
             password=dict(type='str', required=True, no_log=True),
@@ -532,6 +566,8 @@ def main():
         max_attempts=dict(type='int', default=3),
         decisions=dict(type='list', elements='dict', default=[]),
         outcomes=dict(type='list', elements='dict', default=[]),
+        retired=dict(type='list', elements='str', default=[], no_log=False),
+        retire_keys=dict(type='list', elements='str', default=[], no_log=False),
         verify_failures=dict(type='list', elements='dict', default=[]),
         started=dict(type='str'),
         report_json=dict(type='path'),

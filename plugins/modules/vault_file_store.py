@@ -49,7 +49,10 @@ options:
         (C(no_log)). Keys without such a password are left out. V(read_previous) is for an operator rolling back.
       - V(pending) escrows the password of each record as pending for each of its keys. A key already holding
         the pending password of the same attempt is left as it is; a key holding the pending password of another
-        attempt (or another password of the same attempt) fails the task and nothing at all is written.
+        attempt (or another password of the same attempt) fails the task and nothing at all is written, unless the
+        record's C(supersedes) names that attempt; then its pending password is kept under C(superseded) (read by no
+        op) and the record's becomes pending. A commit then makes the last superseded password C(previous); a discard
+        brings it back as the pending one.
       - V(commit) makes the pending password current for each key of each record whose pending belongs to the
         record's attempt; the password that was current becomes C(previous) (unless O(keep_previous_days=0)).
         Other keys are left alone and listed in RV(skipped).
@@ -60,7 +63,10 @@ options:
         password is never touched (RV(skipped)). A key holding a different current password, or given two
         passwords, fails the task and nothing at all is written, unless O(overwrite=true) replaces the current
         password (it becomes C(previous)).
-      - Every write (V(pending), V(commit), V(discard), V(import)) first drops the previous passwords of the whole
+      - V(retire) moves the whole entry of each key of each record (current, pending, previous and superseded
+        passwords) to the store's C(archive), a list per key that no op reads and consumers never see, for an account
+        ISC no longer knows. Keys with nothing to archive are listed in RV(skipped).
+      - Every write (V(pending), V(commit), V(discard), V(import), V(retire)) first drops the previous passwords of the whole
         store that are O(keep_previous_days) old or older (RV(previous_dropped)).
       - V(lease_acquire) writes O(holder) as the lease of the store when there is none, when it is already this
         run's (O(run_id)), or when it belongs to the run named by O(replaces); otherwise the task fails naming
@@ -68,13 +74,15 @@ options:
       - V(lease_release) removes the lease if it belongs to O(run_id); another run's lease is left alone.
     type: str
     required: true
-    choices: [check, read_pending, read_current, read_previous, pending, commit, discard, import, lease_acquire, lease_release]
+    choices: [check, read_pending, read_current, read_previous, pending, commit, discard, import, retire, lease_acquire,
+              lease_release]
   records:
     description:
-      - For O(op=pending), O(op=commit), O(op=discard) and O(op=import), the records to escrow, settle or import,
-        each a dict with
+      - For O(op=pending), O(op=commit), O(op=discard), O(op=import) and O(op=retire), the records to escrow, settle,
+        import or retire, each a dict with
       - C(attempt), the id of the password change attempt the record belongs to (a non-empty opaque string; not
-        for O(op=import));
+        for O(op=import) nor O(op=retire));
+      - C(supersedes), optional for O(op=pending), the attempt whose pending password this record's replaces (and keeps);
       - C(keys), the account keys (C(source/user) or C(source/user#account_id), any printable characters)
         sharing the record's password;
       - C(password), the new password (O(op=pending)) or the current one (O(op=import)).
@@ -236,8 +244,8 @@ attempts:
   type: dict
   sample: {"Corp-AD/svc-app-001": "20260101T0100Z-7f3a"}
 updated:
-  description: Keys whose entry changed (escrowed, committed, discarded or imported).
-  returned: when O(op) is V(pending), V(commit), V(discard) or V(import)
+  description: Keys whose entry changed (escrowed, committed, discarded, imported or retired).
+  returned: when O(op) is V(pending), V(commit), V(discard), V(import) or V(retire)
   type: list
   elements: str
 unchanged:
@@ -248,8 +256,8 @@ unchanged:
   elements: str
 skipped:
   description: Keys left alone because they hold no pending password of the record's attempt (V(commit), V(discard))
-    or because they hold a pending password (V(import)).
-  returned: when O(op) is V(commit), V(discard) or V(import)
+    or because they hold a pending password (V(import)), or hold nothing to archive (V(retire)).
+  returned: when O(op) is V(commit), V(discard), V(import) or V(retire)
   type: list
   elements: str
 previous_dropped:

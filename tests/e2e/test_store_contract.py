@@ -381,6 +381,67 @@ def test_commit_keeps_the_previous_password(store):
     assert 'P1' not in consumer['exposed']
 
 
+# Rules 13 and 14 (issue 22): implemented by the built-in store and the in-memory reference store; the AWS and
+# KV v2 examples do not implement them yet (docs/store-contract.md), so these cases run for the two that do.
+SETTLING_STORES = ['vault_file', 'memory']
+
+
+def supersede(attempt, keys, password, replaces):
+    step = escrow(attempt, keys, password)
+    step['records'][0]['supersedes'] = replaces
+    return step
+
+
+@pytest.mark.parametrize('store', SETTLING_STORES, indirect=True)
+def test_supersede_keeps_the_replaced_pending_until_settled(store):
+    """Rule 13: a record that supersedes attempt A escrows over A's pending and keeps it; discarding the superseding
+    attempt brings A's back, committing one makes A's the previous password; any other attempt is still refused."""
+    answers = store.run([
+        escrow('att-0', ['AD/a'], 'P0'),
+        settle('commit', 'att-0', ['AD/a']),
+        escrow('att-1', ['AD/a'], 'P1'),
+        supersede('att-2', ['AD/a'], 'P2', 'att-1'),
+        CHECK,
+        read('read_pending', ['AD/a']),
+        settle('discard', 'att-2', ['AD/a']),
+        read('read_pending', ['AD/a']),
+        supersede('att-3', ['AD/a'], 'P3', 'att-9'),
+        supersede('att-3', ['AD/a'], 'P3', 'att-1'),
+        settle('commit', 'att-3', ['AD/a']),
+        CHECK,
+        read('read_current', ['AD/a']),
+        read('read_previous', ['AD/a']),
+        {'op': 'consumer', 'keys': ['AD/a']},
+    ])
+    assert ok(answers[3])['updated'] == ['AD/a']
+    assert ok(answers[4])['pending'] == {'AD/a': 'att-2'} and ok(answers[5])['passwords'] == {'AD/a': 'P2'}
+    assert ok(answers[7]) == dict(ok(answers[7]), passwords={'AD/a': 'P1'}, attempts={'AD/a': 'att-1'})
+    assert 'already holds an unsettled pending password of attempt att-1' in failed(answers[8])
+    assert ok(answers[10])['updated'] == ['AD/a'] and ok(answers[11])['pending'] == {}
+    assert ok(answers[12])['passwords'] == {'AD/a': 'P3'} and ok(answers[13])['passwords'] == {'AD/a': 'P1'}
+    assert ok(answers[14])['values'] == {'AD/a': 'P3'}
+
+
+@pytest.mark.parametrize('store', SETTLING_STORES, indirect=True)
+def test_retire_archives_a_key_where_no_read_and_no_consumer_looks(store):
+    """Rule 14: retire moves a key's whole entry out of every read op's and every consumer's sight."""
+    answers = store.run([
+        escrow('att-0', ['AD/gone', 'AD/kept'], 'P0'),
+        settle('commit', 'att-0', ['AD/gone', 'AD/kept']),
+        escrow('att-1', ['AD/gone'], 'P1'),
+        {'op': 'retire', 'records': [{'keys': ['AD/gone', 'AD/absent']}]},
+        CHECK,
+        read('read_current', ['AD/gone', 'AD/kept']),
+        read('read_pending', ['AD/gone']),
+        {'op': 'consumer', 'keys': ['AD/gone', 'AD/kept']},
+    ])
+    retired = ok(answers[3])
+    assert retired['updated'] == ['AD/gone'] and retired['skipped'] == ['AD/absent'] and retired['changed']
+    assert ok(answers[4])['pending'] == {}
+    assert ok(answers[5])['passwords'] == {'AD/kept': 'P0'} and ok(answers[6])['passwords'] == {}
+    assert ok(answers[7])['values'] == {'AD/kept': 'P0'}
+
+
 def test_retention_zero_keeps_no_previous(store):
     answers = store.run([
         escrow('att-0', ['AD/a', 'AD/b'], 'P0'),

@@ -273,6 +273,42 @@ def test_unknown_request_and_paths(api):
     assert api.call('GET', '/v2024/query-password-info').status_code == 405
 
 
+def test_forgotten_request_ids_answer_404_or_400_1_404(make_sim):
+    """ISC's retention: a forgotten id is unknown to a status read (404, or 400 400.1.404 when switched)."""
+    api = Api(make_sim(completion_delay=0.05).base_url)
+    kept, gone = (api.set_password(p).json()['requestId'] for p in ('Forgot1ten', 'Forgot2ten'))
+    assert api.sim('POST', 'forget-requests', {'requestIds': [gone, 'f' * 32]}) == {'forgotten': [gone]}
+    assert api.status(gone).status_code == 404 and api.status(kept).status_code == 200
+    api.sim('PUT', 'config', {'unknown_request_status': 400})
+    resp = api.status(gone)
+    assert resp.status_code == 400 and resp.json()['detailCode'] == '400.1.404 Referenced object not found'
+    assert gone in resp.json()['messages'][0]['text']
+    assert api.sim('POST', 'forget-requests', {}) == {'forgotten': [kept]}
+    assert api.status(kept).status_code == 400
+    time.sleep(0.1)  # the forgotten change still completes
+    assert api.accounts(userName='Abby.Smith')[0]['passwordSha256'] == sha('Forgot2ten')
+    assert api.call('POST', '/__sim/forget-requests', {'requestIds': 'x'}).status_code == 400
+
+
+def test_deleted_identity_and_account_are_referenced_objects_not_found(make_sim):
+    sim = make_sim()
+    api = Api(sim.base_url)
+    info = api.info('Carl.Jones', 'My-AD')
+    deleted = api.sim('POST', 'delete-account', {'userName': 'Carl.Jones', 'sourceName': 'My-AD', 'accountId': 'Carl.Jones-adm'})
+    assert [a['accountName'] for a in deleted['deleted']] == ['Carl.Jones-adm']
+    assert [a['accountName'] for a in api.info('Carl.Jones', 'My-AD')['accounts']] == ['Carl.Jones']
+    resp = api.set_password('Another1pass', user='Carl.Jones', info=info, accountId=info['accounts'][1]['accountId'])
+    assert resp.status_code == 400 and resp.json()['detailCode'] == '400.1.404 Referenced object not found'
+    api.sim('POST', 'delete-account', {'userName': 'Abby.Smith'})
+    resp = api.query('Abby.Smith', 'My-AD')
+    assert resp.status_code == 400 and resp.json()['detailCode'] == '400.1.404 Referenced object not found'
+    assert api.accounts(userName='Abby.Smith') == []
+    assert api.call('POST', '/__sim/delete-account', {'userName': 'Abby.Smith'}).status_code == 400
+    api.sim('POST', 'reset', {'state': True})
+    assert api.info()['accounts'][0]['accountName'] == 'Abby.Smith'
+    assert len(api.info('Carl.Jones', 'My-AD')['accounts']) == 2
+
+
 def test_sync_group_paging(api):
     assert api.call('GET', '/v2024/password-sync-groups?limit=0').json() == []
     assert api.call('GET', '/v2024/password-sync-groups?offset=1').json() == []

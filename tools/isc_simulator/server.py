@@ -393,6 +393,16 @@ class Handler(BaseHTTPRequestHandler):
             elif key == ('POST', '/__sim/reset'):
                 sim.reset(state=bool(isinstance(data, dict) and data.get('state')))
                 reply = Reply(200, {'reset': True, 'state': bool(isinstance(data, dict) and data.get('state'))})
+            elif key == ('POST', '/__sim/delete-account'):
+                if not isinstance(data, dict) or not isinstance(data.get('userName'), str):
+                    raise ValueError('the body must be {"userName", optional "sourceName" and "accountId"}')
+                reply = Reply(200, {'deleted': state.delete_account(data['userName'], data.get('sourceName'),
+                                                                    data.get('accountId'))})
+            elif key == ('POST', '/__sim/forget-requests'):
+                ids = (data or {}).get('requestIds') if isinstance(data, dict) else None
+                if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+                    raise ValueError('requestIds must be a list of request ids (or left out for all of them)')
+                reply = Reply(200, {'forgotten': state.forget_requests(ids)})
             elif key == ('POST', '/__sim/rotate-key'):
                 reply = Reply(200, state.rotate_key())
             elif key == ('POST', '/__sim/shutdown'):
@@ -436,7 +446,8 @@ class Simulator:
     def __init__(self, seed_path=None, token_ttl=749, rate_limit=100, rate_window=10, completion_delay=1.0,
                  latency=0.0, faults=None, time_scale=1.0, tls_cert=None, tls_key=None, port=0, host='127.0.0.1',
                  fleet_size=0, idle_exit=None, key_grace=600, policy_rejection='async', unknown_object_status=400,
-                 pat_query_info='forbid', sync_failure='partial', seed_data=None, log_requests=False):
+                 pat_query_info='forbid', sync_failure='partial', seed_data=None, log_requests=False,
+                 unknown_request_status=404):
         self.host = host
         self.port = port
         self.tls = bool(tls_cert)
@@ -447,7 +458,8 @@ class Simulator:
         settings = Settings(token_ttl=token_ttl, rate_limit=rate_limit, rate_window=rate_window,
                             completion_delay=completion_delay, latency=latency, time_scale=time_scale, key_grace=key_grace,
                             policy_rejection=policy_rejection, unknown_object_status=unknown_object_status,
-                            pat_query_info=pat_query_info, sync_failure=sync_failure)
+                            pat_query_info=pat_query_info, sync_failure=sync_failure,
+                            unknown_request_status=unknown_request_status)
         self._initial_settings = settings.as_dict()
         if isinstance(faults, (str, os.PathLike)):
             faults = load_faults_file(faults)

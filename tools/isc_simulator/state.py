@@ -30,6 +30,7 @@ RETRY_SCHEDULE = (5, 60, 180, 600, 1800, 5400)
 CHOICES = {
     'policy_rejection': ('async', 'submit'),
     'unknown_object_status': (400, 404),
+    'unknown_request_status': (404, 400),
     'pat_query_info': ('forbid', 'allow'),
     'sync_failure': ('partial', 'atomic'),
 }
@@ -49,7 +50,7 @@ class Settings:
 
     def __init__(self, token_ttl=749, rate_limit=100, rate_window=10, completion_delay=1.0, latency=0.0,
                  time_scale=1.0, key_grace=600, policy_rejection='async', unknown_object_status=400,
-                 pat_query_info='forbid', sync_failure='partial'):
+                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404):
         self.token_ttl = token_ttl
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -61,6 +62,7 @@ class Settings:
         self.unknown_object_status = unknown_object_status
         self.pat_query_info = pat_query_info
         self.sync_failure = sync_failure
+        self.unknown_request_status = unknown_request_status
         self.update(self.as_dict())  # validate
 
     def as_dict(self):
@@ -205,6 +207,7 @@ class SimState:
         self._pending = []           # heap of (due, seq, ChangeRequest)
         self._seq = 0
         self.digit_tokens = []
+        self._deleted = []           # undo steps of /__sim/delete-account, run by reset_state
         self.counters = None
         self.reset_counters()
 
@@ -234,6 +237,8 @@ class SimState:
         with self.lock:
             for account in self.world.accounts:
                 account.restore()
+            while self._deleted:
+                self._deleted.pop()()
             self.requests.clear()
             self._pending = []
             self.digit_tokens = []
@@ -447,6 +452,9 @@ class SimState:
         self.settle()
         with self.lock:
             req = self.requests.get(request_id)
+            if req is None and self.settings.unknown_request_status == 400:
+                return bad_request("Referenced password change request '%s' not found." % request_id,
+                                   '400.1.404 Referenced object not found')
             if req is None:
                 return not_found("Password change request '%s' was not found." % request_id)
             return Reply(200, req.status())
@@ -504,6 +512,46 @@ class SimState:
             return [a.to_sim() for a in self.world.accounts
                     if (user_name is None or a.identity.name == user_name)
                     and (source_name is None or a.source.name == source_name)]
+
+    def delete_account(self, user_name, source_name=None, account_id=None):
+        """Delete an identity (no source_name) with its accounts, or its accounts on one source (all of them, or the
+        one account_id names by id or name). ISC then answers 400.1.404 for them. Returns the deleted accounts."""
+        world = self.world
+        with self.lock:
+            ident = world.identities.get(user_name)
+            if ident is None:
+                raise ValueError('unknown userName %r' % user_name)
+            source = world.sources.get(source_name) if source_name is not None else None
+            if source_name is not None and source is None:
+                raise ValueError('unknown sourceName %r' % source_name)
+            gone = [a for a in world.accounts if a.identity is ident and (source is None or a.source is source)
+                    and account_id in (None, a.account_id, a.account_name)]
+            if not gone:
+                raise ValueError('%s has no such account to delete' % user_name)
+            before_accounts, before_own = list(world.accounts), dict((k, list(v)) for k, v in ident.accounts.items())
+            world.accounts = [a for a in world.accounts if a not in gone]
+            for sid in list(ident.accounts):
+                ident.accounts[sid] = [a for a in ident.accounts[sid] if a not in gone]
+            if source is None:
+                del world.identities[ident.name]
+                del world.identities_by_id[ident.id]
+
+            def undo():
+                world.accounts = before_accounts
+                ident.accounts = before_own
+                world.identities[ident.name] = ident
+                world.identities_by_id[ident.id] = ident
+            self._deleted.append(undo)
+            return [a.to_sim() for a in gone]
+
+    def forget_requests(self, request_ids=None):
+        """ISC's retention: the change requests named (all when None) are no longer known to a status read.
+        A change still running goes on and completes as it would have (only its id is forgotten)."""
+        with self.lock:
+            ids = list(self.requests) if request_ids is None else [i for i in request_ids if i in self.requests]
+            for request_id in ids:
+                del self.requests[request_id]
+            return ids
 
     def request_list(self):
         self.settle()

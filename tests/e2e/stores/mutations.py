@@ -45,7 +45,7 @@ MUTATIONS = {
         CONTRACT, 'vault_file and test_refuses_a_different_pending_and_changes_nothing'),
     'reescrow-rewrites': (
         'a re-escrow of the same attempt changes nothing',
-        "                if 'pending' in entry:",
+        "                if 'pending' in entry and entry.get('pending_attempt') == record['attempt']:",
         "                if False:",
         CONTRACT, 'vault_file and test_escrow_and_idempotent_reescrow'),
     'settle-any-attempt': (

@@ -76,7 +76,8 @@ class World(object):
         if (user, source) in self.faults.get('query_error', ()):
             raise IscError('query-password-info failed: HTTP 503', status=503)
         if (user, source) not in self.accounts:
-            raise IscError('query-password-info failed: HTTP 400: no account', status=400)
+            raise IscError('query-password-info failed: HTTP 400 (400.1.404 Referenced object not found): no account',
+                           status=400, detail_code='400.1.404 Referenced object not found')
         return {'identityId': 'id-' + user, 'sourceId': self.source_ids[source], 'publicKeyId': 'kid',
                 'publicKey': PUBLIC, 'policies': POLICIES,
                 'accounts': [{'accountId': a, 'accountName': a.split('@')[0].replace('CN=', '')} for a in self.accounts[(user, source)]]}
@@ -129,7 +130,8 @@ class World(object):
 
 
 class Store(object):
-    """An in-memory store that follows the store contract (attempt ids)."""
+    """An in-memory store that follows the store contract (attempt ids; a record that supersedes an attempt keeps
+    its pending, made previous by the commit or brought back by the discard of the superseding attempt)."""
 
     def __init__(self):
         self.entries = {}
@@ -145,11 +147,14 @@ class Store(object):
         for group in groups:
             for key in group['keys']:
                 held = self.entries.get(key, {})
-                if 'pending' in held and held['pending_attempt'] != group['attempt']:
+                if 'pending' in held and held['pending_attempt'] not in (group['attempt'], group.get('supersedes')):
                     raise AssertionError('store refuses: %s holds attempt %s' % (key, held['pending_attempt']))
         for group in groups:
             for key in group['keys']:
-                self.entries.setdefault(key, {}).update(pending=group['password'], pending_attempt=group['attempt'])
+                entry = self.entries.setdefault(key, {})
+                if 'pending' in entry and entry['pending_attempt'] != group['attempt']:
+                    entry.setdefault('superseded', []).append((entry['pending'], entry['pending_attempt']))
+                entry.update(pending=group['password'], pending_attempt=group['attempt'])
 
     def settle(self, records, commit):
         for record in records:
@@ -158,8 +163,15 @@ class Store(object):
                 if entry.get('pending_attempt') == record['attempt']:
                     password = entry.pop('pending')
                     entry.pop('pending_attempt')
+                    superseded = entry.pop('superseded', [])
                     if commit:
                         entry['current'] = password
+                        if superseded:
+                            entry['previous'] = superseded[-1][0]
+                    elif superseded:
+                        entry['pending'], entry['pending_attempt'] = superseded.pop()
+                        if superseded:
+                            entry['superseded'] = superseded
 
 
 def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
@@ -220,7 +232,7 @@ def test_failed_resend_of_an_orphan_keeps_the_password_that_may_be_live(ledger_p
     run_role(world, store, ledger_path, accounts)
     p1 = world.live[('svc', 'AD', 'svc@AD')]
     assert store.entries['AD/svc']['pending'] == p1
-    for fault in ('reject', 'fail'):
+    for fault in ('fail', 'reject'):
         world.faults['set_password'] = fault
         _d, groups, outcomes, rows = run_role(world, store, ledger_path, accounts)
         assert groups[0]['password'] == p1 and groups[0]['reuse_pending']
@@ -228,8 +240,10 @@ def test_failed_resend_of_an_orphan_keeps_the_password_that_may_be_live(ledger_p
         assert store.entries['AD/svc'].get('pending') == p1, 'the only copy of the live password was discarded'
         assert rows['AD/svc']['status'] == 'unknown'
     world.faults = {}
-    run_role(world, store, ledger_path, accounts)
-    assert store.entries['AD/svc'] == {'current': p1} and world.live[('svc', 'AD', 'svc@AD')] == p1
+    # ISC refused the re-send outright: the next run supersedes P1 with a fresh password, keeping P1 (issue 22)
+    _d, groups, _o, rows = run_role(world, store, ledger_path, accounts)
+    assert groups[0]['supersedes'] and not groups[0]['reuse_pending'] and rows['AD/svc']['status'] == 'superseded'
+    assert store.entries['AD/svc'] == {'current': world.live[('svc', 'AD', 'svc@AD')], 'previous': p1}
 
 
 def test_fresh_change_that_fails_is_discarded(ledger_path):

@@ -52,7 +52,8 @@ class FakeClient:
 
     def query_password_info(self, user_name, source_name):
         if (user_name, source_name) not in self.accounts:
-            raise IscError('query-password-info failed: HTTP 400: unknown user', status=400)
+            raise IscError('query-password-info failed: HTTP 400: unknown user', status=400,
+                           detail_code='400.1.404 Referenced object not found')
         identity, source, accts = self.accounts[(user_name, source_name)]
         return {'identityId': identity, 'sourceId': source, 'publicKeyId': 'kid', 'publicKey': PUBLIC,
                 'accounts': accts, 'policies': POLICIES}
