@@ -60,6 +60,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  release_only:
+    description:
+      - Write only the part of the change that frees sources for other groups, so that a source can move from
+        one group to another whatever the order of the writes (removals before additions).
+      - With V(true) the group keeps those of its current sources that O(sources) declares, plus the declared
+        sources no other group holds now; it is written only when that leaves at least two sources. Nothing is
+        created or deleted and the policy is not changed. Run the task again without it to finish the change.
+      - The playbook C(sailpoint_isc.passwords.password_config) runs every sync group of its file this way
+        first (after the deletions), then as declared.
+    type: bool
+    default: false
 seealso:
   - module: sailpoint_isc.passwords.isc_password_sync_group_info
   - module: sailpoint_isc.passwords.isc_set_password
@@ -199,11 +210,36 @@ def check_input(module):
         module.fail_json(msg='sources holds an empty entry: give each source by name or id')
 
 
+def releasing(client, groups, current, wanted_ids):
+    """The sources of ``current`` after its removals alone: those it keeps, plus the wanted ones no other group
+    holds; None when nothing would be freed or fewer than two sources would remain (ISC needs two)."""
+    held = set(i for g in groups if g.get('id') != current.get('id') for i in g.get('sourceIds') or ())
+    have = list(current.get('sourceIds') or ())
+    kept = [i for i in have if i in wanted_ids] + [i for i in wanted_ids if i not in have and i not in held]
+    if set(kept) == set(have) or len(set(kept)) < 2:
+        return None
+    return kept
+
+
 def run(module, client):
     p = module.params
     groups = pc.list_all(client, OP_SYNC_GROUPS)
     current = by_name(groups, p['name'])
     header = '%s %s' % (KIND, p['name'])
+    if p['release_only']:
+        if p['state'] == 'absent' or current is None or p['sources'] is None:
+            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0] if current else {})
+        kept = releasing(client, groups, current, pc.source_ids(client, p['sources'], 'sources'))
+        if kept is None:
+            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0])
+        wanted = {'sourceIds': kept}
+        changed = pc.changes(wanted, current)
+        result = dict(current, **wanted)
+        if not module.check_mode:
+            body = pc.merged(current, wanted, read_only=pc.SYNC_GROUP_READ_ONLY)
+            result = client.call_json(OP_SYNC_GROUP, 'PUT', current['id'], json_body=body, shape=dict) or result
+        out = dict(changed=True, sync_group=pc.sync_group_views(client, [result])[0], diff=pc.diff(changed, header))
+        return out
 
     if p['state'] == 'absent':
         if current is None:
@@ -254,6 +290,7 @@ def main():
             password_policy=dict(type='str', no_log=False),  # a policy's name, no secret
             sources=dict(type='list', elements='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
+            release_only=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
