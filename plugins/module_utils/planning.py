@@ -15,35 +15,13 @@ import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import accounts as accounts_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import parse_iso, utcnow
 
-
-def _setting(acct, name, default):
-    value = acct.get(name)
-    return default if value is None else value
-
-
-def with_defaults(accounts, max_age_days, password_length, exclude_chars):
-    """Fill per-account settings from the defaults; refuse an account listed twice."""
-    seen, out, dupes = set(), [], []
-    for index, acct in enumerate(accounts):
-        for field in ('source_name', 'user_name'):
-            if not (acct.get(field) or '').strip():
-                raise RotationError('accounts[%d]: %s is empty; give the %s as ISC spells it'
-                                    % (index, field, 'source display name' if field == 'source_name' else 'user name'))
-        key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
-        if key in seen:
-            dupes.append(key)
-        seen.add(key)
-        # an explicit 0 is a setting (rotate at every run / the policy's own length), not "unset"
-        out.append(dict(acct, max_age_days=_setting(acct, 'max_age_days', max_age_days),
-                        password_length=_setting(acct, 'password_length', password_length) or None,
-                        exclude_chars=(exclude_chars or '') + (acct.get('exclude_chars') or '')))
-    if dupes:
-        raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
-                            'once per run)' % ', '.join(sorted(set(dupes))))
-    return out
+# the accounts list's settings and name checks live in accounts.py
+with_defaults = accounts_mod.with_defaults
+check_names = accounts_mod.check_names
 
 
 def _due(entry, max_age_days, force, now):

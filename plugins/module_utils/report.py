@@ -12,7 +12,8 @@ __metaclass__ = type
 import collections
 import json
 import os
-from xml.sax.saxutils import quoteattr, escape
+import re
+from xml.sax.saxutils import quoteattr as _quoteattr, escape as _escape
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
@@ -150,6 +151,24 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None, r
         if keep_runs:
             write_atomic(_run_copy(path, stamp), text, 0o644)
             _prune(path, keep_runs)
+
+
+# characters XML 1.0 cannot carry, not even as a character reference
+_NOT_XML = re.compile(u'[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
+def _xml_safe(text):
+    """text with every character XML 1.0 forbids written as a visible escape (\\x07), so the file always parses."""
+    return _NOT_XML.sub(lambda m: '\\x%02x' % ord(m.group()) if ord(m.group()) < 256 else '\\u%04x' % ord(m.group()),
+                        '%s' % (text,))
+
+
+def quoteattr(text):
+    return _quoteattr(_xml_safe(text))
+
+
+def escape(text):
+    return _escape(_xml_safe(text))
 
 
 def _junit(rows, elapsed):

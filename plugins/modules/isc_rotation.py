@@ -445,6 +445,9 @@ def run_phase(module):
         # without the sync groups accounts that share a password would get different ones; api.py's table
         # says which API versions serve them (today every one). Read only when some account is queried.
         sync_groups = client.list_password_sync_groups if serves(client.api_version, OP_SYNC_GROUPS) else None
+        # names that would make keys ambiguous are refused in the whole list (row numbers as the user wrote them,
+        # and two spellings of one identity may fall into different shards)
+        planning.check_names(params['accounts'])
         # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
         accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
