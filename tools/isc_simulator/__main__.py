@@ -53,6 +53,8 @@ def parse_args(argv=None):
                         help='PAT tokens on query-password-info: 403 (forbid, default) or allowed')
     parser.add_argument('--sync-failure', choices=('partial', 'atomic'), default='partial',
                         help='a failing sync-group member: others still change (partial, default) or none do')
+    parser.add_argument('--sync-fanout', choices=('submit', 'completion'), default='submit',
+                        help='when a change reads its sync group: when set-password is accepted, or when it completes')
     parser.add_argument('--log-requests', action='store_true', help='write an access log to stderr')
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -69,7 +71,8 @@ def main(argv=None):
                         port=args.port, host=args.host, fleet_size=args.fleet_size, idle_exit=args.idle_exit,
                         key_grace=args.key_grace, policy_rejection=args.policy_rejection,
                         unknown_object_status=args.unknown_object_status, pat_query_info=args.pat_query_info,
-                        sync_failure=args.sync_failure, log_requests=args.log_requests)
+                        sync_failure=args.sync_failure, log_requests=args.log_requests,
+                        sync_fanout=args.sync_fanout)
         base_url = sim.start()
     except (OSError, ValueError) as exc:
         sys.stderr.write('isc simulator: %s\n' % exc)
