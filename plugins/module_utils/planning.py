@@ -77,6 +77,13 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     return decisions, groups
 
 
+def only_users(accounts, reconciled, ledger, users):
+    """(accounts, reconciled) restricted to the identities ``users``: planning them again leaves the others alone."""
+    users = set(users)
+    orphans = [k for k in reconciled.get('orphans', ()) if (ledger.entry(k).get('names') or parse_key(k))[1] in users]
+    return [a for a in accounts if a['user_name'] in users], dict(reconciled, orphans=orphans)
+
+
 def _key_of(acct):
     return account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
 
@@ -352,7 +359,8 @@ def _build_group(gid, members, meta, action, pending_passwords, pending_attempts
              'public_key': info.get('publicKey'), 'reuse_pending': action == 'resubmit',
              'sources': sorted(set(meta['sources'] or [info.get('sourceId')])),
              'names': dict((m['key'], [m['acct']['source_name'], m['acct']['user_name'], m['acct'].get('account_id')])
-                           for m in members)}
+                           for m in members),
+             'key_sources': dict((m['key'], m['info'].get('sourceId')) for m in members)}
     unsettled = [k for k in keys if k in store_pending and k not in settled_now]
     if action == 'resubmit':
         holders = [k for k in keys if k in pending_passwords or k in unsettled]

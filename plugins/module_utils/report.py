@@ -28,6 +28,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         for key in item['keys']:
             audit[key] = {'request_id': item.get('request_id'), 'seconds': item.get('seconds')}
     for item in reconciled.get('finished', []):
+        _missed_rows(item, 'earlier change %s FINISHED' % item['request_id'], by_key)
         for key in item['keys']:
             by_key[key] = ('rotated', 'earlier change confirmed FINISHED (%s)' % item['request_id'])
             if item.get('beyond'):
@@ -42,7 +43,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             for key in item['keys']:
                 by_key[key] = ('unknown', item['reason'] + '; its password stays pending and the next run reads it again')
     for outcome in outcomes:
-        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
+        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed', 'REPLAN': 'failed',
                   'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
         detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
         if outcome.get('errors'):
@@ -52,7 +53,10 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
                        'record' % ', '.join(outcome['beyond']))
         for key in outcome['keys']:
-            by_key[key] = (status, detail)
+            by_key[key] = (status, detail + ('; not planned for it: its source joined the password sync group after the '
+                                             'plan, the change reached it and the store holds its password'
+                                             if key in (outcome.get('reached') or {}) else ''))
+        _missed_rows(outcome, detail, by_key)
     for failure in verify_failures or ():
         # ISC set the password (it is current in the store) but the target did not accept it.
         by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
@@ -83,6 +87,17 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
                          **_audit_fields(audit.get(key))))
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
+
+
+def _missed_rows(item, detail, by_key):
+    """Rows of the planned keys a change did not reach (their source left its password sync group in between)."""
+    for key in item.get('missed') or ():
+        if item.get('resend'):
+            by_key[key] = ('unknown', '%s; its source left the password sync group before the change was applied: the '
+                                      're-sent password stays pending and a later run sends it to this account' % detail)
+        else:
+            by_key[key] = ('skipped', '%s; its source left the password sync group before the change was applied: ISC '
+                                      'did not change it, it keeps its current password' % detail)
 
 
 def _audit_fields(found):
