@@ -71,6 +71,13 @@ options:
         first (after the deletions), then as declared.
     type: bool
     default: false
+  declared_groups:
+    description:
+      - The sync groups of the same configuration, by name, with the sources each declares (null for a group
+        declared V(absent)). Check mode only: a source another group holds now but no longer declares is taken
+        as given up (the real run gives it up first, with O(release_only)), so the review of a move between groups
+        shows the change instead of failing.
+    type: dict
 seealso:
   - module: sailpoint_isc.passwords.isc_password_sync_group_info
   - module: sailpoint_isc.passwords.isc_set_password
@@ -171,13 +178,20 @@ def by_name(groups, name):
     return named[0] if named else None
 
 
-def check_membership(client, groups, current, wanted_ids):
-    """Fail before sending when a wanted source is already in another group (ISC keeps a source in one)."""
+def check_membership(client, groups, current, wanted_ids, released=None):
+    """Fail before sending when a wanted source is already in another group (ISC keeps a source in one).
+
+    released: {group name: source ids it declares, or None when declared absent} (check mode): a source such a
+    group holds and no longer declares is given up before this group is written."""
     mine = current.get('id') if current else None
+    released = released or {}
     for group in groups:
         if group.get('id') == mine:
             continue
-        taken = [i for i in wanted_ids if i in (group.get('sourceIds') or ())]
+        keeps = group.get('sourceIds') or ()
+        if group.get('name') in released:  # declared by the same configuration: it keeps only what it declares
+            keeps = [i for i in keeps if i in (released[group['name']] or ())]
+        taken = [i for i in wanted_ids if i in keeps]
         if taken:
             names = pc.source_names(client, taken)
             raise IscError('sources: %s %s already in the %s %r, and a source can be in one group only: '
@@ -258,7 +272,11 @@ def run(module, client):
     policies = pc.list_all(client, OP_POLICIES)
     wanted = wanted_fields(module, client, policies)
     if 'sourceIds' in wanted:
-        check_membership(client, groups, current, wanted['sourceIds'])
+        released = None
+        if module.check_mode and p['declared_groups']:
+            released = dict((name, None if sources is None else pc.source_ids(client, sources, 'declared_groups'))
+                            for name, sources in p['declared_groups'].items() if name != p['name'])
+        check_membership(client, groups, current, wanted['sourceIds'], released)
 
     if current is None:
         body = dict(name=p['name'], **wanted)
@@ -291,6 +309,7 @@ def main():
             sources=dict(type='list', elements='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             release_only=dict(type='bool', default=False),
+            declared_groups=dict(type='dict'),
         ),
         supports_check_mode=True,
     )

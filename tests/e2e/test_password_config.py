@@ -209,6 +209,10 @@ MOVE = [{'name': 'Kerberos Sync', 'password_policy': 'Unix Password Sync', 'sour
 def test_a_source_moves_between_sync_groups_whatever_the_file_order(workdir, ansible, order):
     groups = MOVE if order == 'taker first' else MOVE[::-1]
     path = write(workdir, 'move.yml', {'isc_password_config': {'password_sync_groups': groups}})
+    before = config_of(ansible.simulator)
+    review = ansible.run(APPLY, {'password_config_file': path}, env=PAT, check=True, diff=True)
+    assert review.returncode == 0, review.stdout + review.stderr  # the review shows the move, writes nothing
+    assert config_of(ansible.simulator) == before and 'Kerberos Sync' in review.stdout
     first = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
     assert first.returncode == 0, first.stdout + first.stderr
     config = config_of(ansible.simulator)

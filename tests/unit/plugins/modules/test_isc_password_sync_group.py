@@ -308,3 +308,19 @@ def test_release_only_in_check_mode_sends_nothing(capsys, monkeypatch):
                  capsys, monkeypatch, check_mode=True, diff=True)
     assert res['changed'] and t.writes() == [] and t.groups[0]['sourceIds'] == ['src-ul', 'src-uk']
     assert res['sync_group']['sources'] == ['Unix-LDAP', 'Corp-LDAP']
+
+
+def test_check_mode_review_of_a_move_takes_the_sources_other_declared_groups_give_up(capsys, monkeypatch):
+    move = {'name': 'Corp Sync', 'password_policy': 'Strict', 'sources': ['Unix-Kerberos', 'Oracle-DB']}
+    declared = {'Corp Sync': ['Unix-Kerberos', 'Oracle-DB'], 'Unix Password Sync': ['Unix-LDAP', 'Corp-LDAP']}
+    res, t = run(dict(move, declared_groups=declared), capsys, monkeypatch, check_mode=True)
+    assert res['changed'] and not res.get('failed') and t.writes() == []
+    # a group the configuration removes gives up all of its sources
+    res, t = run(dict(move, declared_groups={'Unix Password Sync': None}), capsys, monkeypatch, check_mode=True)
+    assert res['changed'] and not res.get('failed')
+    # a group that still declares the source keeps it; and outside check mode the tenant as it is decides
+    res, t = run(dict(move, declared_groups={'Unix Password Sync': ['Unix-LDAP', 'Unix-Kerberos']}), capsys, monkeypatch,
+                 check_mode=True)
+    assert res['failed'] and "'Unix-Kerberos' is already in the password sync group" in res['msg']
+    res, t = run(dict(move, declared_groups=declared), capsys, monkeypatch)
+    assert res['failed'] and t.writes() == []
