@@ -74,7 +74,7 @@ options:
   declared_groups:
     description:
       - The sync groups of the same configuration, by name, with the sources each declares (null for a group
-        declared V(absent)). Check mode only: a source another group holds now but no longer declares is taken
+        declared V(absent)). Used in check mode only, where a source another group holds now but no longer declares is taken
         as given up (the real run gives it up first, with O(release_only)), so the review of a move between groups
         shows the change instead of failing.
     type: dict

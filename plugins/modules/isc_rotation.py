@@ -115,8 +115,8 @@ options:
   replan_users:
     description:
       - Plan only the accounts of these identities (user names), and only their escrowed passwords to re-send
-        (O(phase=plan)): the C(replan_users) result of the apply phase, whose changes were held back because their
-        password sync group changed after the plan.
+        (O(phase=plan)). The role passes the C(replan_users) result of the apply phase, whose changes were held back
+        because their password sync group changed after the plan.
     type: list
     elements: str
     default: []
@@ -567,7 +567,7 @@ def main():
             attempt=dict(type='str', required=True),
             sources=dict(type='list', elements='str', default=[]),
             names=dict(type='dict', default={}),
-            key_sources=dict(type='dict', default={}),
+            key_sources=dict(type='dict', default={}, no_log=False),
             password=dict(type='str', required=True, no_log=True),
         )),
         pending_passwords=dict(type='dict', default={}, no_log=True),
