@@ -70,6 +70,11 @@ def _control(text):
     return None
 
 
+def unkeyable_source(name):
+    """Whether a source name ISC reports (a sync group's member nobody listed) cannot be part of a key."""
+    return RESERVED['source_name'] in name or _control(name) is not None
+
+
 def check_names(accounts):
     """Refuse names that would make keys ambiguous or reports invalid, naming the row (accounts[i]).
 

@@ -236,6 +236,10 @@ def _sync_group_members(gid, sync, acct, infos, source_names, naming_error, list
         found = infos.get((acct['user_name'], name))
         if found is None or _no_account(found) and (acct['user_name'], name) not in listed_pairs:
             continue  # the identity has no account there
+        if accounts_mod.unkeyable_source(name):
+            meta['problem'] = ('source %s of password sync group %r is named %s, which no account key can name '
+                               '(a \'/\' or a control character); rotate this identity by hand' % (sid, sync.get('name'), ascii(name)))
+            continue
         if isinstance(found, IscError):
             meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
                                % (name, acct['user_name'], sync.get('name'), found))

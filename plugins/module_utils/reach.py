@@ -20,7 +20,7 @@ __metaclass__ = type
 import threading
 import time
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, unkeyable_source
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
 HELD_BACK = 'REPLAN'  # the outcome state of a change not sent because its sync group changed since the plan
@@ -101,7 +101,7 @@ def settle_reach(client, outcome, group):
         source_names = {}
     for source_id in beyond:
         name = source_names.get(source_id)
-        if name is None or len(users) != 1:
+        if name is None or len(users) != 1 or unkeyable_source(name):
             unresolved.append(source_id)
             continue
         try:

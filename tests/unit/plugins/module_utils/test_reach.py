@@ -219,3 +219,21 @@ def test_reach_check_reads_again_only_when_stale_and_holds_back_when_unreadable(
     assert 'could not be read again' in check.held_back(group)
     now[0] = 0
     assert 'gained source(s) b' in reach_mod.ReachCheck(read, clock=lambda: 0).held_back({'source_id': 'a', 'sources': ['a']})
+
+
+@pytest.mark.parametrize('name', ['Unix/NIS', 'NIS\x07'])
+def test_a_member_nobody_listed_whose_source_name_cannot_be_keyed_stops_the_change(ledger_path, name):
+    """Issue 22 item 8 for names ISC reports: a sync-group member's source name with '/' (or a control character)
+    would make its key ambiguous; the change that would reach it is not sent, and the run fails naming it."""
+    world, store = LateWorld(), Store()
+    for source in ('LDAP', name):
+        world.add('svc', source)
+    world.sync = [['LDAP', name]]
+    outcomes, rows = run_role(world, store, ledger_path, [{'source_name': 'LDAP', 'user_name': 'svc'}])
+    assert world.sent == [] and outcomes == []
+    assert rows['LDAP/svc']['status'] == 'failed' and 'no account key can name' in rows['LDAP/svc']['detail']
+    # joined after the plan: the change reached it, its key cannot be written, so the run reports it unknown
+    world.sync = [['LDAP']]
+    world.on_send = lambda: setattr(world, 'sync', [['LDAP', name]])
+    outcomes, rows = run_role(world, store, ledger_path, [{'source_name': 'LDAP', 'user_name': 'svc'}])
+    assert outcomes[0].get('beyond') and rows['LDAP/svc']['status'] == 'unknown'
