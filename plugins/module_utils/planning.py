@@ -77,11 +77,13 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     return decisions, groups
 
 
-def only_users(accounts, reconciled, ledger, users):
-    """(accounts, reconciled) restricted to the identities ``users``: planning them again leaves the others alone."""
-    users = set(users)
-    orphans = [k for k in reconciled.get('orphans', ()) if (ledger.entry(k).get('names') or parse_key(k))[1] in users]
-    return [a for a in accounts if a['user_name'] in users], dict(reconciled, orphans=orphans)
+def only_users(accounts, reconciled, ledger, users, exclude=()):
+    """(accounts, reconciled) restricted to the identities ``users``, without the keys ``exclude`` (changes already
+    sent this run): planning them again leaves the others alone."""
+    users, exclude = set(users), set(exclude)
+    orphans = [k for k in reconciled.get('orphans', ()) if (ledger.entry(k).get('names') or parse_key(k))[1] in users
+               and k not in exclude]
+    return [a for a in accounts if a['user_name'] in users and _key_of(a) not in exclude], dict(reconciled, orphans=orphans)
 
 
 def _key_of(acct):

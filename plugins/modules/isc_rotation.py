@@ -120,6 +120,12 @@ options:
     type: list
     elements: str
     default: []
+  replan_exclude:
+    description:
+      - Account keys left out of O(replan_users) (O(phase=plan)), the keys of the changes this run already sent.
+    type: list
+    elements: str
+    default: []
   groups:
     description: The C(groups) result of the plan phase (O(phase=apply)).
     type: list
@@ -492,7 +498,8 @@ def run_phase(module):
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
         if params['replan_users']:
             # planning again the identities whose change was held back (reach.py): their accounts and orphans only
-            accounts, reconciled = planning.only_users(accounts, reconciled, ledger, params['replan_users'])
+            accounts, reconciled = planning.only_users(accounts, reconciled, ledger, params['replan_users'],
+                                                       params['replan_exclude'])
         decisions, groups = planning.plan(client, accounts, ledger, reconciled,
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'],
@@ -555,6 +562,7 @@ def main():
         force=dict(type='bool', default=False),
         shard=dict(type='str', default=''),
         replan_users=dict(type='list', elements='str', default=[]),
+        replan_exclude=dict(type='list', elements='str', default=[], no_log=False),
         groups=dict(type='list', elements='dict', default=[], options=dict(
             group=dict(type='str', required=True),
             keys=dict(type='list', elements='str', required=True, no_log=False),

@@ -101,7 +101,8 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
     every_group = list(groups)
     if found['replan_users']:  # replan.yml
         store.settle(found['replan_records'], False)
-        mine, rec = planning.only_users(listed, reconciled, ledger, found['replan_users'])
+        sent = [k for o in outcomes if o['state'] != reach_mod.HELD_BACK for k in o['keys']]
+        mine, rec = planning.only_users(listed, reconciled, ledger, found['replan_users'], sent)
         decisions2, groups2 = planning.plan(world, mine, ledger, rec, **dict(settings, sync_groups=world.sync_groups()))
         store.pending(groups2)
         outcomes2 = rotation.apply(world, groups2, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1,
@@ -237,3 +238,20 @@ def test_a_member_nobody_listed_whose_source_name_cannot_be_keyed_stops_the_chan
     world.on_send = lambda: setattr(world, 'sync', [['LDAP', name]])
     outcomes, rows = run_role(world, store, ledger_path, [{'source_name': 'LDAP', 'user_name': 'svc'}])
     assert outcomes[0].get('beyond') and rows['LDAP/svc']['status'] == 'unknown'
+
+
+def test_planning_again_leaves_the_changes_already_sent_alone(ledger_path):
+    """The identity also has an account outside the group, due and sent in the first pass: it is not planned twice."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    world.add('svc', 'AD')
+    rows = accounts() + [{'source_name': 'AD', 'user_name': 'svc', 'max_age_days': 0}]
+    run_role(world, store, ledger_path, rows)
+    world.sent = []
+    due = [dict(r, max_age_days=0) if r['source_name'] in ('LDAP', 'AD') else r for r in rows]
+
+    def edit():
+        world.sync = [list(THREE)]
+    outcomes, report = run_role(world, store, ledger_path, due, between=edit)
+    assert sorted(s[1] for s in world.sent) == ['AD', 'LDAP'] and len(outcomes) == 2
+    assert store.entries['AD/svc'] == {'current': world.live[('svc', 'AD', 'svc@AD')]}
+    assert differs(world, store) == [] and all(r['status'] == 'rotated' for r in report.values()), report
