@@ -9,7 +9,14 @@ Internal to the sailpoint_isc.passwords collection; may change without notice.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import unicodedata
+
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
+
+# A key is source/user#account_id: a '/' in the source name or a '#' in the user name would make two accounts
+# one key (or a key parse back wrong), so such names are refused rather than guessed at.
+RESERVED = {'source_name': '/', 'user_name': '#'}
 
 
 def account_key(source_name, user_name, account_id=None):
@@ -53,3 +60,74 @@ def pick_account(accounts, wanted=None, where='the identity', trust_unlisted=Tru
         raise IscError('%s has %d accounts on the source: %s; set account_id to choose one'
                        % (where, len(accounts), listing))
     return accounts[0].get('account_id'), accounts[0].get('account_name')
+
+
+def _control(text):
+    """The first character of text that no report, log line or XML file can carry as it is, or None."""
+    for char in text or '':
+        if unicodedata.category(char) in ('Cc', 'Cs', 'Zl', 'Zp') or char in u'\ufffe\uffff':
+            return char
+    return None
+
+
+def unkeyable_source(name):
+    """Whether a source name ISC reports (a sync group's member nobody listed) cannot be part of a key."""
+    return RESERVED['source_name'] in name or _control(name) is not None
+
+
+def check_names(accounts):
+    """Refuse names that would make keys ambiguous or reports invalid, naming the row (accounts[i]).
+
+    A control character in any name; a '/' in a source name or a '#' in a user name (the key separators);
+    two spellings of one name that differ only in case (ISC's names do not tell 'svc' from 'SVC', the
+    ledger and the store would keep two keys for one account)."""
+    problems, spelled = [], {}
+    for index, acct in enumerate(accounts):
+        for field in ('source_name', 'user_name', 'account_id'):
+            value = acct.get(field)
+            if not isinstance(value, str):
+                continue
+            bad = _control(value)
+            if bad is not None:
+                problems.append('accounts[%d]: %s %s holds the control character U+%04X; give the name as ISC spells it'
+                                % (index, field, ascii(value), ord(bad)))
+            elif RESERVED.get(field, '') and RESERVED[field] in value:
+                problems.append("accounts[%d]: %s %r holds '%s', which separates the parts of an account key "
+                                "(source/user#account_id); such accounts cannot be rotated by the role: use "
+                                "sailpoint_isc.passwords.isc_set_password for them" % (index, field, value, RESERVED[field]))
+            elif field != 'account_id':
+                first = spelled.setdefault((field, value.casefold()), (index, value))
+                if first[1] != value:
+                    problems.append('accounts[%d]: %s %r and accounts[%d] %r differ only in case; ISC treats them as one, '
+                                    'so spell it one way in every row' % (index, field, value, first[0], first[1]))
+    if problems:
+        raise RotationError('; '.join(problems[:10]) + ('; and %d more' % (len(problems) - 10) if len(problems) > 10 else ''))
+
+
+def _setting(acct, name, default):
+    value = acct.get(name)
+    return default if value is None else value
+
+
+def with_defaults(accounts, max_age_days, password_length, exclude_chars):
+    """Fill per-account settings from the defaults; refuse an account listed twice or a name check_names refuses."""
+    seen, out, dupes = set(), [], []
+    for index, acct in enumerate(accounts):
+        for field in ('source_name', 'user_name'):
+            if not (acct.get(field) or '').strip():
+                raise RotationError('accounts[%d]: %s is empty; give the %s as ISC spells it'
+                                    % (index, field, 'source display name' if field == 'source_name' else 'user name'))
+    check_names(accounts)
+    for acct in accounts:
+        key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
+        if key in seen:
+            dupes.append(key)
+        seen.add(key)
+        # an explicit 0 is a setting (rotate at every run / the policy's own length), not "unset"
+        out.append(dict(acct, max_age_days=_setting(acct, 'max_age_days', max_age_days),
+                        password_length=_setting(acct, 'password_length', password_length) or None,
+                        exclude_chars=(exclude_chars or '') + (acct.get('exclude_chars') or '')))
+    if dupes:
+        raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
+                            'once per run)' % ', '.join(sorted(set(dupes))))
+    return out

@@ -95,6 +95,8 @@ class Ledger:
                              sources=event.get('sources') or [])
                 if (event.get('names') or {}).get(key):
                     entry['names'] = event['names'][key]
+                if (event.get('key_sources') or {}).get(key):
+                    entry['source_id'] = event['key_sources'][key]  # the source of its account: did the change reach it
             elif kind == 'submitted':
                 entry.update(state='pending', request_id=event['request_id'], submitted_at=event['at'])
             elif kind == 'unknown':

@@ -15,35 +15,13 @@ import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod, settlement
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, pick_account
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError, parse_iso, utcnow
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import accounts as accounts_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import parse_iso, utcnow
 
-
-def _setting(acct, name, default):
-    value = acct.get(name)
-    return default if value is None else value
-
-
-def with_defaults(accounts, max_age_days, password_length, exclude_chars):
-    """Fill per-account settings from the defaults; refuse an account listed twice."""
-    seen, out, dupes = set(), [], []
-    for index, acct in enumerate(accounts):
-        for field in ('source_name', 'user_name'):
-            if not (acct.get(field) or '').strip():
-                raise RotationError('accounts[%d]: %s is empty; give the %s as ISC spells it'
-                                    % (index, field, 'source display name' if field == 'source_name' else 'user name'))
-        key = account_key(acct['source_name'], acct['user_name'], acct.get('account_id'))
-        if key in seen:
-            dupes.append(key)
-        seen.add(key)
-        # an explicit 0 is a setting (rotate at every run / the policy's own length), not "unset"
-        out.append(dict(acct, max_age_days=_setting(acct, 'max_age_days', max_age_days),
-                        password_length=_setting(acct, 'password_length', password_length) or None,
-                        exclude_chars=(exclude_chars or '') + (acct.get('exclude_chars') or '')))
-    if dupes:
-        raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
-                            'once per run)' % ', '.join(sorted(set(dupes))))
-    return out
+# the accounts list's settings and name checks live in accounts.py
+with_defaults = accounts_mod.with_defaults
+check_names = accounts_mod.check_names
 
 
 def _due(entry, max_age_days, force, now):
@@ -97,6 +75,15 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     if quiet:
         decisions = _in_account_order(decisions + [_not_due(acct, ledger) for acct in quiet], accounts)
     return decisions, groups
+
+
+def only_users(accounts, reconciled, ledger, users, exclude=()):
+    """(accounts, reconciled) restricted to the identities ``users``, without the keys ``exclude`` (changes already
+    sent this run): planning them again leaves the others alone."""
+    users, exclude = set(users), set(exclude)
+    orphans = [k for k in reconciled.get('orphans', ()) if (ledger.entry(k).get('names') or parse_key(k))[1] in users
+               and k not in exclude]
+    return [a for a in accounts if a['user_name'] in users and _key_of(a) not in exclude], dict(reconciled, orphans=orphans)
 
 
 def _key_of(acct):
@@ -240,6 +227,10 @@ def _sync_group_members(gid, sync, acct, infos, source_names, naming_error, list
         found = infos.get((acct['user_name'], name))
         if found is None or _no_account(found):
             continue  # the identity has no account there (listed, it has its own row: failed, or retired)
+        if accounts_mod.unkeyable_source(name):
+            meta['problem'] = ('source %s of password sync group %r is named %s, which no account key can name '
+                               '(a \'/\' or a control character); rotate this identity by hand' % (sid, sync.get('name'), ascii(name)))
+            continue
         if isinstance(found, IscError):
             meta['problem'] = ('%s/%s shares this password (sync group %r) and could not be read: %s'
                                % (name, acct['user_name'], sync.get('name'), found))
@@ -366,7 +357,8 @@ def _build_group(gid, members, meta, action, pending_passwords, pending_attempts
              'public_key': info.get('publicKey'), 'reuse_pending': action == 'resubmit',
              'sources': sorted(set(meta['sources'] or [info.get('sourceId')])),
              'names': dict((m['key'], [m['acct']['source_name'], m['acct']['user_name'], m['acct'].get('account_id')])
-                           for m in members)}
+                           for m in members),
+             'key_sources': dict((m['key'], m['info'].get('sourceId')) for m in members)}
     unsettled = [k for k in keys if k in store_pending and k not in settled_now]
     if action == 'resubmit':
         holders = [k for k in keys if k in pending_passwords or k in unsettled]

@@ -12,7 +12,8 @@ __metaclass__ = type
 import collections
 import json
 import os
-from xml.sax.saxutils import quoteattr, escape
+import re
+from xml.sax.saxutils import quoteattr as _quoteattr, escape as _escape
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
@@ -29,6 +30,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         for key in item['keys']:
             audit[key] = {'request_id': item.get('request_id'), 'seconds': item.get('seconds')}
     for item in reconciled.get('finished', []):
+        _missed_rows(item, 'earlier change %s FINISHED' % item['request_id'], by_key)
         for key in item['keys']:
             by_key[key] = ('rotated', 'earlier change confirmed FINISHED (%s)' % item['request_id'])
             if item.get('beyond'):
@@ -46,7 +48,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
                 by_key[key] = ('pending', 'earlier change %s still %s at ISC; its password stays pending and a later '
                                'run settles it' % (item['request_id'], item.get('state') or 'IN_PROGRESS'))
     for outcome in outcomes:
-        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed',
+        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed', 'REPLAN': 'failed',
                   'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
         detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
         if outcome.get('errors'):
@@ -60,7 +62,10 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
                        'record' % ', '.join(outcome['beyond']))
         for key in outcome['keys']:
-            by_key[key] = (status, detail)
+            by_key[key] = (status, detail + ('; not planned for it: its source joined the password sync group after the '
+                                             'plan, the change reached it and the store holds its password'
+                                             if key in (outcome.get('reached') or {}) else ''))
+        _missed_rows(outcome, detail, by_key)
     for failure in verify_failures or ():
         # ISC set the password (it is current in the store) but the target did not accept it.
         by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
@@ -97,6 +102,17 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
                          **_audit_fields(audit.get(key))))
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
+
+
+def _missed_rows(item, detail, by_key):
+    """Rows of the planned keys a change did not reach (their source left its password sync group in between)."""
+    for key in item.get('missed') or ():
+        if item.get('resend'):
+            by_key[key] = ('unknown', '%s; its source left the password sync group before the change was applied: the '
+                                      're-sent password stays pending and a later run sends it to this account' % detail)
+        else:
+            by_key[key] = ('skipped', '%s; its source left the password sync group before the change was applied: ISC '
+                                      'did not change it, it keeps its current password' % detail)
 
 
 def _audit_fields(found):
@@ -166,6 +182,24 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None, r
         if keep_runs:
             write_atomic(_run_copy(path, stamp), text, 0o644)
             _prune(path, keep_runs)
+
+
+# characters XML 1.0 cannot carry, not even as a character reference
+_NOT_XML = re.compile(u'[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
+def _xml_safe(text):
+    """text with every character XML 1.0 forbids written as a visible escape (\\x07), so the file always parses."""
+    return _NOT_XML.sub(lambda m: '\\x%02x' % ord(m.group()) if ord(m.group()) < 256 else '\\u%04x' % ord(m.group()),
+                        '%s' % (text,))
+
+
+def quoteattr(text):
+    return _quoteattr(_xml_safe(text))
+
+
+def escape(text):
+    return _escape(_xml_safe(text))
 
 
 def _junit(rows, elapsed):

@@ -26,6 +26,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_poo
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, referenced_object_missing
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.reach import HELD_BACK, HeldBack, split_finished
 
 # --------------------------------------------------------------------------- reconcile
 
@@ -66,7 +67,7 @@ def reconcile(client, ledger, store_pending, workers=4):
             abandoned.append(key)  # ledger says pending, store holds nothing: the attempt never escrowed
     rids = list(by_request)
     results = client.map(client.password_change_status, rids, workers=workers)
-    finished, failed, waiting = [], [], []
+    finished, failed, waiting, missed_records = [], [], [], []
     for rid, result in zip(rids, results):
         members = by_request[rid]
         entry = ledger.entry(members[0])
@@ -90,6 +91,19 @@ def reconcile(client, ledger, store_pending, workers=4):
         if beyond:
             item['beyond'] = beyond
         if state == 'FINISHED':
+            # settled against what ISC applied (reach.py): a key the change missed is not committed, and a change
+            # that reached accounts beyond the plan is sent again with its escrowed password to its group as it is
+            resend_all, left_out = split_finished(item, ledger, store_pending)
+            if resend_all:
+                orphans.update(k for k in members if k in store_pending)
+                continue
+            for key in left_out:
+                if ledger.entry(key).get('resend') and key in store_pending:
+                    orphans.add(key)  # its first sending may have set it: settled on its own, by sending it again
+                else:
+                    abandoned.append(key)  # ISC did not change it: it keeps its current password
+            missed_records.append({'attempt': attempt, 'keys': [k for k in left_out if k not in orphans
+                                                                and store_pending.get(k) == attempt]})
             finished.append(item)
         elif state == 'FAILED' and may_be_live(item['source_ids'], entry.get('sources'), entry.get('resend')):
             # the password may already be on a source: keep it and send the same one again
@@ -102,7 +116,7 @@ def reconcile(client, ledger, store_pending, workers=4):
     return {'finished': finished, 'failed': failed, 'waiting': waiting,
             'orphans': sorted(orphans), 'abandoned': sorted(abandoned),
             'commit_records': store_records(finished, store_pending),
-            'discard_records': store_records(failed, store_pending)}
+            'discard_records': store_records(failed, store_pending) + [r for r in missed_records if r['keys']]}
 
 
 def store_records(items, store_pending=None):
@@ -135,7 +149,7 @@ def reached_beyond(source_ids, planned_sources):
 # --------------------------------------------------------------------------- apply
 
 def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
-          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0):
+          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None):
     """Submit every group's change and poll them all until terminal or wait_timeout.
 
     One scheduler feeds a small thread pool: a status poll that is due goes first, otherwise the
@@ -148,6 +162,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     ``batch_size``, the changes of one identity go through one client (Assignment), a change is polled
     through the client that submitted it, and a client that fails authentication is taken out: what it had
     not sent goes to the others (a refused request changed nothing); with none left, it is REJECTED.
+    ``reach`` (reach.ReachCheck) re-reads the sync groups right before a change is sent; a change whose reach is
+    no longer the planned one is not sent (state reach.HELD_BACK) and is planned again by the role.
     """
     pool = as_pool(client)
     first_poll = poll_interval if first_poll is None else first_poll
@@ -175,9 +191,12 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
 
     def submit(lane, group):
         submitted_at[group['group']] = clock()
+        why = reach.held_back(group) if reach is not None else None
+        if why:
+            raise HeldBack(why)  # nothing sent, nothing journalled: the role plans it again
         ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                       resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
-                      names=group.get('names') or {})
+                      names=group.get('names') or {}, key_sources=group.get('key_sources') or {})
         encrypted = encrypt_password(group['public_key'], group['password'])
         return pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
                                                group['public_key_id'], encrypted)
@@ -246,7 +265,9 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                 error = future.exception()
                 now = clock()
                 if kind == 'submit':
-                    if is_auth_failure(error):
+                    if isinstance(error, HeldBack):
+                        settle(group, state=HELD_BACK, request_id=None, errors=[str(error)])
+                    elif is_auth_failure(error):
                         # refused before it could change anything: another client sends it
                         work.give_back(lane, group)
                         take_out(lane, error)

@@ -60,6 +60,24 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  release_only:
+    description:
+      - Write only the part of the change that frees sources for other groups, so that a source can move from
+        one group to another whatever the order of the writes (removals before additions).
+      - With V(true) the group keeps those of its current sources that O(sources) declares, plus the declared
+        sources no other group holds now; it is written only when that leaves at least two sources. Nothing is
+        created or deleted and the policy is not changed. Run the task again without it to finish the change.
+      - The playbook C(sailpoint_isc.passwords.password_config) runs every sync group of its file this way
+        first (after the deletions), then as declared.
+    type: bool
+    default: false
+  declared_groups:
+    description:
+      - The sync groups of the same configuration, by name, with the sources each declares (null for a group
+        declared V(absent)). Used in check mode only, where a source another group holds now but no longer declares is taken
+        as given up (the real run gives it up first, with O(release_only)), so the review of a move between groups
+        shows the change instead of failing.
+    type: dict
 seealso:
   - module: sailpoint_isc.passwords.isc_password_sync_group_info
   - module: sailpoint_isc.passwords.isc_set_password
@@ -160,13 +178,20 @@ def by_name(groups, name):
     return named[0] if named else None
 
 
-def check_membership(client, groups, current, wanted_ids):
-    """Fail before sending when a wanted source is already in another group (ISC keeps a source in one)."""
+def check_membership(client, groups, current, wanted_ids, released=None):
+    """Fail before sending when a wanted source is already in another group (ISC keeps a source in one).
+
+    released: {group name: source ids it declares, or None when declared absent} (check mode): a source such a
+    group holds and no longer declares is given up before this group is written."""
     mine = current.get('id') if current else None
+    released = released or {}
     for group in groups:
         if group.get('id') == mine:
             continue
-        taken = [i for i in wanted_ids if i in (group.get('sourceIds') or ())]
+        keeps = group.get('sourceIds') or ()
+        if group.get('name') in released:  # declared by the same configuration: it keeps only what it declares
+            keeps = [i for i in keeps if i in (released[group['name']] or ())]
+        taken = [i for i in wanted_ids if i in keeps]
         if taken:
             names = pc.source_names(client, taken)
             raise IscError('sources: %s %s already in the %s %r, and a source can be in one group only: '
@@ -199,11 +224,36 @@ def check_input(module):
         module.fail_json(msg='sources holds an empty entry: give each source by name or id')
 
 
+def releasing(client, groups, current, wanted_ids):
+    """The sources of ``current`` after its removals alone: those it keeps, plus the wanted ones no other group
+    holds; None when nothing would be freed or fewer than two sources would remain (ISC needs two)."""
+    held = set(i for g in groups if g.get('id') != current.get('id') for i in g.get('sourceIds') or ())
+    have = list(current.get('sourceIds') or ())
+    kept = [i for i in have if i in wanted_ids] + [i for i in wanted_ids if i not in have and i not in held]
+    if set(kept) == set(have) or len(set(kept)) < 2:
+        return None
+    return kept
+
+
 def run(module, client):
     p = module.params
     groups = pc.list_all(client, OP_SYNC_GROUPS)
     current = by_name(groups, p['name'])
     header = '%s %s' % (KIND, p['name'])
+    if p['release_only']:
+        if p['state'] == 'absent' or current is None or p['sources'] is None:
+            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0] if current else {})
+        kept = releasing(client, groups, current, pc.source_ids(client, p['sources'], 'sources'))
+        if kept is None:
+            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0])
+        wanted = {'sourceIds': kept}
+        changed = pc.changes(wanted, current)
+        result = dict(current, **wanted)
+        if not module.check_mode:
+            body = pc.merged(current, wanted, read_only=pc.SYNC_GROUP_READ_ONLY)
+            result = client.call_json(OP_SYNC_GROUP, 'PUT', current['id'], json_body=body, shape=dict) or result
+        out = dict(changed=True, sync_group=pc.sync_group_views(client, [result])[0], diff=pc.diff(changed, header))
+        return out
 
     if p['state'] == 'absent':
         if current is None:
@@ -222,7 +272,11 @@ def run(module, client):
     policies = pc.list_all(client, OP_POLICIES)
     wanted = wanted_fields(module, client, policies)
     if 'sourceIds' in wanted:
-        check_membership(client, groups, current, wanted['sourceIds'])
+        released = None
+        if module.check_mode and p['declared_groups']:
+            released = dict((name, None if sources is None else pc.source_ids(client, sources, 'declared_groups'))
+                            for name, sources in p['declared_groups'].items() if name != p['name'])
+        check_membership(client, groups, current, wanted['sourceIds'], released)
 
     if current is None:
         body = dict(name=p['name'], **wanted)
@@ -254,6 +308,8 @@ def main():
             password_policy=dict(type='str', no_log=False),  # a policy's name, no secret
             sources=dict(type='list', elements='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
+            release_only=dict(type='bool', default=False),
+            declared_groups=dict(type='dict'),
         ),
         supports_check_mode=True,
     )

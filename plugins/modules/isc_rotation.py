@@ -115,6 +115,20 @@ options:
         C(service_account_rotation_state_dir)); the role sets it as C(service_account_rotation_shard).
     type: str
     default: ''
+  replan_users:
+    description:
+      - Plan only the accounts of these identities (user names), and only their escrowed passwords to re-send
+        (O(phase=plan)). The role passes the C(replan_users) result of the apply phase, whose changes were held back
+        because their password sync group changed after the plan.
+    type: list
+    elements: str
+    default: []
+  replan_exclude:
+    description:
+      - Account keys left out of O(replan_users) (O(phase=plan)), the keys of the changes this run already sent.
+    type: list
+    elements: str
+    default: []
   groups:
     description: The C(groups) result of the plan phase (O(phase=apply)).
     type: list
@@ -170,6 +184,12 @@ options:
         default: []
       names:
         description: Per account key, its source name, user name and account id (kept in the ledger).
+        type: dict
+        default: {}
+      key_sources:
+        description:
+          - Per account key, the source id of its account, to tell which accounts a change reached once ISC reports
+            the sources it applied (C(sourceIds)); kept in the ledger.
         type: dict
         default: {}
       password:
@@ -371,7 +391,9 @@ outcomes:
   description:
     - Per group, the final state, request id and errors. V(FINISHED) is committed; V(FAILED) and V(REJECTED)
       are discarded (only when the password can never have reached a source); V(IN_PROGRESS),
-      V(STATUS_UNKNOWN) and V(UNKNOWN) stay pending for the next run.
+      V(STATUS_UNKNOWN) and V(UNKNOWN) stay pending for the next run; V(REPLAN) was not sent (its sync group
+      changed after the plan).
+    - C(missed) lists planned keys the change did not reach, C(reached) the keys it reached beyond the plan.
   returned: when O(phase=apply)
   type: list
   elements: dict
@@ -381,7 +403,29 @@ commit_records:
   type: list
   elements: dict
 discard_records:
-  description: Store discards for the changes whose password can never have reached a source.
+  description:
+    - Store discards for the changes whose password can never have reached a source, and for the planned accounts
+      a change did not reach because their source left its password sync group before the change was applied.
+  returned: when O(phase=apply)
+  type: list
+  elements: dict
+reach_escrow:
+  description:
+    - Accounts a change reached beyond the plan (their source joined its password sync group after the sync groups
+      were last read), as C(group), C(attempt) and C(keys). The role escrows that group's password as pending for
+      them before it commits; C(commit_records) already names them.
+  returned: when O(phase=apply)
+  type: list
+  elements: dict
+replan_users:
+  description:
+    - Identities (user names) whose change was not sent because its password sync group changed after the plan
+      (outcome state V(REPLAN)); the role plans them again, once, with the groups as they are now.
+  returned: when O(phase=apply)
+  type: list
+  elements: str
+replan_records:
+  description: Store discards for the changes held back (never sent), as C(attempt) and C(keys).
   returned: when O(phase=apply)
   type: list
   elements: dict
@@ -429,6 +473,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 
 
@@ -478,9 +523,16 @@ def run_phase(module):
         # without the sync groups accounts that share a password would get different ones; api.py's table
         # says which API versions serve them (today every one). Read only when some account is queried.
         sync_groups = client.list_password_sync_groups if serves(client.api_version, OP_SYNC_GROUPS) else None
+        # names that would make keys ambiguous are refused in the whole list (row numbers as the user wrote them,
+        # and two spellings of one identity may fall into different shards)
+        planning.check_names(params['accounts'])
         # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
         accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
+        if params['replan_users']:
+            # planning again the identities whose change was held back (reach.py): their accounts and orphans only
+            accounts, reconciled = planning.only_users(accounts, reconciled, ledger, params['replan_users'],
+                                                       params['replan_exclude'])
         decisions, groups = planning.plan(client, accounts, ledger, reconciled,
                                           force=params['force'], sync_groups=sync_groups,
                                           pending_passwords=params['pending_passwords'],
@@ -502,15 +554,20 @@ def run_phase(module):
             return dict(changed=bool(params['groups']), outcomes=[], commit_records=[], discard_records=[])
         # progress.log beside the ledger, and live in the job log with the rotation_progress callback
         progress = ProgressLog(params['ledger_path'])
+        # the sync groups are read again right before each change is sent (reach.py); a change whose reach moved
+        # since the plan is held back, and the role plans its identity again
+        check = reach_mod.ReachCheck(client.list_password_sync_groups) if serves(client.api_version, OP_SYNC_GROUPS) else None
         try:
             outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                       poll_interval=params['poll_interval'], workers=params['workers'],
-                                      batch_size=params['batch_size'], progress=progress)
+                                      batch_size=params['batch_size'], progress=progress, reach=check)
         finally:
             progress.close()
+        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger)  # before the records: it moves keys
         commits, discards = rotation.outcome_records(outcomes)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
-                      discard_records=discards)
+                      discard_records=discards + reached['discard_records'], reach_escrow=reached['reach_escrow'],
+                      replan_users=reached['replan_users'], replan_records=reached['replan_records'])
     result['stats'] = dict(client.stats)
     result['failed_clients'] = dict(client.failed)
     return result
@@ -537,6 +594,8 @@ def main():
         exclude_chars=dict(type='str', default=''),
         force=dict(type='bool', default=False),
         shard=dict(type='str', default=''),
+        replan_users=dict(type='list', elements='str', default=[]),
+        replan_exclude=dict(type='list', elements='str', default=[], no_log=False),
         groups=dict(type='list', elements='dict', default=[], options=dict(
             group=dict(type='str', required=True),
             keys=dict(type='list', elements='str', required=True, no_log=False),
@@ -550,6 +609,7 @@ def main():
             supersedes=dict(type='str'),
             sources=dict(type='list', elements='str', default=[]),
             names=dict(type='dict', default={}),
+            key_sources=dict(type='dict', default={}, no_log=False),
             password=dict(type='str', required=True, no_log=True),
         )),
         pending_passwords=dict(type='dict', default={}, no_log=True),

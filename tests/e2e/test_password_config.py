@@ -197,3 +197,30 @@ def test_an_api_client_is_told_to_use_a_personal_access_token(workdir, ansible):
     assert 'personal access token (PAT) of an ORG_ADMIN' in result.stdout, result.stdout
     assert 'New' not in [p['name'] for p in config_of(ansible.simulator)['policies']]
     assert 'demo-client-secret' not in result.stdout + result.stderr
+
+
+# Issue 22 item 12: a source moves from one sync group to another. ISC keeps a source in one group at a time, so
+# the group that gives it up must be written before the group that takes it, whatever the order of the file.
+MOVE = [{'name': 'Kerberos Sync', 'password_policy': 'Unix Password Sync', 'sources': ['Unix-Kerberos', 'Oracle-DB']},
+        {'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-LDAP']}]
+
+
+@pytest.mark.parametrize('order', ['taker first', 'giver first'])
+def test_a_source_moves_between_sync_groups_whatever_the_file_order(workdir, ansible, order):
+    groups = MOVE if order == 'taker first' else MOVE[::-1]
+    path = write(workdir, 'move.yml', {'isc_password_config': {'password_sync_groups': groups}})
+    before = config_of(ansible.simulator)
+    review = ansible.run(APPLY, {'password_config_file': path}, env=PAT, check=True, diff=True)
+    assert review.returncode == 0, review.stdout + review.stderr  # the review shows the move, writes nothing
+    assert config_of(ansible.simulator) == before and 'Kerberos Sync' in review.stdout
+    first = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
+    assert first.returncode == 0, first.stdout + first.stderr
+    config = config_of(ansible.simulator)
+    ids = {}
+    for account in ansible.simulator.call('GET', '/__sim/accounts')['accounts']:
+        ids[account['sourceName']] = account['sourceId']
+    members = dict((g['name'], sorted(g['sourceIds'])) for g in config['syncGroups'])
+    assert members == {'Kerberos Sync': sorted([ids['Unix-Kerberos'], ids['Oracle-DB']]),
+                       'Unix Password Sync': sorted([ids['Unix-LDAP'], ids['Corp-LDAP']])}, members
+    again = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
+    assert recap(again) == (0, 0), again.stdout  # a re-run changes nothing

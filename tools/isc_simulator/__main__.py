@@ -55,6 +55,8 @@ def parse_args(argv=None):
                         help='a failing sync-group member: others still change (partial, default) or none do')
     parser.add_argument('--unknown-request-status', type=int, choices=(404, 400), default=404,
                         help='status read of an unknown or forgotten request id: 404 (default) or 400 = 400.1.404')
+    parser.add_argument('--sync-fanout', choices=('submit', 'completion'), default='submit',
+                        help='when a change reads its sync group: when set-password is accepted, or when it completes')
     parser.add_argument('--log-requests', action='store_true', help='write an access log to stderr')
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -72,7 +74,7 @@ def main(argv=None):
                         key_grace=args.key_grace, policy_rejection=args.policy_rejection,
                         unknown_object_status=args.unknown_object_status, pat_query_info=args.pat_query_info,
                         sync_failure=args.sync_failure, log_requests=args.log_requests,
-                        unknown_request_status=args.unknown_request_status)
+                        unknown_request_status=args.unknown_request_status, sync_fanout=args.sync_fanout)
         base_url = sim.start()
     except (OSError, ValueError) as exc:
         sys.stderr.write('isc simulator: %s\n' % exc)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit, unquote
 
 from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
+from .triggers import Triggers
 from .seed import load_seed
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
 
@@ -158,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply, operation=None):
         sim = self.server.sim
+        due, self.sim_after = getattr(self, 'sim_after', None), None
+        if due:
+            sim.triggers.fire(due, 'after', sim.state)  # the operation ran; its answer is not sent yet
         if operation:
             sim.state.count(operation, reply.status, getattr(self, 'sim_client_id', None))
         headers = {'SLPT-Request-ID': uuid.uuid4().hex,
@@ -241,6 +245,7 @@ class Handler(BaseHTTPRequestHandler):
         settings = state.settings
         faults = sim.faults.settings(operation)
         self.sim_client_id = None  # the API client a request is counted for (counters' "clients")
+        self.sim_after = None  # triggers to fire once the operation has run
         delay = settings.latency + faults.get('latency', 0.0)
         if faults.get('latency_jitter'):
             delay += sim.faults.uniform(faults['latency_jitter'])
@@ -271,6 +276,9 @@ class Handler(BaseHTTPRequestHandler):
         if sim.faults.roll(faults.get('error_rate')):
             self._send(self._server_error(faults), operation)
             return
+        due = sim.triggers.hit(operation)  # moments a test chose (triggers.py): a sync group changes now
+        sim.triggers.fire(due, 'before', state)
+        self.sim_after = due
         if operation == 'token':
             self._send(self._token(query, body), operation)
             return
@@ -383,6 +391,11 @@ class Handler(BaseHTTPRequestHandler):
             elif key == ('PUT', '/__sim/faults'):
                 sim.faults.replace(data or {})
                 reply = Reply(200, sim.faults.snapshot())
+            elif key == ('GET', '/__sim/triggers'):
+                reply = Reply(200, sim.triggers.snapshot())
+            elif key == ('PUT', '/__sim/triggers'):
+                sim.triggers.replace(data)
+                reply = Reply(200, sim.triggers.snapshot())
             elif key == ('GET', '/__sim/config'):
                 reply = Reply(200, state.settings.as_dict())
             elif key in (('PUT', '/__sim/config'), ('PATCH', '/__sim/config')):
@@ -447,7 +460,7 @@ class Simulator:
                  latency=0.0, faults=None, time_scale=1.0, tls_cert=None, tls_key=None, port=0, host='127.0.0.1',
                  fleet_size=0, idle_exit=None, key_grace=600, policy_rejection='async', unknown_object_status=400,
                  pat_query_info='forbid', sync_failure='partial', seed_data=None, log_requests=False,
-                 unknown_request_status=404):
+                 unknown_request_status=404, sync_fanout='submit'):
         self.host = host
         self.port = port
         self.tls = bool(tls_cert)
@@ -459,12 +472,13 @@ class Simulator:
                             completion_delay=completion_delay, latency=latency, time_scale=time_scale, key_grace=key_grace,
                             policy_rejection=policy_rejection, unknown_object_status=unknown_object_status,
                             pat_query_info=pat_query_info, sync_failure=sync_failure,
-                            unknown_request_status=unknown_request_status)
+                            unknown_request_status=unknown_request_status, sync_fanout=sync_fanout)
         self._initial_settings = settings.as_dict()
         if isinstance(faults, (str, os.PathLike)):
             faults = load_faults_file(faults)
         self._initial_faults = validate_faults(faults)
         self.faults = Faults(self._initial_faults)
+        self.triggers = Triggers()
         self.state = SimState(seed_data if seed_data is not None else load_seed(seed_path), settings, fleet_size)
         self.started = time.time()
         self._server = None
@@ -560,6 +574,7 @@ class Simulator:
         self.faults.replace(self._initial_faults)
         self.state.settings.update(self._initial_settings)
         self.state.limiter.reset()
+        self.triggers.reset()
         if state:
             self.state.reset_state()
 

@@ -33,6 +33,7 @@ CHOICES = {
     'unknown_request_status': (404, 400),
     'pat_query_info': ('forbid', 'allow'),
     'sync_failure': ('partial', 'atomic'),
+    'sync_fanout': ('submit', 'completion'),
 }
 NUMBERS = {  # name: (type, minimum)
     'token_ttl': (float, 0.001),
@@ -50,7 +51,7 @@ class Settings:
 
     def __init__(self, token_ttl=749, rate_limit=100, rate_window=10, completion_delay=1.0, latency=0.0,
                  time_scale=1.0, key_grace=600, policy_rejection='async', unknown_object_status=400,
-                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404):
+                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404, sync_fanout='submit'):
         self.token_ttl = token_ttl
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -63,6 +64,7 @@ class Settings:
         self.pat_query_info = pat_query_info
         self.sync_failure = sync_failure
         self.unknown_request_status = unknown_request_status
+        self.sync_fanout = sync_fanout
         self.update(self.as_dict())  # validate
 
     def as_dict(self):
@@ -180,6 +182,8 @@ class ChangeRequest:
         self.apply = []       # accounts that get the new password when the request ends
         self.new_hash = None
         self.stuck = False
+        self.origin = None    # (identity, source, account) named by the request: sync_fanout=completion reads its group then
+        self.failing = ()     # names of failing member sources (fail_sources)
 
     def status(self):
         return {'requestId': self.request_id, 'state': self.state, 'errors': list(self.errors),
@@ -250,6 +254,8 @@ class SimState:
         with self.lock:
             while self._pending and self._pending[0][0] <= now:
                 _due, _seq, req = heapq.heappop(self._pending)
+                if self.settings.sync_fanout == 'completion' and req.origin is not None:
+                    self._fan_out_now(req)
                 for account in req.apply:
                     account.password_hash = req.new_hash
                     account.last_changed = iso(req.due)
@@ -258,6 +264,29 @@ class SimState:
                 req.state = req.final_state
                 req.errors = list(req.final_errors)
                 req.new_hash = None
+
+    @staticmethod
+    def _members(source):
+        return list(source.sync_group.sources) if source.sync_group else [source]
+
+    @staticmethod
+    def _targets(ident, source, account, members):
+        targets = [account]
+        for member in members:
+            if member is not source:
+                targets.extend(ident.accounts.get(member.id, []))
+        return targets
+
+    def _fan_out_now(self, req):
+        """sync_fanout=completion: the change reaches the members of the named source's group as it is now."""
+        ident, source, account = req.origin
+        members = self._members(source)
+        req.source_ids = [m.id for m in members]
+        targets = self._targets(ident, source, account, members)
+        if req.final_state == 'FINISHED':
+            req.apply = targets
+        elif req.failing and self.settings.sync_failure == 'partial' and not req.stuck:
+            req.apply = [a for a in targets if a.source.name not in req.failing]
 
     # -- keys -------------------------------------------------------------------------------
     def rotate_key(self):
@@ -404,8 +433,7 @@ class SimState:
                                '(expected standard Base64 of RSA PKCS#1 v1.5 ciphertext of the UTF-8 password).',
                                '400.1.3 Illegal value'), None
         with self.lock:
-            group = source.sync_group
-            members = list(group.sources) if group else [source]
+            members = self._members(source)
             violations = (check_password(password, self.config.effective(source, ident))
                           + self.config.dictionary_violations(password, source, ident))
         if violations and self.settings.policy_rejection == 'submit':
@@ -417,11 +445,10 @@ class SimState:
             req = ChangeRequest(uuid.uuid4().hex, ident, [m.id for m in members], now)
             req.new_hash = sha256_hex(password)
             delay = self.settings.completion_delay
-            targets = [account]
-            for member in members:
-                if member is not source:
-                    targets.extend(ident.accounts.get(member.id, []))
+            targets = self._targets(ident, source, account, members)
+            req.origin = (ident, source, account)
             failing = [m.name for m in members if m.name in set(fail_sources)]
+            req.failing = tuple(failing)
             if violations:
                 req.final_state, req.final_errors = 'FAILED', violations
             elif stuck:

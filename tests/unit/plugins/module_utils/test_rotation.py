@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, planning, report as report_mod, rotation
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import (
+    accounts as accounts_mod, ledger as ledger_mod, planning, report as report_mod, rotation)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import validate, parse_policies
 
@@ -203,6 +204,49 @@ def test_only_due_identities_are_queried_and_their_sync_groups_stay_whole(ledger
 def test_duplicate_accounts_are_refused():
     with pytest.raises(ledger_mod.RotationError, match='listed more than once: src/u'):
         planning.with_defaults([{'source_name': 'src', 'user_name': 'u'}] * 2, 90, 0, '')
+
+
+# ---- names that make keys ambiguous or the JUnit report invalid (issue 22 item 8) ----------------------
+
+@pytest.mark.parametrize('rows, needle', [
+    ([{'source_name': 'Unix-LDAP', 'user_name': 'svc'}, {'source_name': 'Unix-Kerberos', 'user_name': 'SVC'}],
+     "accounts[1]: user_name 'SVC' and accounts[0] 'svc' differ only in case"),
+    ([{'source_name': 'AD', 'user_name': 'a'}, {'source_name': 'ad', 'user_name': 'b'}],
+     "accounts[1]: source_name 'ad' and accounts[0] 'AD' differ only in case"),
+    ([{'source_name': 'AD', 'user_name': 'ok'}, {'source_name': 'Corp/AD', 'user_name': 'svc'}],
+     "accounts[1]: source_name 'Corp/AD' holds '/'"),
+    ([{'source_name': 'AD', 'user_name': 'svc#2'}], "accounts[0]: user_name 'svc#2' holds '#'"),
+    ([{'source_name': 'AD', 'user_name': 'svc\x07'}], "accounts[0]: user_name 'svc\\x07' holds the control character U+0007"),
+    ([{'source_name': 'AD\u2028x', 'user_name': 'svc'}], "accounts[0]: source_name 'AD\\u2028x' holds the control character U+2028"),
+    ([{'source_name': 'AD', 'user_name': 'svc', 'account_id': 'CN=svc\n'}], "accounts[0]: account_id 'CN=svc\\n' holds the control"),
+])
+def test_names_that_make_keys_ambiguous_are_refused_naming_the_row(rows, needle):
+    with pytest.raises(ledger_mod.RotationError) as caught:
+        planning.with_defaults(rows, 90, 0, '')
+    assert needle in str(caught.value)
+
+
+def test_names_that_are_fine_pass():
+    rows = [{'source_name': 'AD #1', 'user_name': 'dom/svc', 'account_id': 'CN=svc/#,OU=x'},
+            {'source_name': 'AD #1', 'user_name': 'Svc-\u00e9'}, {'source_name': 'LDAP', 'user_name': 'dom/svc'}]
+    assert len(planning.with_defaults(rows, 90, 0, '')) == 3
+    for row in rows:  # every key parses back to its names
+        key = accounts_mod.account_key(row['source_name'], row['user_name'], row.get('account_id'))
+        assert accounts_mod.parse_key(key) == (row['source_name'], row['user_name'], row.get('account_id'))
+
+
+def test_junit_report_is_valid_xml_whatever_the_details_hold(tmp_path):
+    import xml.etree.ElementTree as ET
+    nasty = 'bell\x07 esc\x1b nul\x00 lone\udc80 nonchar\ufffe <&>"\' tab\tend'
+    rows = [{'account': 'AD/svc\x01', 'status': 'failed', 'detail': nasty, 'request_id': 'r\x02'},
+            {'account': 'AD/ok', 'status': 'skipped', 'detail': nasty},
+            {'account': 'AD/p', 'status': 'pending', 'detail': 'fine', 'request_id': 'r1'}]
+    report_mod.write_reports(rows, {'failed': 1, 'skipped': 1, 'pending': 1}, None, str(tmp_path / 'r.xml'))
+    tree = ET.parse(str(tmp_path / 'r.xml'))
+    cases = tree.getroot().findall('.//testcase')
+    assert [c.get('name') for c in cases] == ['AD/svc\\x01', 'AD/ok', 'AD/p']
+    failure = cases[0].find('failure').text
+    assert '\\x07' in failure and '\\x00' in failure and '\\udc80' in failure and '<&>"\'' in failure and '\t' in failure
 
 
 def test_failed_changes_count_attempts_and_park(ledger):

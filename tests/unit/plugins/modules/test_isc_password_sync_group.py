@@ -268,3 +268,59 @@ def test_info_keeps_unknown_policy_and_source_ids(capsys, monkeypatch):
     res, t = run({}, capsys, monkeypatch, t, main=isc_password_sync_group_info.main)
     assert res['sync_groups'][0]['password_policy'] == 'pol-gone'
     assert res['sync_groups'][0]['sources'] == ['Unix-LDAP', 'src-hidden']
+
+
+# ---- release_only: removals before additions (issue 22 item 12) -------------------------------------
+
+def _with_corp_group(tenant):
+    tenant.groups.append({'id': 'sg-corp', 'name': 'Corp Sync', 'passwordPolicyId': 'pol-strict',
+                          'sourceIds': ['src-ad', 'src-ora'], 'created': '2024-01-01T00:00:00Z',
+                          'modified': '2024-01-01T00:00:00Z'})
+    return tenant
+
+
+def test_release_only_gives_up_the_sources_no_longer_listed_and_takes_only_free_ones(capsys, monkeypatch):
+    t = _with_corp_group(FakeTenant())
+    # Unix gives up Unix-Kerberos, keeps Unix-LDAP, takes Corp-LDAP (free) but not Oracle-DB (held by Corp Sync)
+    res, t = run({'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-LDAP', 'Oracle-DB'],
+                  'release_only': True}, capsys, monkeypatch, t)
+    assert res['changed'], res
+    assert [c['method'] for c in t.writes()] == ['PUT']
+    assert t.groups[0]['sourceIds'] == ['src-ul', 'src-ldap'] and t.groups[0]['passwordPolicyId'] == 'pol-unix'
+    # the source it gave up can now join another group; the full write finishes the change
+    res, t = run({'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-LDAP'], 'release_only': True},
+                 capsys, monkeypatch, t)
+    assert not res['changed'] and len(t.writes()) == 1
+
+
+def test_release_only_never_leaves_fewer_than_two_sources_nor_creates(capsys, monkeypatch):
+    t = _with_corp_group(FakeTenant())
+    # only Unix-LDAP would remain (Corp-AD is held): no write, the full write later does it all
+    res, t = run({'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-AD'], 'release_only': True},
+                 capsys, monkeypatch, t)
+    assert not res['changed'] and t.writes() == []
+    res, t = run(dict(NEW, name='Brand New', release_only=True), capsys, monkeypatch, t)
+    assert not res['changed'] and t.writes() == [] and res['sync_group'] == {}
+
+
+def test_release_only_in_check_mode_sends_nothing(capsys, monkeypatch):
+    res, t = run({'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-LDAP'], 'release_only': True},
+                 capsys, monkeypatch, check_mode=True, diff=True)
+    assert res['changed'] and t.writes() == [] and t.groups[0]['sourceIds'] == ['src-ul', 'src-uk']
+    assert res['sync_group']['sources'] == ['Unix-LDAP', 'Corp-LDAP']
+
+
+def test_check_mode_review_of_a_move_takes_the_sources_other_declared_groups_give_up(capsys, monkeypatch):
+    move = {'name': 'Corp Sync', 'password_policy': 'Strict', 'sources': ['Unix-Kerberos', 'Oracle-DB']}
+    declared = {'Corp Sync': ['Unix-Kerberos', 'Oracle-DB'], 'Unix Password Sync': ['Unix-LDAP', 'Corp-LDAP']}
+    res, t = run(dict(move, declared_groups=declared), capsys, monkeypatch, check_mode=True)
+    assert res['changed'] and not res.get('failed') and t.writes() == []
+    # a group the configuration removes gives up all of its sources
+    res, t = run(dict(move, declared_groups={'Unix Password Sync': None}), capsys, monkeypatch, check_mode=True)
+    assert res['changed'] and not res.get('failed')
+    # a group that still declares the source keeps it; and outside check mode the tenant as it is decides
+    res, t = run(dict(move, declared_groups={'Unix Password Sync': ['Unix-LDAP', 'Unix-Kerberos']}), capsys, monkeypatch,
+                 check_mode=True)
+    assert res['failed'] and "'Unix-Kerberos' is already in the password sync group" in res['msg']
+    res, t = run(dict(move, declared_groups=declared), capsys, monkeypatch)
+    assert res['failed'] and t.writes() == []
