@@ -1,0 +1,103 @@
+"""Where a rotation keeps its state and how runs hand it on (issue 22, the operator side), through
+ansible-playbook against the simulator.
+
+- A --check run after a killed run takes over, writes and releases no lease, so the next real run takes
+  both leases over and settles what the killed run left (item 6).
+- service_account_rotation_lease_stale_after below three heartbeats is refused before anything is read or
+  written (item 10).
+- A rotation that changes nothing, and a --check run of it, report changed=0 (item 13).
+"""
+
+import os
+import re
+import subprocess
+import time
+
+import killer
+from conftest import PlaybookRunner
+from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
+from rotation_helpers import ROTATE, fleet, read_store, rotate_vars, unaccounted, write_accounts
+
+
+def recap_changed(stdout):
+    """changed= of localhost in the PLAY RECAP (one host, one recap line)."""
+    found = re.findall(r'^localhost\s+:.*?changed=(\d+)', stdout, re.MULTILINE)
+    assert len(found) == 1, stdout[-3000:]
+    return int(found[0])
+
+
+def snapshot(directory):
+    """Every lease and lock file of a state directory: name -> (bytes, mtime_ns)."""
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        if '.lease' in name or name.endswith('.lock') or name.endswith('.holder'):
+            path = os.path.join(directory, name)
+            with open(path, 'rb') as handle:
+                out[name] = (handle.read(), os.stat(path).st_mtime_ns)
+    return out
+
+
+def test_check_run_after_a_killed_run_leaves_the_leases_to_the_next_real_run(simulator_factory, workdir):
+    """Item 6: a run crashed mid-apply leaves the run lease and the store lease behind. A --check run reads
+    (and says a real run will settle that run), but takes over, writes and releases no lease: every lease
+    and lock file is left byte for byte as it was. The next real run takes both over (the store lease from
+    the run whose run lease it took over) and settles every account."""
+    simulator = simulator_factory('--completion-delay', '0.3', '--rate-limit', '20', '--rate-window', '1')
+    ansible = PlaybookRunner(workdir, simulator)
+    accounts = fleet(simulator, prefix='svc-app-')
+    values = rotate_vars(workdir, write_accounts(workdir, accounts), service_account_rotation_force=True)
+    progress = killer.Progress(simulator, workdir)
+    proc = killer.spawn(ansible.command(ROTATE, values), cwd=workdir, env=ansible.env(),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        killer.wait_for(killer.moment(progress, 'apply', k=3), timeout=120, proc=proc, what='3 set-passwords')
+    finally:
+        killer.crash(proc)
+    state = os.path.join(workdir, 'rotation')
+    before = snapshot(state)
+    assert {'ledger.json.lease', 'store.vault.lease'} <= set(before), sorted(before)
+    time.sleep(0.05)  # a rewrite of the same bytes would show in mtime_ns
+
+    check = ansible.run(ROTATE, dict(values, service_account_rotation_force=False), check=True)
+    assert check.returncode == 0, check.stdout[-4000:]
+    assert 'check run takes over nothing' in check.stdout + check.stderr, check.stdout[-4000:]
+    assert 'this run first settles what it left' not in check.stdout + check.stderr
+    assert snapshot(state) == before, 'the check run changed a lease or lock file'
+
+    final = ansible.run(ROTATE, dict(values, service_account_rotation_force=False))
+    assert final.returncode == 0, final.stdout[-4000:]
+    assert 'took over the lease' in final.stdout + final.stderr
+    assert not [name for name in os.listdir(state) if name.endswith('.lease')], 'both leases given back'
+    assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
+
+
+def test_stale_after_below_three_heartbeats_is_refused_before_anything(ansible, simulator, workdir):
+    """Item 10: a lease is renewed once a minute, so stale_after must be at least 180 s; 179 is refused with the
+    variable's name before the state directory is even created, and no request reaches ISC."""
+    accounts = fleet(simulator, prefix='svc-app-', limit=2)
+    values = rotate_vars(workdir, write_accounts(workdir, accounts), service_account_rotation_lease_stale_after=179)
+    result = ansible.run(ROTATE, values)
+    assert result.returncode != 0
+    assert 'at least 180 seconds' in result.stdout and 'service_account_rotation_lease_stale_after' in result.stdout, \
+        result.stdout[-3000:]
+    assert not os.path.exists(os.path.join(workdir, 'rotation'))
+    assert sum(sum(v.values()) for v in simulator.counters()['requests'].values()) == 0
+    accepted = ansible.run(ROTATE, dict(values, service_account_rotation_lease_stale_after=180))
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+
+
+def test_a_rotation_that_changes_nothing_reports_changed_0(ansible, simulator, workdir):
+    """Item 13: the first run rotates (changed), a second one has nothing due and reports changed=0, and so
+    does --check of it; the leases are bookkeeping, not changes."""
+    accounts = fleet(simulator, prefix='svc-app-', limit=3)
+    values = rotate_vars(workdir, write_accounts(workdir, accounts))
+    first = ansible.run(ROTATE, values)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert recap_changed(first.stdout) > 0
+    again = ansible.run(ROTATE, values)
+    assert again.returncode == 0 and 'rotate=' not in again.stdout.split('Show the plan')[1][:400], again.stdout[-3000:]
+    assert recap_changed(again.stdout) == 0, again.stdout[-5000:]
+    check = ansible.run(ROTATE, values, check=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert recap_changed(check.stdout) == 0, check.stdout[-5000:]
+    assert simulator.requests_of('set_password') == len(accounts)
