@@ -6,17 +6,33 @@ ansible-playbook against the simulator.
 - service_account_rotation_lease_stale_after below three heartbeats is refused before anything is read or
   written (item 10).
 - A rotation that changes nothing, and a --check run of it, report changed=0 (item 13).
+- The default state directory is per user, tenant and shard, never the working directory: two starts from
+  two directories meet at one lease, two spellings of one shard at one directory, and state left in the old
+  default ./rotation stops the run with the way to move it (item 2).
 """
 
 import os
 import re
+import shutil
 import subprocess
 import time
 
 import killer
-from conftest import PlaybookRunner
+from conftest import PlaybookRunner, write_playbook
 from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import ROTATE, fleet, read_store, rotate_vars, unaccounted, write_accounts
+
+# The role on its own, its state directory left to its default (the shipped playbook passes rotation_state_dir).
+ROLE_PLAY = """
+- name: Rotate with the role's default state directory
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - "{{ rotation_accounts_file }}"
+  roles:
+    - role: sailpoint_isc.passwords.service_account_rotation
+"""
 
 
 def recap_changed(stdout):
@@ -101,3 +117,83 @@ def test_a_rotation_that_changes_nothing_reports_changed_0(ansible, simulator, w
     assert check.returncode == 0, check.stdout[-3000:]
     assert recap_changed(check.stdout) == 0, check.stdout[-5000:]
     assert simulator.requests_of('set_password') == len(accounts)
+
+
+def default_dir(workdir, simulator, shard='all'):
+    """The default state directory, computed here on its own: XDG state home, tenant host_port, shard."""
+    port = simulator.base_url.rsplit(':', 1)[1]
+    return os.path.join(workdir, 'xdg-state', 'sailpoint_isc', 'rotation', '127.0.0.1_' + port, shard)
+
+
+def no_state_dir(values):
+    return dict((k, v) for k, v in values.items() if k != 'rotation_state_dir')
+
+
+def test_two_starts_from_two_directories_meet_at_one_lease_and_one_ledger(ansible, simulator, workdir):
+    """Item 2: the shipped playbook started from two checkouts (no rotation_state_dir) uses one state directory:
+    while the first runs, the second is refused by the lease; after it, the second finds nothing due."""
+    accounts = fleet(simulator, prefix='svc-app-', limit=4)
+    values = no_state_dir(rotate_vars(workdir, write_accounts(workdir, accounts)))
+    env = ansible.env(XDG_STATE_HOME=os.path.join(workdir, 'xdg-state'))
+    checkouts = [os.path.join(workdir, name) for name in ('checkout-a', 'checkout-b')]
+    for path in checkouts:
+        os.makedirs(path)
+    simulator.call('PUT', '/__sim/config', {'completion_delay': 3})
+    first = subprocess.Popen(ansible.command(ROTATE, values), cwd=checkouts[0], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    lease = os.path.join(default_dir(workdir, simulator), 'ledger.json.lease')
+    killer.wait_for(lambda: simulator.requests_of('set_password') > 0, timeout=120, proc=first, what='first run sends')
+    assert os.path.exists(lease)
+    second = subprocess.run(ansible.command(ROTATE, values), cwd=checkouts[1], env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert second.returncode != 0 and 'another rotation is running on %s' % default_dir(workdir, simulator) in second.stdout, \
+        second.stdout[-3000:]
+    assert first.communicate(timeout=300)[0] and first.returncode == 0
+    again = subprocess.run(ansible.command(ROTATE, values), cwd=checkouts[1], env=env, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert simulator.requests_of('set_password') == len(accounts), 'the second checkout found nothing due'
+    assert not [p for p in checkouts if os.listdir(p)], 'nothing written to the working directories'
+    assert os.path.exists(os.path.join(default_dir(workdir, simulator), 'store.vault'))
+
+
+def test_spellings_of_one_shard_are_one_state_directory_in_the_playbook_and_the_role(ansible, simulator, workdir):
+    """Item 2: shard '01/2' through the shipped playbook and ' 1 / 2' through the role on its own land in one
+    state directory: the second run finds its shard's accounts rotated already."""
+    accounts = fleet(simulator, prefix='svc-app-')
+    accounts_file = write_accounts(workdir, accounts)
+    values = no_state_dir(rotate_vars(workdir, accounts_file, service_account_rotation_shard='01/2'))
+    env = {'XDG_STATE_HOME': os.path.join(workdir, 'xdg-state')}
+    first = ansible.run(ROTATE, values, env=env)
+    assert first.returncode == 0, first.stdout[-3000:]
+    sent = simulator.requests_of('set_password')
+    assert 0 < sent < len(accounts)
+    play = write_playbook(workdir, 'role.yml', ROLE_PLAY)
+    second = ansible.run(play, dict(values, service_account_rotation_shard=' 1 / 2'), env=env)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert simulator.requests_of('set_password') == sent, 'the same shard, the same ledger: nothing due'
+    assert sorted(os.listdir(os.path.dirname(default_dir(workdir, simulator)))) == ['shard-1-of-2']
+
+
+def test_state_in_the_old_default_stops_the_run_with_the_way_to_move_it(ansible, simulator, workdir):
+    """Item 2: a ledger and store in ./rotation (the old default) and nothing in the new default: the run stops
+    before anything is read or sent, naming both directories and the move; after the move it goes on where the
+    old state left off (nothing due)."""
+    accounts = fleet(simulator, prefix='svc-app-', limit=3)
+    values = rotate_vars(workdir, write_accounts(workdir, accounts))  # the old default, ./rotation of the workdir
+    assert ansible.run(ROTATE, values).returncode == 0
+    sent = simulator.requests_of('set_password')
+    old, new = os.path.join(workdir, 'rotation'), default_dir(workdir, simulator)
+    env = {'XDG_STATE_HOME': os.path.join(workdir, 'xdg-state')}
+    stopped = ansible.run(ROTATE, no_state_dir(values), env=env)
+    assert stopped.returncode != 0
+    message = ' '.join(stopped.stdout.split())
+    for part in ('%s holds the ledger.json and store.vault of earlier runs' % old, new, 'rotate every account again',
+                 'mv %s %s' % (old, new), 'rotation_state_dir=%s' % old):
+        assert part in message, (part, stopped.stdout[-3000:])
+    assert simulator.requests_of('set_password') == sent and not os.path.exists(new)
+    os.makedirs(os.path.dirname(new))
+    shutil.move(old, new)
+    moved = ansible.run(ROTATE, no_state_dir(values), env=env)
+    assert moved.returncode == 0, moved.stdout[-3000:]
+    assert simulator.requests_of('set_password') == sent, 'the moved ledger says nothing is due'
