@@ -43,7 +43,7 @@ options:
       - Seconds without a heartbeat after which a lease taken on another host is taken over (O(state=acquired)).
         Its processes cannot be checked from here; every rotation module renews the heartbeat once a minute while it
         runs. AWX/AAP runs every job in a new pod under a new host name, so this is how a killed job's lease ends.
-      - At least 180, three heartbeats: a live run renews its heartbeat only once a minute. Raise it when the role's
+      - At least 180 (three heartbeats), because a live run renews its heartbeat only once a minute. Raise it when the role's
         tasks between two rotation modules (a long verify hook) may take longer.
     type: int
     default: 3600
