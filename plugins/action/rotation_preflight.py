@@ -13,11 +13,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.pipelining
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import state_dir
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
-try:  # ansible-core 2.19 and later
-    from ansible.executor.module_common import _apply_action_arg_defaults
-except ImportError:  # ansible-core 2.16 to 2.18
-    _apply_action_arg_defaults = None
-    from ansible.executor.module_common import get_action_args_with_defaults
+from ansible.executor import module_common
 
 ARGUMENT_SPEC = {
     'state_dir': {'type': 'str', 'default': ''},
@@ -63,11 +59,11 @@ class ActionModule(ControllerAction):
     def _connection_of(self, action):
         """base_url and tenant as the modules of the isc group get them: module_defaults, else SAIL_BASE_URL."""
         try:
-            if _apply_action_arg_defaults is not None:
-                defaults = _apply_action_arg_defaults(action, self._task, {}, self._templar)
-            else:
-                defaults = get_action_args_with_defaults(action, {}, self._task.module_defaults, self._templar,
-                                                         action_groups=self._task._parent._play._action_groups)
+            if hasattr(module_common, '_apply_action_arg_defaults'):  # ansible-core 2.19 and later
+                defaults = module_common._apply_action_arg_defaults(action, self._task, {}, self._templar)
+            else:  # ansible-core 2.16 to 2.18
+                defaults = module_common.get_action_args_with_defaults(
+                    action, {}, self._task.module_defaults, self._templar, action_groups=self._task._parent._play._action_groups)
         except Exception:  # pylint: disable=broad-except  # a default that does not template: the environment decides
             defaults = {}
 

@@ -17,8 +17,11 @@ import shutil
 import subprocess
 import time
 
+import pytest
+
 import killer
 from conftest import PlaybookRunner, write_playbook
+from cores import core_venv
 from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import ROTATE, fleet, read_store, rotate_vars, unaccounted, write_accounts
 
@@ -197,3 +200,46 @@ def test_state_in_the_old_default_stops_the_run_with_the_way_to_move_it(ansible,
     moved = ansible.run(ROTATE, no_state_dir(values), env=env)
     assert moved.returncode == 0, moved.stdout[-3000:]
     assert simulator.requests_of('set_password') == sent, 'the moved ledger says nothing is due'
+
+
+PREFLIGHT_PLAY = """
+- name: The role's preflight alone, the tenant from module_defaults as the shipped playbook passes it
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      base_url: "{{ isc_base_url | default(omit) }}"
+      client_secret: "{{ isc_client_secret | default(omit) }}"
+  tasks:
+    - name: Preflight
+      ansible.builtin.import_role:
+        name: sailpoint_isc.passwords.service_account_rotation
+        tasks_from: preflight.yml
+      vars:
+        ansible_pipelining: true
+    - name: Say the state directory
+      ansible.builtin.debug:
+        msg: "STATE_DIR={{ service_account_rotation__preflight.state_dir }}"
+"""
+
+
+@pytest.mark.parametrize('core', ['project', '2.16.19'])
+def test_default_state_directory_follows_the_tenant_of_module_defaults(ansible, workdir, core):
+    """Item 2: the tenant comes from module_defaults (base_url) before SAIL_BASE_URL, on the core that reads module
+    defaults one way (2.16) and the one that reads them the other (2.19+); spellings of one tenant agree."""
+    if core != 'project':
+        ansible.use_venv(core_venv(core))
+    play = write_playbook(workdir, 'preflight.yml', PREFLIGHT_PLAY)
+    env = {'XDG_STATE_HOME': os.path.join(workdir, 'xdg'), 'SAIL_BASE_URL': 'http://127.0.0.1:8089'}
+    root = os.path.join(workdir, 'xdg', 'sailpoint_isc', 'rotation')
+    seen = {}
+    for name, extra in (('env', {}), ('acme', {'isc_base_url': 'https://acme.api.identitynow.com'}),
+                        ('ACME', {'isc_base_url': 'https://ACME.api.identitynow.com:443/'}),
+                        ('other', {'isc_base_url': 'https://other.api.identitynow.com', 'service_account_rotation_shard': '02/3'})):
+        result = ansible.run(play, extra, vault=False, env=env)
+        assert result.returncode == 0, result.stdout[-3000:]
+        seen[name] = re.search(r'STATE_DIR=(\S+?)"', result.stdout).group(1)
+    assert seen == {'env': root + '/127.0.0.1_8089/all', 'acme': root + '/acme.api.identitynow.com/all',
+                    'ACME': root + '/acme.api.identitynow.com/all', 'other': root + '/other.api.identitynow.com/shard-2-of-3'}
+    assert not os.path.exists(root), 'the preflight writes nothing'

@@ -15,7 +15,8 @@ LOCAL = dict(keep_remote_files=False, connection='local', has_pipelining=True, a
 def test_local_connection_with_pipelining_on_has_no_problem():
     assert problems(**LOCAL) == []
     assert problems(**dict(LOCAL, become='sudo')) == []
-    assert problems(**dict(LOCAL, connection='winrm', enabled=False, always_pipeline=True, async_val=10)) == []
+    assert problems(keep_remote_files=False, connection='winrm', has_pipelining=True, always_pipeline=True, enabled=False,
+                    async_val=10) == []
 
 
 @pytest.mark.parametrize('change, named', [
