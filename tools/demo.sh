@@ -43,7 +43,8 @@ ANSIBLE_PYTHON_INTERPRETER=$(command -v python)
 python -c 'import secrets; print(secrets.token_urlsafe(24))' >"$DEMO/vault-pass"
 chmod 600 "$DEMO/vault-pass"
 PLAY=(ansible-playbook -i "localhost," --vault-password-file "$DEMO/vault-pass")
-ROTATE=("${PLAY[@]}" -e "rotation_accounts_file=$PWD/playbooks/accounts.example.yml" sailpoint_isc.passwords.rotate_service_accounts)
+ROTATE=("${PLAY[@]}" -e "rotation_accounts_file=$PWD/playbooks/accounts.example.yml" -e "rotation_state_dir=$DEMO/rotation"
+        sailpoint_isc.passwords.rotate_service_accounts)
 
 sets() { python -c 'import json,sys,urllib.request; c=json.load(urllib.request.urlopen(sys.argv[1]+"/__sim/counters")); print(sum(c["requests"].get("set_password",{}).values()), c["tokensIssued"])' "$SIM"; }
 

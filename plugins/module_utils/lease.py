@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - not POSIX
 # life a lease taken on another host can give (AWX runs every job in a new pod, under a new host name).
 HEARTBEAT_EVERY = 60
 DEFAULT_STALE_AFTER = 3600
+# A live run can look silent for up to one heartbeat (and a little): three of them before it counts as gone.
+MIN_STALE_AFTER = 3 * HEARTBEAT_EVERY
 
 
 class LeaseError(Exception):
@@ -159,45 +161,76 @@ def work_in_progress(ledger_path):
         os.close(fd)
 
 
+def check_stale_after(stale_after):
+    """Refuse a stale_after under MIN_STALE_AFTER: a run between two heartbeats would look dead."""
+    if stale_after is None or stale_after < MIN_STALE_AFTER:
+        raise LeaseError('stale_after must be at least %d seconds, three heartbeats of %d s (got %s): a live run '
+                         'renews its lease only every %d s, so a shorter limit takes over runs that still work'
+                         % (MIN_STALE_AFTER, HEARTBEAT_EVERY, stale_after, HEARTBEAT_EVERY))
+
+
+def _judge(ledger_path, current, host, now, stale_after):
+    """Whether a new run may take the lease from current (what the lease file holds, None when free).
+
+    Returns the run id taken over (None when the lease is free); raises LeaseError when it is still held."""
+    path = lease_path(ledger_path)
+    if current is None:
+        return None
+    if current and current.get('host') not in (None, host):
+        # its processes cannot be seen from here: only its heartbeat tells whether it still works
+        silent = now - float(current.get('heartbeat') or 0)
+        limit = float(current.get('stale_after') or stale_after)
+        if not current.get('heartbeat') or silent < limit:
+            raise LeaseError(
+                'the rotation state %s is leased by %s on another host%s. A lease from another host is taken '
+                'over after %d s without a sign of life (service_account_rotation_lease_stale_after); if that '
+                'run is gone for sure, delete %s and run again'
+                % (os.path.dirname(path) or '.', describe(current),
+                   ', last sign of life %d s ago' % silent if current.get('heartbeat') else '', limit, path))
+        return current.get('run_id') or 'unknown'
+    if current and process_alive(current.get('pid'), current.get('pid_start')):
+        raise LeaseError(
+            'another rotation is running on %s: %s. One run at a time holds a state directory; this run '
+            'changed nothing. Wait for it to end (or stop it) and run again'
+            % (os.path.dirname(path) or '.', describe(current)))
+    busy = work_in_progress(ledger_path)
+    if busy is not None:
+        raise LeaseError(
+            'the rotation %s ended without releasing %s, and its %s phase is still running in module '
+            'process %s (Ansible workers outlive a killed ansible-playbook). It is still sending and '
+            'recording changes; this run changed nothing. Wait for that process to end, then run again'
+            % (describe(current), path, busy.get('phase', 'current'), busy.get('pid')))
+    return current.get('run_id') or 'unknown'
+
+
+def _holder(host, pid, now, stale_after):
+    return {'run_id': uuid.uuid4().hex, 'host': host, 'pid': pid, 'pid_start': process_start(pid),
+            'started': _now(), 'heartbeat': now, 'stale_after': stale_after}
+
+
 def acquire(ledger_path, hostname=None, pid=None, stale_after=DEFAULT_STALE_AFTER, now=None):
     """Take the lease for a new run. Returns (holder, replaced run id or None). Raises LeaseError."""
+    check_stale_after(stale_after)
     path = lease_path(ledger_path)
     host = hostname or socket.gethostname()
     pid = pid or controller_pid()
     now = time.time() if now is None else now
-    holder = {'run_id': uuid.uuid4().hex, 'host': host, 'pid': pid, 'pid_start': process_start(pid),
-              'started': _now(), 'heartbeat': now, 'stale_after': stale_after}
+    holder = _holder(host, pid, now, stale_after)
     with FileLock(path + '.lock', required=True):
-        current = read(path)
-        replaced = None
-        if current and current.get('host') not in (None, host):
-            # its processes cannot be seen from here: only its heartbeat tells whether it still works
-            silent = now - float(current.get('heartbeat') or 0)
-            limit = float(current.get('stale_after') or stale_after)
-            if not current.get('heartbeat') or silent < limit:
-                raise LeaseError(
-                    'the rotation state %s is leased by %s on another host%s. A lease from another host is taken '
-                    'over after %d s without a sign of life (service_account_rotation_lease_stale_after); if that '
-                    'run is gone for sure, delete %s and run again'
-                    % (os.path.dirname(path) or '.', describe(current),
-                       ', last sign of life %d s ago' % silent if current.get('heartbeat') else '', limit, path))
-            replaced = current.get('run_id') or 'unknown'
-        elif current is not None:
-            if current and process_alive(current.get('pid'), current.get('pid_start')):
-                raise LeaseError(
-                    'another rotation is running on %s: %s. One run at a time holds a state directory; this run '
-                    'changed nothing. Wait for it to end (or stop it) and run again'
-                    % (os.path.dirname(path) or '.', describe(current)))
-            busy = work_in_progress(ledger_path)
-            if busy is not None:
-                raise LeaseError(
-                    'the rotation %s ended without releasing %s, and its %s phase is still running in module '
-                    'process %s (Ansible workers outlive a killed ansible-playbook). It is still sending and '
-                    'recording changes; this run changed nothing. Wait for that process to end, then run again'
-                    % (describe(current), path, busy.get('phase', 'current'), busy.get('pid')))
-            replaced = current.get('run_id') or 'unknown'
+        replaced = _judge(ledger_path, read(path), host, now, stale_after)
         write_atomic(path, json.dumps(holder, sort_keys=True) + '\n', 0o600)
     return holder, replaced
+
+
+def probe(ledger_path, hostname=None, pid=None, stale_after=DEFAULT_STALE_AFTER, now=None):
+    """What acquire would do, for a check run: the same refusals, but nothing is taken over or written (not even
+    a lock file). Returns (the holder a real run would write, the run id a real run would take over, or None)."""
+    check_stale_after(stale_after)
+    host = hostname or socket.gethostname()
+    pid = pid or controller_pid()
+    now = time.time() if now is None else now
+    return _holder(host, pid, now, stale_after), _judge(ledger_path, read(lease_path(ledger_path)), host, now,
+                                                        stale_after)
 
 
 def beat(ledger_path, run_id, now=None):

@@ -43,13 +43,18 @@ options:
       - Seconds without a heartbeat after which a lease taken on another host is taken over (O(state=acquired)).
         Its processes cannot be checked from here; every rotation module renews the heartbeat once a minute while it
         runs. AWX/AAP runs every job in a new pod under a new host name, so this is how a killed job's lease ends.
-      - At least 60. Raise it when the role's tasks between two rotation modules (a long verify hook) may take longer.
+      - At least 180 (three heartbeats), because a live run renews its heartbeat only once a minute. Raise it when the role's
+        tasks between two rotation modules (a long verify hook) may take longer.
     type: int
     default: 3600
 attributes:
   check_mode:
     support: full
-    description: The lease is taken in check mode too, so a check run never reads a state another run is changing.
+    description:
+      - In check mode the lease is checked as a real run would check it (a run that still works refuses the check
+        run, which then reads nothing), but it is neither taken, taken over nor written, and nothing is released.
+      - RV(run_id) is then a new id that no lease holds, and RV(replaced) names the run whose stale lease a real
+        run would take over.
   diff_mode:
     support: none
     description: Nothing to show.
@@ -85,9 +90,15 @@ holder:
   returned: when O(state=acquired)
   type: dict
 replaced:
-  description: Run id of a stale lease that was taken over, or an empty string.
+  description:
+    - Run id of a stale lease that was taken over, or an empty string.
+    - In check mode, the run id of the stale lease a real run would take over; nothing was taken over.
   returned: when O(state=acquired)
   type: str
+taken:
+  description: Whether the lease file now names this run; false in check mode, where no lease is taken.
+  returned: when O(state=acquired)
+  type: bool
 released:
   description: Whether the lease was held by O(run_id) and has been removed.
   returned: when O(state=released)

@@ -22,8 +22,7 @@ from conftest import PlaybookRunner
 from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import ROTATE, VAULT_PASSWORD, baseline_hashes, fleet, key_of, repo_path, rotate_vars, sha, write_accounts
 
-# A play that leaves service_account_rotation_state_dir to the role, so its per-shard default is used
-# (the shipped playbook sets the state directory itself).
+# A play that leaves service_account_rotation_state_dir to the role, so its per-shard default is used.
 DEFAULT_DIR_PLAY = """
 - name: Rotate one shard in the role's default state directory
   hosts: localhost
@@ -104,8 +103,11 @@ def test_two_shards_side_by_side_rotate_the_fleet_once_and_keep_groups_whole(sim
     with open(play, 'w', encoding='utf-8') as handle:
         handle.write(DEFAULT_DIR_PLAY)
     quick = {'service_account_rotation_poll_interval': 1, 'service_account_rotation_wait_timeout': 60}
-    states = {1: os.path.join(workdir, 'state-shard-1'),   # set explicitly, as an AWX template does
-              2: os.path.join(workdir, 'rotation-shard-2-of-2')}  # the role's default for shard 2/2
+    # shard 1: set explicitly, as an AWX template does; shard 2: the role's default for shard 2/2, per user
+    # ($HOME is the workdir), tenant (the simulator's host and port) and shard
+    states = {1: os.path.join(workdir, 'state-shard-1'),
+              2: os.path.join(workdir, '.local', 'state', 'sailpoint_isc', 'rotation',
+                              '127.0.0.1_' + simulator.base_url.rsplit(':', 1)[1], 'shard-2-of-2')}
     runs = {
         1: ansible.command(ROTATE, rotate_vars(workdir, accounts_file, rotation_state_dir=states[1],
                                                service_account_rotation_shard='1/2')),
@@ -113,13 +115,15 @@ def test_two_shards_side_by_side_rotate_the_fleet_once_and_keep_groups_whole(sim
     }
     # both at once, each with its own API client: each shard has its own run lease and store lease, so
     # neither waits for the other, and its own request budget at ISC (no 429, see below)
-    envs = {1: ansible.env(), 2: ansible.env(SAIL_CLIENT_ID=SHARD2_CLIENT[0], SAIL_CLIENT_SECRET=SHARD2_CLIENT[1])}
+    envs = {1: ansible.env(), 2: ansible.env(SAIL_CLIENT_ID=SHARD2_CLIENT[0], SAIL_CLIENT_SECRET=SHARD2_CLIENT[1],
+                                             XDG_STATE_HOME='')}
     procs = {shard: subprocess.Popen(cmd, cwd=workdir, env=envs[shard], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True) for shard, cmd in runs.items()}
     outputs = {shard: proc.communicate(timeout=300)[0] for shard, proc in procs.items()}
     for shard, proc in procs.items():
         assert proc.returncode == 0, 'shard %d/2:\n%s' % (shard, outputs[shard][-4000:])
-    assert not os.path.exists(os.path.join(workdir, 'rotation')), 'shard 2/2 did not fall back to the unsharded default'
+    assert not os.path.exists(os.path.join(workdir, 'rotation')), 'nothing in the working directory'
+    assert os.listdir(os.path.dirname(states[2])) == ['shard-2-of-2'], 'shard 2/2 did not fall back to the unsharded default'
 
     rotated = {}
     for shard, state in states.items():
