@@ -1,14 +1,24 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The built-in store's side of issue 22: a superseded pending is kept until the superseding attempt is settled,
-and a retired key's passwords move to the archive, where no read op and no consumer looks."""
+and a retired key's passwords move to the archive, where no read op and no consumer looks.
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+Like test_vault_file_store_internals.py, these import the action plugin (Ansible's controller side, which changes
+how in-process module runs report warnings): they run in the end-to-end pytest process, not with the unit tests.
+"""
+from __future__ import annotations
+
+import sys
 
 import pytest
 
-from ansible_collections.sailpoint_isc.passwords.plugins.action import vault_file_store as store
+from conftest import COLLECTIONS, ensure_collection_link
+
+ensure_collection_link()
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+from ansible_collections.sailpoint_isc.passwords.plugins.action import vault_file_store as store  # noqa: E402 pylint: disable=wrong-import-position
 
 
 def escrowed():
