@@ -141,7 +141,8 @@ def test_two_starts_from_two_directories_meet_at_one_lease_and_one_ledger(ansibl
     checkouts = [os.path.join(workdir, name) for name in ('checkout-a', 'checkout-b')]
     for path in checkouts:
         os.makedirs(path)
-    simulator.call('PUT', '/__sim/config', {'completion_delay': 3})
+    # the first run holds the lease until its changes complete: long enough for the second to start on a loaded machine
+    simulator.call('PUT', '/__sim/config', {'completion_delay': 30})
     first = subprocess.Popen(ansible.command(ROTATE, values), cwd=checkouts[0], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     lease = os.path.join(default_dir(workdir, simulator), 'ledger.json.lease')
