@@ -103,7 +103,9 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
         store.settle(found['replan_records'], False)
         sent = [k for o in outcomes if o['state'] != reach_mod.HELD_BACK for k in o['keys']]
         mine, rec = planning.only_users(listed, reconciled, ledger, found['replan_users'], sent)
-        decisions2, groups2 = planning.plan(world, mine, ledger, rec, **dict(settings, sync_groups=world.sync_groups()))
+        again = dict(settings)
+        again['sync_groups'] = world.sync_groups()  # the groups as they are now
+        decisions2, groups2 = planning.plan(world, mine, ledger, rec, **again)
         store.pending(groups2)
         outcomes2 = rotation.apply(world, groups2, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1,
                                    reach=reach_mod.ReachCheck(world.sync_groups, max_age=0))
