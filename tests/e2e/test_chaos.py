@@ -22,6 +22,26 @@ Rounds, in a seeded random order, one function per kind (add a kind: a function 
   clean run must converge (live == current for every account, nothing pending, nothing ends unknown
   or unverified; a FAILED change of the faulted rounds before is reported as failed).
 
+World rounds (issue 22), one of each kind (CHAOS_WORLD; CHAOS_WORLD_KINDS picks kinds), among the others:
+
+- sync_group_round: two forced runs (changes reach the group as it is at completion, --sync-fanout
+  completion): the sync group loses a member while the first plans (the N-th query-password-info answered,
+  /__sim/triggers; after the plan read the groups, before any send) and gains it back while the second plans;
+  each run passes and the loss check covers every member, the unlisted one included;
+- policy_round: every change of a forced run is applied with its answer lost (unknown outcome); then
+  Chaos-LDAP's policy tightens to 60 characters, longer than any pending password. It is never relaxed:
+  every later round and the final convergence run under it. One clean run must supersede each refused
+  pending password with a compliant one (report 'superseded', the refused one kept as previous);
+- delete_round: a crash mid-apply, then the world deletes an account whose password is pending (it stays in
+  the accounts file). From then on the loss check wants its last live password in its entry or the store's
+  archive; after the next (clean) run, in the archive only, with the entry gone and the row 'retired';
+- check_round: a crash mid-apply, then a --check run: exit 0, says it takes over nothing, and leaves every
+  lease and lock file, the ledger and the store byte for byte, sending nothing; the next round takes over;
+- elsewhere_round: while a forced run holds the lease, the playbook started from another directory without
+  rotation_state_dir (same XDG_STATE_HOME) is refused naming the same directory; then a clean run from there
+  settles what the first left. (All other runs pass that default directory as rotation_state_dir;
+  <workdir>/rotation is a symlink to it for the helpers.)
+
 Faults: every round but settle has the fault mix; overlap rounds and some kill rounds also fail one
 source of the sync group (`fail_sources`: the other members apply the change, ISC reports FAILED), the
 only way a wrong discard loses a password. Before every loss check the test waits until the simulator
@@ -39,14 +59,24 @@ import subprocess
 import time
 
 import killer
+from hostile_helpers import rows
 from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
 from conftest import REPO, PlaybookRunner
-from rotation_helpers import ROTATE, baseline_hashes, key_of, read_store, rotate_vars, unaccounted, write_accounts
+from rotation_helpers import ROTATE, baseline_hashes, key_of, read_store, rotate_vars, sha, unaccounted, write_accounts
+from test_run_state import default_dir, no_state_dir, snapshot
+from test_settlement import full_store, tighten_policy
 
 SEED_FILE = os.path.join(REPO, 'tests', 'e2e', 'data', 'chaos_seed.yaml')
 CHAOS_SEED = int(os.environ.get('CHAOS_SEED', '20261130'))
 KILLS = int(os.environ.get('CHAOS_KILLS', '10'))
 OVERLAPS = int(os.environ.get('CHAOS_OVERLAPS', '3'))
+WORLD = int(os.environ.get('CHAOS_WORLD', '1'))  # rounds of each world kind
+SYNC_MOMENT = os.environ.get('CHAOS_SYNC_MOMENT', 'set_password')  # or 'running' (see sync_group_round)
+WORLD_KINDS = tuple(os.environ.get('CHAOS_WORLD_KINDS', 'sync_group,policy,delete,check,elsewhere').split(','))
+SYNC_GROUP = 'Tri Sync'
+TIGHTENED = ('Chaos-LDAP', 60)  # (source, minLength) of the first policy round (20 more each later one): never relaxed
+# sources whose accounts the delete round may delete (not the sync group, not the identity with two accounts)
+DELETABLE = ('Chaos-AD', 'Chaos-LDAP', 'Tiny-DB')
 REFUSED = 'another rotation is running'
 MODULE_LIVES = 'still running in module process'
 SYNC_SOURCES = ('Tri-LDAP', 'Tri-Kerberos', 'Tri-NIS')
@@ -84,7 +114,7 @@ def fault_mix(seed, fail_source=None):
     return mix
 
 
-def schedule(rng, kills, overlaps):
+def schedule(rng, kills, overlaps, world=0):
     """The rounds: [(kind, moment, how)]. Kill units in turn: a controller-only kill at 'apply' (first, so that
     the lease is tried against a live module in any schedule); an apply crash, a crash of the next run's commit
     and a settle round; an escrow crash and a settle round. Then shuffled with the overlap rounds."""
@@ -99,6 +129,7 @@ def schedule(rng, kills, overlaps):
                       'escrow': [('kill', 'escrow', 'crash'), ('settle', None, None)]}[kind])
         planned += 2 if kind == 'pair' else 1
     units += [[('overlap', None, None)]] * overlaps
+    units += [[(kind, None, None)] for kind in WORLD_KINDS] * world
     rng.shuffle(units)
     return [one for unit in units for one in unit]
 
@@ -186,19 +217,22 @@ def describe(progress):
 class Chaos(object):
     """The state shared by the rounds, the rounds themselves and the checks after each."""
 
-    def __init__(self, simulator, ansible, workdir, rng):
-        self.simulator, self.ansible, self.workdir, self.rng = simulator, ansible, workdir, rng
+    def __init__(self, simulator, ansible, workdir, rng, state):
+        self.simulator, self.ansible, self.workdir, self.rng, self.state = simulator, ansible, workdir, rng, state
         self.accounts = chaos_accounts(simulator)  # every account, listed or not: all are checked
         self.listed = [a for a in self.accounts if (a['source_name'], a['user_name']) != UNLISTED]
         self.extra = rotate_vars(workdir, write_accounts(workdir, self.listed), service_account_rotation_force=True,
                                  service_account_rotation_poll_interval=0.3, service_account_rotation_wait_timeout=15,
-                                 service_account_rotation_fail_on=[], isc_rate_limit=5000, isc_rate_window=1)
+                                 service_account_rotation_fail_on=[], isc_rate_limit=5000, isc_rate_window=1,
+                                 rotation_state_dir=state)
         self.clean = dict(self.extra, service_account_rotation_force=False,
                           service_account_rotation_fail_on=['failed', 'unknown', 'unverified'])
         self.baseline = baseline_hashes(simulator, self.accounts)
         self.stats = {'kills': 0, 'crashes': 0, 'controller_kills': 0, 'refused_while_module_lived': 0,
                       'apply_crashes': 0, 'setsid_killed': 0, 'overlaps': 0, 'overlap_refusals': 0, 'settles': 0, 'partial_rounds': 0,
-                      'in_flight_at_kill': 0, 'waited': 0.0}
+                      'in_flight_at_kill': 0, 'waited': 0.0, 'group_changes': 0, 'superseded': 0, 'policy_rounds': 0, 'retired': 0,
+                      'checks_after_crash': 0, 'elsewhere_refused': 0, 'elsewhere_settled': 0}
+        self.deleted = {}  # key -> the live password's hash when the world deleted the account
         self.landed = dict((name, 0) for name in killer.MOMENTS)
 
     # ------------------------------------------------------------------ checks
@@ -224,6 +258,24 @@ class Chaos(object):
         lost = unaccounted(self.simulator, self.accounts, read_store(self.workdir), allow_pending=True,
                            baseline=self.baseline)
         assert lost == [], 'round %d (%s): live password in neither current nor pending: %s' % (number, kind, lost)
+        gone = self.deleted_not_held()
+        assert gone == [], 'round %d (%s): a deleted account\'s last password is in neither its entry nor the archive: %s' % (
+            number, kind, gone)
+
+    def deleted_not_held(self, retired=False):
+        """Deleted accounts whose last live password the store holds nowhere: in the entry (current or pending) or in
+        the archive; with retired, only the archive counts and the entry must be gone (consumers find no current).
+        As in the loss check, a password never changed (the seed's) is not counted; the archive must hold the key."""
+        document, wrong = full_store(self.workdir), []
+        for key, digest in sorted(self.deleted.items()):
+            entry = document['accounts'].get(key)
+            archived = document.get('archive', {}).get(key, [])
+            held = ([entry] if entry and not retired else []) + archived
+            never_changed = self.baseline.get(key) == digest
+            if (retired and (entry or not archived)) or not (never_changed or any(
+                    sha(e[f]) == digest for e in held for f in ('current', 'pending') if e.get(f))):
+                wrong.append(key)
+        return wrong
 
     def faults(self, partial):
         source = self.rng.choice(SYNC_SOURCES) if partial else None
@@ -330,35 +382,226 @@ class Chaos(object):
             result.stdout[-4000:])
         self.stats['settles'] += 1
 
+    def settle_or_fail(self, number, what):
+        """One clean run without faults must converge (settle_round's rule); its report rows."""
+        self.settle_round(number)
+        return rows(self.workdir)
+
+    # ------------------------------------------------------------------ world rounds
+
+    def sync_group_round(self, number):
+        """Two forced runs, changes reaching the group as it is at completion (--sync-fanout completion): the sync
+        group loses a member while the first plans (its N-th query-password-info answered, /__sim/triggers: after the
+        plan read the groups, before anything is sent) and gains it back while the second plans (its N'-th). Each run
+        must pass and the loss check cover every member, the unlisted one included. With CHAOS_SYNC_MOMENT=running the
+        member joins instead when the test first sees a change of the group's identities IN_PROGRESS: that loses
+        passwords today (a product bug, reported; not in the default schedule)."""
+        self.faults(partial=False)
+        leaving = self.rng.choice(SYNC_SOURCES)
+        staying = [name for name in SYNC_SOURCES if name != leaving]
+        running = SYNC_MOMENT == 'running'
+        self.simulator.call('PUT', '/__sim/config', dict({'sync_fanout': 'completion'}, **({'completion_delay': 2} if running else {})))
+        try:
+            if not running:
+                for part, sources in (('a', staying), ('b', list(SYNC_SOURCES))):
+                    self.sync_group_run(number, part, sources, '%s %s' % (leaving, 'leaves' if part == 'a' else 'joins again'))
+                return
+            self.sync_group_run(number, 'a', staying, '%s leaves' % leaving, running=True)
+        finally:
+            self.simulator.call('PUT', '/__sim/config', {'sync_fanout': 'submit', 'completion_delay': 0.3})
+
+    def sync_group_run(self, number, part, sources, change, running=False):
+        query_at = self.rng.randint(1, 80)
+        joins = {'operation': 'password_change_status', 'count': 1, 'moment': 'before', 'sync_group': SYNC_GROUP,
+                 'sources': list(SYNC_SOURCES)}
+        self.simulator.call('PUT', '/__sim/triggers', {'triggers': [
+            {'operation': 'query_password_info', 'count': query_at, 'moment': 'after', 'sync_group': SYNC_GROUP,
+             'sources': sources}]})
+        what = 'round %d%s: %s %s at query %d%s' % (number, part, change, SYNC_GROUP, query_at,
+                                                    ', joins again while a change runs' if running else '')
+        seen = set(r['requestId'] for r in self.simulator.call('GET', '/__sim/requests')['requests'])
+
+        def group_change_running():
+            return [r for r in self.simulator.call('GET', '/__sim/requests')['requests']
+                    if r['requestId'] not in seen and r['state'] == 'IN_PROGRESS' and r['userName'].startswith('svc-tri-')]
+
+        fired = []
+        run = Run(self.ansible, self.extra, 'round-%02d%s' % (number, part))
+        if running:
+            try:
+                killer.wait_for(group_change_running, timeout=240, interval=0.05, proc=run.proc,
+                                what='%s: a change of the group running' % what)
+            except killer.Missed:
+                killer.crash(run.proc)
+                run.wait()
+                raise
+            fired += self.simulator.call('GET', '/__sim/triggers')['fired']
+            self.simulator.call('PUT', '/__sim/triggers', {'triggers': [joins]})
+        code = run.wait()
+        self.wait_nothing_in_flight(what)
+        fired += self.simulator.call('GET', '/__sim/triggers')['fired']
+        assert [f['applied'] for f in fired] == [True] * (1 + running), '%s: %s' % (what, fired)
+        self.check_nothing_lost(number, what)
+        assert code == 0, '%s:\n%s' % (what, run.output()[-4000:])
+        self.stats['group_changes'] += 1 + running
+
+    def policy_round(self, number):
+        """Every change of a forced run is applied but its answer lost (unknown outcome); then the policy of
+        Chaos-LDAP tightens beyond the pending passwords' length (and stays so for the rest of the test: every later
+        round and the final convergence run under it). One clean run must supersede each of them with a fresh
+        compliant password, keeping the refused one as previous, and converge."""
+        source, min_length = TIGHTENED[0], TIGHTENED[1] + 20 * self.stats['policy_rounds']
+        self.simulator.set_faults({'random_seed': self.rng.randrange(1 << 30), 'set_password': {'drop_after_accept_rate': 1.0}})
+        what = 'round %d: unknown outcomes, then %s needs %d characters' % (number, source, min_length)
+        run = Run(self.ansible, self.extra, 'round-%02d' % number)
+        assert run.wait() == 0, '%s:\n%s' % (what, run.output()[-4000:])
+        self.check_nothing_lost(number, what)
+        store = read_store(self.workdir)
+        refused = dict((key_of(a), store[key_of(a)]['pending']) for a in self.listed if a['source_name'] == source
+                       and store.get(key_of(a), {}).get('pending') and len(store[key_of(a)]['pending']) < min_length)
+        assert refused, '%s: no pending password the tightened policy refuses' % what
+        tighten_policy(self.simulator, source, min_length)
+        report = self.settle_or_fail(number, what)
+        store = read_store(self.workdir)
+        wrong = [(key, report[key]['status']) for key, old in sorted(refused.items())
+                 if report[key]['status'] != 'superseded' or store[key].get('previous') != old
+                 or len(store[key]['current']) < min_length]
+        assert wrong == [], '%s: not superseded by a compliant password: %s' % (what, wrong)
+        self.stats['superseded'] += len(refused)
+        self.stats['policy_rounds'] += 1
+
+    def delete_round(self, number):
+        """A forced run crashes mid-apply; then the world deletes an account whose password is pending (it stays in
+        the accounts file). Its last live password must be held (now: entry; after the next run: the archive, the
+        entry gone, the row retired), every later check included; the other accounts converge."""
+        self.kill_round(number, 'apply', 'crash')
+        store = read_store(self.workdir)
+        pending = [a for a in self.accounts if a['source_name'] in DELETABLE and not a.get('account_id')
+                   and store.get(key_of(a), {}).get('pending')]
+        assert pending, 'round %d: no pending account to delete' % number
+        victim = self.rng.choice(pending)
+        deleted = self.simulator.call('POST', '/__sim/delete-account', {'userName': victim['user_name'],
+                                                                        'sourceName': victim['source_name']})['deleted']
+        assert len(deleted) == 1, deleted
+        what = 'round %d: %s deleted while pending' % (number, key_of(victim))
+        self.accounts.remove(victim)
+        self.deleted[key_of(victim)] = deleted[0]['passwordSha256']
+        self.check_nothing_lost(number, what)
+        report = self.settle_or_fail(number, what)
+        assert report[key_of(victim)]['status'] == 'retired', '%s: %s' % (what, report[key_of(victim)])
+        assert self.deleted_not_held(retired=True) == [], '%s: not archived (or its entry kept)' % what
+        self.stats['retired'] += 1
+
+    def check_round(self, number):
+        """A forced run crashes mid-apply; a --check run then reads and reports, but takes over no lease, writes no
+        lease, lock, store or ledger and sends nothing. The next round's run takes over what the crash left."""
+        self.kill_round(number, 'apply', 'crash')
+        what = 'round %d: --check after an apply crash' % number
+        before, sent, store = snapshot(self.state), self.simulator.requests_of('set_password'), store_bytes(self.workdir)
+        assert 'ledger.json.lease' in before, '%s: the crash left no lease (%s)' % (what, sorted(before))
+        ledger = self.ledger_bytes()
+        time.sleep(0.05)  # a rewrite of the same bytes would show in mtime_ns
+        check = self.ansible.run(ROTATE, dict(self.clean, service_account_rotation_fail_on=[]), check=True, timeout=300)
+        assert check.returncode == 0, '%s:\n%s' % (what, check.stdout[-4000:])
+        assert snapshot(self.state) == before, '%s: the check run changed a lease or lock file' % what
+        assert self.ledger_bytes() == ledger, '%s: the check run wrote the ledger or its journal' % what
+        assert 'check run takes over nothing' in check.stdout + check.stderr, '%s:\n%s' % (what, check.stdout[-4000:])
+        assert self.simulator.requests_of('set_password') == sent and store_bytes(self.workdir) == store, \
+            '%s: the check run sent or escrowed something' % what
+        self.stats['checks_after_crash'] += 1
+        self.check_nothing_lost(number, what)
+
+    def ledger_bytes(self):
+        out = {}
+        for name in ('ledger.json', 'ledger.json.journal'):
+            try:
+                with open(os.path.join(self.state, name), 'rb') as handle:
+                    out[name] = handle.read()
+            except FileNotFoundError:
+                out[name] = None
+        return out
+
+    def run_elsewhere(self, values, name):
+        """The shipped playbook started from another directory, no rotation_state_dir: the default state directory
+        of the same HOME / XDG_STATE_HOME and tenant."""
+        other = os.path.join(self.workdir, 'elsewhere')
+        os.makedirs(other, exist_ok=True)
+        result = subprocess.run(self.ansible.command(ROTATE, no_state_dir(values)), cwd=other, env=self.ansible.env(),
+                                capture_output=True, text=True, timeout=600, check=False)
+        with open(os.path.join(self.workdir, '%s.log' % name), 'w') as handle:
+            handle.write(result.stdout + result.stderr)
+        assert os.listdir(other) == [], 'a run wrote to its working directory: %s' % os.listdir(other)
+        return result
+
+    def elsewhere_round(self, number):
+        """While a forced run holds the lease, the playbook started from another directory without rotation_state_dir
+        is refused by that lease (naming the same directory); once it ended, a clean run from there settles what it
+        left (the same ledger and store: converged, nothing pending)."""
+        self.faults(partial=self.rng.random() < 0.5)
+        what = 'round %d: a run from another directory' % number
+        sent = self.simulator.requests_of('set_password')
+        first = Run(self.ansible, self.extra, 'round-%02d' % number)
+        try:
+            killer.wait_for(lambda: self.simulator.requests_of('set_password') > sent, timeout=240, proc=first.proc,
+                            what='%s: the first run sends' % what)
+        except killer.Missed:
+            killer.crash(first.proc)
+            first.wait()
+            raise
+        second = self.run_elsewhere(self.clean, 'round-%02d-elsewhere' % number)
+        assert second.returncode != 0 and 'another rotation is running on %s' % self.state in second.stdout, \
+            '%s: not refused by the lease:\n%s' % (what, second.stdout[-3000:])
+        assert first.wait() == 0, first.output()[-4000:]
+        self.stats['elsewhere_refused'] += 1
+        self.check_nothing_lost(number, what)
+        self.simulator.set_faults({})
+        settle = self.run_elsewhere(dict(self.clean, service_account_rotation_fail_on=['unknown', 'unverified']),
+                                    'round-%02d-elsewhere-settle' % number)
+        self.wait_nothing_in_flight(what)
+        left = unaccounted(self.simulator, self.accounts, read_store(self.workdir), allow_pending=False)
+        assert settle.returncode == 0 and not store_pending(self.workdir) and left == [], \
+            '%s: the run from there did not settle the state (rc %d, pending %s, not current %s)\n%s' % (
+                what, settle.returncode, sorted(store_pending(self.workdir)), left, settle.stdout[-4000:])
+        self.stats['elsewhere_settled'] += 1
+
 
 def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
     simulator = simulator_factory('--seed', SEED_FILE, '--rate-limit', '5000', '--rate-window', '1',
                                   '--completion-delay', '0.3')
     ansible = PlaybookRunner(workdir, simulator)
     # a crash leaves the killed module's payload directory behind: keep those inside the workdir
-    temp = {'ANSIBLE_REMOTE_TEMP': os.path.join(workdir, 'remote-tmp'), 'TMPDIR': os.path.join(workdir, 'tmp')}
+    temp = {'ANSIBLE_REMOTE_TEMP': os.path.join(workdir, 'remote-tmp'), 'TMPDIR': os.path.join(workdir, 'tmp'),
+            'XDG_STATE_HOME': os.path.join(workdir, 'xdg-state')}
     for path in temp.values():
         os.makedirs(path, exist_ok=True)
     plain_env = ansible.env
     ansible.env = lambda **extra: plain_env(**dict(temp, **extra))
+    # every run names the default state directory of this XDG_STATE_HOME and tenant (rotation_state_dir), but for
+    # the run from another directory, which finds it on its own; the helpers read it through <workdir>/rotation
+    state = default_dir(workdir, simulator)
+    os.makedirs(state, 0o700)
+    os.symlink(state, os.path.join(workdir, 'rotation'))
     rng = random.Random(CHAOS_SEED)
-    chaos = Chaos(simulator, ansible, workdir, rng)
+    chaos = Chaos(simulator, ansible, workdir, rng, state)
     accounts = chaos.accounts
     assert len(accounts) >= 100
     assert sum(1 for a in accounts if a.get('account_id')) >= 2, 'an identity with two accounts on one source'
     assert len(set(a['source_name'] for a in accounts if a['user_name'].startswith('svc-tri-'))) >= 3
     assert len(chaos.listed) == len(accounts) - 1 and UNLISTED[1].startswith('svc-tri-') and UNLISTED[0] in SYNC_SOURCES
-    rounds = schedule(rng, KILLS, OVERLAPS)
+    rounds = schedule(rng, KILLS, OVERLAPS, WORLD)
     for number, (kind, aim, how) in enumerate(rounds):
         if kind == 'kill':
             chaos.kill_round(number, aim, how)
         elif kind == 'overlap':
             chaos.overlap_round(number)
-        else:
+        elif kind == 'settle':
             chaos.settle_round(number)
+        else:
+            getattr(chaos, kind + '_round')(number)
 
     converged, runs, result = chaos.converge(3, chaos.clean)
     wrong = [key_of(a) for a in accounts if key_of(a) not in read_store(workdir)]
+    not_archived = chaos.deleted_not_held(retired=True)
     partly = [r for r in simulator.call('GET', '/__sim/requests')['requests']
               if r['state'] == 'FAILED' and any('simulated failing source' in e for e in r['errors'])]
     stats, landed = chaos.stats, chaos.landed
@@ -367,16 +610,20 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
               'apply crashes that killed a setsid worker=%d/%d, controller-only=%d, refused while the module lived=%d, '
               'changes in flight at a crash=%d, longest wait for '
               'them=%.1fs) overlaps=%d refused=%d settle-rounds=%d partial-fail rounds=%d (sync changes '
-              'failed on one source=%d) accounts=%d (unlisted=1) set-passwords=%d clean-runs=%d lost=0 converged=%s'
+              'failed on one source=%d) world: sync-group changes=%d superseded=%d retired=%d check-after-crash=%d '
+              'elsewhere refused=%d settled=%d; accounts=%d (unlisted=1, deleted=%d) set-passwords=%d clean-runs=%d '
+              'lost=0 converged=%s'
               % (CHAOS_SEED, len(rounds), stats['kills'], sum(landed.values()),
                  ' '.join('%s=%d' % (n, landed[n]) for n in killer.MOMENTS), stats['crashes'], stats['setsid_killed'],
                  stats['apply_crashes'], stats['controller_kills'], stats['refused_while_module_lived'], stats['in_flight_at_kill'],
                  stats['waited'], stats['overlaps'], stats['overlap_refusals'], stats['settles'],
-                 stats['partial_rounds'], len(partly), len(accounts), simulator.requests_of('set_password'), runs,
+                 stats['partial_rounds'], len(partly), stats['group_changes'], stats['superseded'], stats['retired'],
+                 stats['checks_after_crash'], stats['elsewhere_refused'], stats['elsewhere_settled'],
+                 len(accounts) + len(chaos.deleted), len(chaos.deleted), simulator.requests_of('set_password'), runs,
                  'yes' if converged else 'no'))
     assert converged, result.stdout[-6000:]
-    assert wrong == []
-    kills = [r for r in rounds if r[0] == 'kill']
+    assert wrong == [] and not_archived == []
+    kills = [r for r in rounds if r[0] in ('kill', 'delete', 'check')]  # the delete and check rounds crash a run first
     assert stats['kills'] == sum(landed.values()) == len(kills) >= KILLS and stats['overlaps'] == OVERLAPS
     # every controller-only kill left a module running, and the run started then was refused
     assert stats['refused_while_module_lived'] == stats['controller_kills'] >= min(KILLS, 1)
@@ -384,5 +631,12 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
         assert all(landed[n] for n in killer.MOMENTS), landed
         # the crashes took down Ansible's setsid()'d worker with the module it ran, not only the process group
         assert stats['setsid_killed'] == stats['apply_crashes'] >= 1
+    world = dict((kind, sum(1 for r in rounds if r[0] == kind)) for kind in WORLD_KINDS)
+    assert world == dict((kind, WORLD) for kind in WORLD_KINDS), world
+    done = dict((kind, world.get(kind, 0)) for kind in ('sync_group', 'policy', 'delete', 'check', 'elsewhere'))
+    assert (stats['group_changes'], stats['policy_rounds'], stats['retired'], stats['checks_after_crash'],
+            stats['elsewhere_refused'], stats['elsewhere_settled']) == (
+        2 * done['sync_group'], done['policy'], done['delete'], done['check'], done['elsewhere'], done['elsewhere'])
+    assert stats['superseded'] >= done['policy']
     if OVERLAPS:
         assert partly, 'no sync-group change failed on one source while the others applied it'
