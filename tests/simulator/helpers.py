@@ -4,6 +4,7 @@ import base64
 import copy
 import json
 import os
+import time
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -39,6 +40,16 @@ SPEC_PATHS = {
     'sync_groups': ('get', '/password-sync-groups', None),
     'sync_group': ('get', '/password-sync-groups/{id}', None),
 }
+
+
+def wait_terminal(api, request_id, timeout=5.0):
+    """The status of a change request once it is no longer IN_PROGRESS (or as it is after timeout seconds)."""
+    deadline = time.time() + timeout
+    while True:
+        body = api.status(request_id).json()
+        if body['state'] != 'IN_PROGRESS' or time.time() > deadline:
+            return body
+        time.sleep(0.05)
 
 
 def encrypt(public_key_b64, password):

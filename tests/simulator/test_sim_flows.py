@@ -15,20 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from .helpers import OPENAPI_DIR, Api, _resolve, encrypt, to_json_schema
+from .helpers import OPENAPI_DIR, Api, _resolve, encrypt, to_json_schema, wait_terminal
 
 
 def sha(text):
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
-
-
-def wait_terminal(api, request_id, timeout=5.0):
-    deadline = time.time() + timeout
-    while True:
-        body = api.status(request_id).json()
-        if body['state'] != 'IN_PROGRESS' or time.time() > deadline:
-            return body
-        time.sleep(0.05)
 
 
 def test_password_info_contents(api):

@@ -21,16 +21,7 @@ from tools.isc_simulator.faults import validate_faults
 from tools.isc_simulator.policy import check_password
 from tools.isc_simulator.server import is_loopback
 
-from .helpers import REPO, Api, api_path
-
-
-def wait_terminal(api, request_id, timeout=5.0):
-    deadline = time.time() + timeout
-    while True:
-        body = api.status(request_id).json()
-        if body['state'] != 'IN_PROGRESS' or time.time() > deadline:
-            return body
-        time.sleep(0.05)
+from .helpers import REPO, Api, api_path, wait_terminal
 
 
 def test_rate_limit_per_client_and_version(make_sim):

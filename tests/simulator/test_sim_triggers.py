@@ -6,13 +6,12 @@ reaches the members of the group as it is when the change completes, and its sta
 """
 
 import hashlib
-import time
 
 import pytest
 
 from tools.isc_simulator.seed import load_seed
 
-from .helpers import Api
+from .helpers import Api, wait_terminal
 
 UNIX = 'Unix Password Sync'
 
@@ -27,15 +26,6 @@ def three_source_seed():
         {'source': 'Unix-LDAP', 'password': 'Tri-ldap-Aa1x'}, {'source': 'Unix-Kerberos', 'password': 'Tri-krb-Aa1x'},
         {'source': 'Corp-LDAP', 'password': 'Tri-corp-Aa1x'}]})
     return seed
-
-
-def wait_terminal(api, request_id, timeout=5.0):
-    deadline = time.time() + timeout
-    while True:
-        body = api.status(request_id).json()
-        if body['state'] != 'IN_PROGRESS' or time.time() > deadline:
-            return body
-        time.sleep(0.05)
 
 
 def group_sources(api):
