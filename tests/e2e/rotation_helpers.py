@@ -102,3 +102,16 @@ def baseline_hashes(simulator, accounts):
 
 def repo_path(*parts):
     return os.path.join(REPO, *parts)
+
+
+# A play that leaves service_account_rotation_state_dir to the role, so its per-shard default is used.
+DEFAULT_DIR_PLAY = """
+- name: Rotate with the role's default state directory
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - "{{ rotation_accounts_file }}"
+  roles:
+    - role: sailpoint_isc.passwords.service_account_rotation
+"""

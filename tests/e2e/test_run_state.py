@@ -23,19 +23,7 @@ import killer
 from conftest import PlaybookRunner, write_playbook
 from cores import core_venv
 from killer import no_stray_processes  # autouse: nothing a test starts outlives it # noqa: F401 # pylint: disable=unused-import
-from rotation_helpers import ROTATE, fleet, read_store, rotate_vars, unaccounted, write_accounts
-
-# The role on its own, its state directory left to its default (the shipped playbook passes rotation_state_dir).
-ROLE_PLAY = """
-- name: Rotate with the role's default state directory
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars_files:
-    - "{{ rotation_accounts_file }}"
-  roles:
-    - role: sailpoint_isc.passwords.service_account_rotation
-"""
+from rotation_helpers import DEFAULT_DIR_PLAY, ROTATE, fleet, read_store, rotate_vars, unaccounted, write_accounts
 
 
 def recap_changed(stdout):
@@ -172,7 +160,7 @@ def test_spellings_of_one_shard_are_one_state_directory_in_the_playbook_and_the_
     assert first.returncode == 0, first.stdout[-3000:]
     sent = simulator.requests_of('set_password')
     assert 0 < sent < len(accounts)
-    play = write_playbook(workdir, 'role.yml', ROLE_PLAY)
+    play = write_playbook(workdir, 'role.yml', DEFAULT_DIR_PLAY)
     second = ansible.run(play, dict(values, service_account_rotation_shard=' 1 / 2'), env=env)
     assert second.returncode == 0, second.stdout[-3000:]
     assert simulator.requests_of('set_password') == sent, 'the same shard, the same ledger: nothing due'

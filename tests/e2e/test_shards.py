@@ -20,19 +20,8 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from conftest import PlaybookRunner
 from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
-from rotation_helpers import ROTATE, VAULT_PASSWORD, baseline_hashes, fleet, key_of, repo_path, rotate_vars, sha, write_accounts
+from rotation_helpers import DEFAULT_DIR_PLAY, ROTATE, VAULT_PASSWORD, baseline_hashes, fleet, key_of, repo_path, rotate_vars, sha, write_accounts
 
-# A play that leaves service_account_rotation_state_dir to the role, so its per-shard default is used.
-DEFAULT_DIR_PLAY = """
-- name: Rotate one shard in the role's default state directory
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars_files:
-    - "{{ rotation_accounts_file }}"
-  roles:
-    - role: sailpoint_isc.passwords.service_account_rotation
-"""
 
 SYNC_SOURCES = ('Unix-LDAP', 'Unix-Kerberos')
 SHARD2_CLIENT = ('shard-2-client-id', 'shard-2-client-secret-not-a-secret')
