@@ -1,5 +1,5 @@
 """Malformed input to the modules (one task per case, one playbook per core) and to the rotation role
-(one run per case).
+(one inventory host per case, one run per core and vault password).
 
 Each case must fail the run with a message that names the field (or the cause) and says how to fix it,
 without a Python traceback, and without touching anything: no set-password reaches the service, every
@@ -12,13 +12,15 @@ a message hidden by no_log (ansible-core 2.16 shows only "censored" for such a t
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
+import yaml
 
 from hostile_helpers import file_bytes, fresh_store_and_ledger, state_path, write_vault_file
 from rotation_helpers import ROTATE, fleet, key_of, rotate_vars, sim_hashes, write_accounts
-from conftest import SimulatorProcess, write_playbook
+from conftest import REPO, SimulatorProcess, write_playbook
 from cores import CORES, core_venv
 
 OMIT = object()
@@ -215,16 +217,6 @@ def snapshot(simulator, workdir):
             'journal': file_bytes(state_path(workdir, 'ledger.json.journal'))}
 
 
-def check(result, simulator, workdir, before, needles):
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    for needle in needles:
-        assert needle in output, 'missing %r in:\n%s' % (needle, output[-4000:])
-    assert 'Traceback' not in output
-    assert 'not-the-secret' not in output  # role-wrong-client-secret: named, never echoed (even on 2.16)
-    check_nothing_changed(simulator, workdir, before)
-
-
 def check_nothing_changed(simulator, workdir, before):
     assert simulator.requests_of('set_password') == 0
     assert simulator.counters()['passwordChangesApplied'] == 0
@@ -302,30 +294,93 @@ def test_module_refuses_bad_input(ansible, core, simulator, workdir, seeded):
     check_nothing_changed(simulator, workdir, before)
 
 
-@pytest.mark.parametrize('settings,needles', [c[1:] for c in ROLE_CASES], ids=[c[0] for c in ROLE_CASES])
-def test_role_refuses_bad_input(ansible, core, simulator, workdir, seeded, settings, needles):
+def role_case_input(case_dir, seeded, settings):
+    """The accounts file and the vars of one role case, its setup done in its own state directory."""
     accounts = settings.get('accounts', GOOD)
     if accounts == GOOD:
-        accounts_file = write_accounts(workdir, seeded)
+        accounts_file = write_accounts(case_dir, seeded)
     elif accounts == 'dup':
-        accounts_file = write_accounts(workdir, seeded + [dict(seeded[0])])
+        accounts_file = write_accounts(case_dir, seeded + [dict(seeded[0])])
     elif isinstance(accounts, str):
-        accounts_file = os.path.join(workdir, 'accounts.yml')
+        accounts_file = os.path.join(case_dir, 'accounts.yml')
         with open(accounts_file, 'w') as handle:
             handle.write(accounts)
     else:
-        accounts_file = write_accounts(workdir, accounts)
+        accounts_file = write_accounts(case_dir, accounts)
     accounts_file = settings.get('accounts_file', accounts_file)
     if settings.get('setup'):
-        settings['setup'](workdir)
-    if settings.get('vault') == 'wrong':
-        ansible.vault_pass = os.path.join(workdir, 'other-vault-pass')
-        with open(ansible.vault_pass, 'w') as handle:
-            handle.write('not-the-vault-password\n')
-    before = snapshot(simulator, workdir)
-    result = ansible.run(ROTATE, rotate_vars(workdir, accounts_file, **settings.get('extra', {})),
-                         vault=settings.get('vault') != 'none', timeout=120)
-    check(result, simulator, workdir, before, needles)
+        settings['setup'](case_dir)
+    return rotate_vars(case_dir, accounts_file, **settings.get('extra', {}))
+
+
+def role_playbook_for_hosts(workdir):
+    """The rotation playbook users run, for every host of the inventory instead of localhost alone."""
+    with open(os.path.join(REPO, 'playbooks', 'rotate_service_accounts.yml')) as handle:
+        plays = yaml.safe_load(handle)
+    assert [play['hosts'] for play in plays] == ['localhost']
+    plays[0]['hosts'] = 'all'
+    return write_playbook(workdir, 'rotate-every-case.yml', json.dumps(plays))
+
+
+HOST_LINE = re.compile(r'^(?:ok|changed|fatal|failed|skipping|included|rescued|ignored|unreachable): \[([^\]]+)\]')
+
+
+def host_lines(output):
+    """The default callback's output of each host (its status lines and the lines that continue them), by host."""
+    lines, owner = {}, None
+    for line in output.splitlines():
+        match = HOST_LINE.match(line)
+        if match:
+            owner = match.group(1).split(' -> ')[0]
+        elif line.startswith(('TASK [', 'PLAY ', 'RUNNING HANDLER', '[WARNING]', '[DEPRECATION')) or not line.strip():
+            owner = None
+        if owner is not None:
+            lines.setdefault(owner, []).append(line)
+    return dict((host, '\n'.join(mine)) for host, mine in lines.items())
+
+
+def test_role_refuses_bad_input(ansible, core, simulator, workdir):
+    """Every role case with the tests' vault password in one run per core, one inventory host each (a playbook
+    start is not what is tested): each host runs the rotation playbook on the controller with its case's
+    accounts file, vars and state directory, and must fail with the case's texts in its own lines, changing
+    nothing. The vault cases need a run of their own each (one vault password per run).
+    """
+    seeded = fleet(simulator, limit=2)
+    runs, problems = {}, []
+    for case_id, settings, needles in ROLE_CASES:
+        case_dir = os.path.join(workdir, case_id)
+        os.makedirs(case_dir)
+        fresh_store_and_ledger(case_dir, simulator, seeded, {key_of(a): 'Init-%s-Aa1!x' % a['user_name'] for a in seeded})
+        values = role_case_input(case_dir, seeded, settings)
+        runs.setdefault(settings.get('vault', 'good'), []).append((case_id, case_dir, values, needles))
+    before = dict((case[0], snapshot(simulator, case[1])) for cases in runs.values() for case in cases)
+    for vault, cases in sorted(runs.items()):
+        inventory = {'all': {'hosts': dict((case_id, dict(values, ansible_connection='local'))
+                                           for case_id, case_dir, values, needles in cases)}}
+        inventory_file = write_playbook(workdir, 'inventory-%s.yml' % vault, json.dumps(inventory))
+        if vault == 'wrong':
+            ansible.vault_pass = os.path.join(workdir, 'other-vault-pass')
+            with open(ansible.vault_pass, 'w') as handle:
+                handle.write('not-the-vault-password\n')
+        command = ansible.command(role_playbook_for_hosts(workdir), vault=vault != 'none')
+        command[command.index('localhost,')] = inventory_file
+        result = subprocess.run(command, cwd=workdir, env=ansible.env(ANSIBLE_FORKS='8'), capture_output=True,
+                                text=True, timeout=300, check=False)
+        output = result.stdout + result.stderr
+        if result.returncode == 0:
+            problems.append('vault %s: the run passed:\n%s' % (vault, output[-3000:]))
+        for case_id, case_dir, values, needles in cases:
+            mine = host_lines(output).get(case_id, '')
+            problems += ['%s: missing %r in its lines:\n%s' % (case_id, needle, mine[-2000:])
+                         for needle in needles if needle not in mine]
+            if 'PLAY RECAP' in output and not re.search(r'^%s +: .*failed=[1-9]' % re.escape(case_id), output, re.M):
+                problems.append('%s: the host did not fail:\n%s' % (case_id, mine[-2000:]))
+        problems += ['a traceback:\n%s' % output[-3000:]] if 'Traceback' in output else []
+        problems += ['the wrong client secret was echoed'] if 'not-the-secret' in output else []
+    assert not problems, '\n'.join(problems)
+    for cases in runs.values():
+        for case_id, case_dir, values, needles in cases:
+            check_nothing_changed(simulator, case_dir, before[case_id])
 
 
 def test_the_matrix_is_wide_enough():
