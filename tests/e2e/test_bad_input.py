@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from hostile_helpers import file_bytes, fresh_store_and_ledger, state_path, write_vault_file
-from rotation_helpers import ROTATE, fleet, key_of, rotate_vars, sim_hashes, write_accounts
+from rotation_helpers import fleet, key_of, rotate_vars, sim_hashes, write_accounts
 from conftest import REPO, SimulatorProcess, write_playbook
 from cores import CORES, core_venv
 

@@ -50,6 +50,10 @@ at a kill land first, so a loss confined to them is seen before the next forced 
 
 Then the faults are switched off and clean runs must converge. Prints `chaos: ... lost=0 converged=yes`.
 CHAOS_SEED, CHAOS_KILLS (default 10) and CHAOS_OVERLAPS (default 3) change the schedule.
+
+The rounds are dealt to CHAOS_PARTS (default 2) parts, each a test of its own with its own simulator and state
+directory and the seed CHAOS_SEED + part, so that the parts run at the same time on two pytest-xdist workers
+(chaos mostly waits). Together they play every round of the whole schedule; CHAOS_PARTS=1 plays it as one.
 """
 
 import os
@@ -57,6 +61,8 @@ import random
 import signal
 import subprocess
 import time
+
+import pytest
 
 import killer
 from hostile_helpers import rows
@@ -73,6 +79,7 @@ OVERLAPS = int(os.environ.get('CHAOS_OVERLAPS', '3'))
 WORLD = int(os.environ.get('CHAOS_WORLD', '1'))  # rounds of each world kind
 SYNC_MOMENT = os.environ.get('CHAOS_SYNC_MOMENT', 'set_password')  # or 'running' (see sync_group_round)
 WORLD_KINDS = tuple(os.environ.get('CHAOS_WORLD_KINDS', 'sync_group,policy,delete,check,elsewhere').split(','))
+PARTS = max(1, int(os.environ.get('CHAOS_PARTS', '2')))
 SYNC_GROUP = 'Tri Sync'
 TIGHTENED = ('Chaos-LDAP', 60)  # (source, minLength) of the first policy round (20 more each later one): never relaxed
 # sources whose accounts the delete round may delete (not the sync group, not the identity with two accounts)
@@ -114,7 +121,12 @@ def fault_mix(seed, fail_source=None):
     return mix
 
 
-def schedule(rng, kills, overlaps, world=0):
+def share(total, part):
+    """Part ``part``'s share of ``total`` rounds dealt to PARTS parts (the first parts get the remainder)."""
+    return total // PARTS + (part < total % PARTS)
+
+
+def schedule(rng, kills, overlaps, world=0, kinds=WORLD_KINDS):
     """The rounds: [(kind, moment, how)]. Kill units in turn: a controller-only kill at 'apply' (first, so that
     the lease is tried against a live module in any schedule); an apply crash, a crash of the next run's commit
     and a settle round; an escrow crash and a settle round. Then shuffled with the overlap rounds."""
@@ -129,7 +141,7 @@ def schedule(rng, kills, overlaps, world=0):
                       'escrow': [('kill', 'escrow', 'crash'), ('settle', None, None)]}[kind])
         planned += 2 if kind == 'pair' else 1
     units += [[('overlap', None, None)]] * overlaps
-    units += [[(kind, None, None)] for kind in WORLD_KINDS] * world
+    units += [[(kind, None, None)] for kind in kinds] * world
     rng.shuffle(units)
     return [one for unit in units for one in unit]
 
@@ -565,7 +577,10 @@ class Chaos(object):
         self.stats['elsewhere_settled'] += 1
 
 
-def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
+@pytest.mark.parametrize('part', range(PARTS))
+def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys, part):
+    kills, overlaps = share(KILLS, part), share(OVERLAPS, part)
+    kinds = WORLD_KINDS[part::PARTS]  # each world kind in one part
     simulator = simulator_factory('--seed', SEED_FILE, '--rate-limit', '5000', '--rate-window', '1',
                                   '--completion-delay', '0.3')
     ansible = PlaybookRunner(workdir, simulator)
@@ -581,14 +596,14 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
     state = default_dir(workdir, simulator)
     os.makedirs(state, 0o700)
     os.symlink(state, os.path.join(workdir, 'rotation'))
-    rng = random.Random(CHAOS_SEED)
+    rng = random.Random(CHAOS_SEED + part)
     chaos = Chaos(simulator, ansible, workdir, rng, state)
     accounts = chaos.accounts
     assert len(accounts) >= 100
     assert sum(1 for a in accounts if a.get('account_id')) >= 2, 'an identity with two accounts on one source'
     assert len(set(a['source_name'] for a in accounts if a['user_name'].startswith('svc-tri-'))) >= 3
     assert len(chaos.listed) == len(accounts) - 1 and UNLISTED[1].startswith('svc-tri-') and UNLISTED[0] in SYNC_SOURCES
-    rounds = schedule(rng, KILLS, OVERLAPS, WORLD)
+    rounds = schedule(rng, kills, overlaps, WORLD, kinds)
     for number, (kind, aim, how) in enumerate(rounds):
         if kind == 'kill':
             chaos.kill_round(number, aim, how)
@@ -606,14 +621,14 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
               if r['state'] == 'FAILED' and any('simulated failing source' in e for e in r['errors'])]
     stats, landed = chaos.stats, chaos.landed
     with capsys.disabled():
-        print('\nchaos: seed=%d rounds=%d kills=%d (landed in their phase=%d: %s; crash=%d, '
+        print('\nchaos: part %d/%d seed=%d rounds=%d kills=%d (landed in their phase=%d: %s; crash=%d, '
               'apply crashes that killed a setsid worker=%d/%d, controller-only=%d, refused while the module lived=%d, '
               'changes in flight at a crash=%d, longest wait for '
               'them=%.1fs) overlaps=%d refused=%d settle-rounds=%d partial-fail rounds=%d (sync changes '
               'failed on one source=%d) world: sync-group changes=%d superseded=%d retired=%d check-after-crash=%d '
               'elsewhere refused=%d settled=%d; accounts=%d (unlisted=1, deleted=%d) set-passwords=%d clean-runs=%d '
               'lost=0 converged=%s'
-              % (CHAOS_SEED, len(rounds), stats['kills'], sum(landed.values()),
+              % (part + 1, PARTS, CHAOS_SEED + part, len(rounds), stats['kills'], sum(landed.values()),
                  ' '.join('%s=%d' % (n, landed[n]) for n in killer.MOMENTS), stats['crashes'], stats['setsid_killed'],
                  stats['apply_crashes'], stats['controller_kills'], stats['refused_while_module_lived'], stats['in_flight_at_kill'],
                  stats['waited'], stats['overlaps'], stats['overlap_refusals'], stats['settles'],
@@ -623,20 +638,20 @@ def test_chaos_loses_nothing_and_converges(simulator_factory, workdir, capsys):
                  'yes' if converged else 'no'))
     assert converged, result.stdout[-6000:]
     assert wrong == [] and not_archived == []
-    kills = [r for r in rounds if r[0] in ('kill', 'delete', 'check')]  # the delete and check rounds crash a run first
-    assert stats['kills'] == sum(landed.values()) == len(kills) >= KILLS and stats['overlaps'] == OVERLAPS
+    killed = [r for r in rounds if r[0] in ('kill', 'delete', 'check')]  # the delete and check rounds crash a run first
+    assert stats['kills'] == sum(landed.values()) == len(killed) >= kills and stats['overlaps'] == overlaps
     # every controller-only kill left a module running, and the run started then was refused
-    assert stats['refused_while_module_lived'] == stats['controller_kills'] >= min(KILLS, 1)
-    if KILLS >= 4:
+    assert stats['refused_while_module_lived'] == stats['controller_kills'] >= min(kills, 1)
+    if kills >= 4:
         assert all(landed[n] for n in killer.MOMENTS), landed
         # the crashes took down Ansible's setsid()'d worker with the module it ran, not only the process group
         assert stats['setsid_killed'] == stats['apply_crashes'] >= 1
-    world = dict((kind, sum(1 for r in rounds if r[0] == kind)) for kind in WORLD_KINDS)
-    assert world == dict((kind, WORLD) for kind in WORLD_KINDS), world
+    world = dict((kind, sum(1 for r in rounds if r[0] == kind)) for kind in kinds)
+    assert world == dict((kind, WORLD) for kind in kinds), world
     done = dict((kind, world.get(kind, 0)) for kind in ('sync_group', 'policy', 'delete', 'check', 'elsewhere'))
     assert (stats['group_changes'], stats['policy_rounds'], stats['retired'], stats['checks_after_crash'],
             stats['elsewhere_refused'], stats['elsewhere_settled']) == (
         2 * done['sync_group'], done['policy'], done['delete'], done['check'], done['elsewhere'], done['elsewhere'])
     assert stats['superseded'] >= done['policy']
-    if OVERLAPS:
+    if overlaps:
         assert partly, 'no sync-group change failed on one source while the others applied it'
