@@ -23,6 +23,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights_tab
 
 ALL_SCOPES = 'sp:scopes:all'
 DOC_PAGE = 'docs/least-privilege.md'
+EXPORT_JOB = 'password-config-export'  # the configuration modules in check mode read only: the export's rights
 
 _CONFIG_READS = ((OP_POLICIES, 'GET'), (OP_SYNC_GROUPS, 'GET'), (OP_SOURCES, 'GET'), (OP_SOURCE_POLICIES, 'GET'),
                  (OP_ORG_CONFIG, 'GET'), (OP_DICTIONARY, 'GET'))
