@@ -25,11 +25,11 @@ ALL_SCOPES = 'sp:scopes:all'
 DOC_PAGE = 'docs/least-privilege.md'
 EXPORT_JOB = 'password-config-export'  # the configuration modules in check mode read only: the export's rights
 
-_CONFIG_READS = ((OP_POLICIES, 'GET'), (OP_SYNC_GROUPS, 'GET'), (OP_SOURCES, 'GET'), (OP_SOURCE_POLICIES, 'GET'),
-                 (OP_ORG_CONFIG, 'GET'), (OP_DICTIONARY, 'GET'))
+_CONFIG_READS = ((OP_POLICIES, 'GET'), (OP_POLICY, 'GET'), (OP_SYNC_GROUPS, 'GET'), (OP_SYNC_GROUP, 'GET'),
+                 (OP_SOURCES, 'GET'), (OP_SOURCE_POLICIES, 'GET'), (OP_ORG_CONFIG, 'GET'), (OP_DICTIONARY, 'GET'))
 _CONFIG_WRITES = ((OP_POLICIES, 'POST'), (OP_POLICY, 'PUT'), (OP_POLICY, 'DELETE'), (OP_SYNC_GROUPS, 'POST'),
                   (OP_SYNC_GROUP, 'PUT'), (OP_SYNC_GROUP, 'DELETE'), (OP_SOURCE_POLICIES_UPDATE, 'PATCH'),
-                  (OP_ORG_CONFIG, 'PUT'), (OP_DICTIONARY, 'PUT'))
+                  (OP_ORG_CONFIG, 'POST'), (OP_ORG_CONFIG, 'PUT'), (OP_DICTIONARY, 'PUT'))
 
 # job -> (what runs it, the operations it may send). The key is the anchor of its section in DOC_PAGE.
 JOBS = {
