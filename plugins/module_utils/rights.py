@@ -86,8 +86,15 @@ def needs(job, api_version):
 
 
 def minimal_scopes(job, api_version):
-    """One scope per operation (the first the document lists: the narrowest), without repeats."""
-    return list(dict.fromkeys(need['scopes'][0] for need in needs(job, api_version) if need['scopes']))
+    """The smallest set of scopes that grants every operation of the job: the first scope each operation lists
+    (the narrowest), less those another chosen scope already covers (a write's manage scope also reads)."""
+    alternatives = [set(need['scopes']) for need in needs(job, api_version) if need['scopes']]
+    chosen = list(dict.fromkeys(need['scopes'][0] for need in needs(job, api_version) if need['scopes']))
+    for scope in list(chosen):
+        rest = set(chosen) - set([scope])
+        if all(rest & wanted for wanted in alternatives):
+            chosen.remove(scope)
+    return chosen
 
 
 def missing(job, api_version, granted):
@@ -98,9 +105,10 @@ def missing(job, api_version, granted):
     return [need for need in needs(job, api_version) if need['scopes'] and not granted & set(need['scopes'])]
 
 
-def refusal(job, lacking):
-    """The message naming the missing scopes, the job and its section of the docs page."""
-    scopes = list(dict.fromkeys(need['scopes'][0] for need in lacking))
+def refusal(job, api_version, lacking):
+    """The message naming the missing scopes (those of the documented set), the job and its section of the docs page."""
+    documented = minimal_scopes(job, api_version)
+    scopes = list(dict.fromkeys(([s for s in documented if s in need['scopes']] or need['scopes'])[0] for need in lacking))
     what = '; '.join('%s %s needs %s' % (need['method'], need['path'], ' or '.join(need['scopes'])) for need in lacking)
     return ('job %s: the token lacks the scope(s) %s (%s); grant them to the API client or personal access token '
             '(or sp:scopes:all), see %s#%s. Nothing was sent but the token request.'
@@ -118,7 +126,7 @@ def require_rights(client, job):
             continue
         lacking = missing(job, one.api_version, granted)
         if lacking:
-            raise IscError(refusal(job, lacking), status=403)
+            raise IscError(refusal(job, one.api_version, lacking), status=403)
 
 
 def preflight(module, client, job):
