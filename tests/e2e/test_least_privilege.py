@@ -193,11 +193,15 @@ def test_each_job_passes_with_its_documented_scopes_and_stops_without_any_one(lp
     tasks.append({'name': 'Keep every result', 'ansible.builtin.copy': {
         'dest': os.path.join(out_dir, 'exact.json'), 'mode': '0600',
         'content': '{{ {%s} | to_json }}' % ', '.join("'%s': %s" % (r, r) for r in registers)}})
-    config_file = os.path.join(workdir, 'tenant.yml')
+    exported, applied = os.path.join(workdir, 'tenant.yml'), os.path.join(workdir, 'change.yml')
+    with open(applied, 'w', encoding='utf-8') as handle:  # one write per kind of credential need, kept short
+        yaml.safe_dump({'isc_password_config': {'password_org_config': {'digit_token_length': 7},
+                                                'password_dictionary': {'words': ['acme'], 'locale': 'en_US'}}}, handle)
     plays = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
-    for playbook, job in (('export_password_config', 'password-config-export'), ('password_config', 'password-config')):
+    for playbook, job, path in (('export_password_config', 'password-config-export', exported),
+                                ('password_config', 'password-config', applied)):
         plays.append({'ansible.builtin.import_playbook': 'sailpoint_isc.passwords.' + playbook,
-                      'vars': {'password_config_file': config_file, 'isc_client_id': client_id(job),
+                      'vars': {'password_config_file': path, 'isc_client_id': client_id(job),
                                'isc_client_secret': 'secret-' + client_id(job), 'isc_base_url': '{{ sim_url }}'}})
     result = run(ansible, workdir, 'exact.yml', plays)
     assert result.returncode == 0, result.stdout[-4000:]
@@ -206,7 +210,9 @@ def test_each_job_passes_with_its_documented_scopes_and_stops_without_any_one(lp
         assert not got[register].get('failed'), (register, got[register])
     assert got['r_password_status']['state'] == 'FINISHED' and got['r_digit_token']['digit_token']
     assert got['r_password_config']['changed']  # the policy module wrote with its documented scopes
-    assert 'Least privilege' in open(config_file, encoding='utf-8').read()  # the export read it back
+    assert 'Least privilege' in open(exported, encoding='utf-8').read()  # the export read it back
+    config = simulator.call('GET', '/__sim/password-config')
+    assert config != config_before and 'acme' in json.dumps(config)  # the apply playbook wrote
     changed = dict(((a['sourceName'], a['userName']), a['changeCount']) for a in simulator.accounts())
     assert changed[('Corp-AD', 'svc-app-001')] == 1  # the set-password job
     assert [changed[(r['source_name'], r['user_name'])] for r in ROTATE] == [1, 1]  # the role
