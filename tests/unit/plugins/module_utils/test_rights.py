@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
 
 import pytest
@@ -111,3 +112,18 @@ def test_cached_token_remembers_its_scope(tmp_path):
         rights.require_rights(again, 'set-password')
     cache = TokenCache(str(tmp_path / 'tokens'), BASE, 'cid-123', SECRET)
     assert cache.load()[0] == 'tok-1' and cache.load_entry()[2] == 'idn:password-info:read'
+
+
+def test_awx_credential_types_name_the_scopes_of_each_job():
+    import yaml
+    awx = os.path.join(REPO, 'extensions', 'awx')
+    with open(os.path.join(awx, 'credential_type.yml'), encoding='utf-8') as handle:
+        fields = dict((f['id'], f) for f in yaml.safe_load(handle)['inputs']['fields'])
+    text = ' '.join(fields['client_id']['help_text'].split())
+    for job in rights.JOBS:
+        named = re.search(r'(?<![:\w-])%s(?: \(PAT of an ORG_ADMIN\))?: ([a-z:, -]+)' % re.escape(job), text).group(1)
+        assert [s.strip() for s in named.split(',')] == rights.minimal_scopes(job, 'v2024'), job
+    with open(os.path.join(awx, 'credential_type_multi.yml'), encoding='utf-8') as handle:
+        fields = dict((f['id'], f) for f in yaml.safe_load(handle)['inputs']['fields'])
+    text = ' '.join(fields['api_clients']['help_text'].split())
+    assert all(scope in text for scope in rights.minimal_scopes('rotation', 'v2024'))
