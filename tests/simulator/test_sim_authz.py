@@ -63,7 +63,7 @@ def test_scopes_all_grants_everything_and_user_only_operations_refuse_api_client
     request_id = client.set_password('Another1pass').json()['requestId']
     assert wait_terminal(client, request_id)['state'] == 'FINISHED'
     text = _refusal(client.call('GET', config_path('v2024', 'password-dictionary')))
-    assert 'user token' in text and 'API client' in text and 'ORG_ADMIN' in text
+    assert 'GET /v2024/password-dictionary needs a user token' in text and 'API client' in text and 'ORG_ADMIN' in text
     assert admin.call('GET', config_path('v2024', 'password-dictionary')).status_code == 404  # allowed: none yet
 
 

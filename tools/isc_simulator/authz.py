@@ -26,9 +26,7 @@ def _pattern(path):
     return re.compile('^' + re.sub(r'\\\{[^/]*?\\\}', '[^/]+', re.escape(path)) + '$')
 
 
-# literal paths before templates, so /search/v1/count is never taken for a template with an id
-_ROUTES = sorted(((method, _pattern(path), path, entry) for (method, path), entry in RIGHTS.items()),
-                 key=lambda route: route[2].count('{'))
+_ROUTES = [(method, _pattern(path), path, entry) for (method, path), entry in RIGHTS.items()]
 
 
 def operation_of(method, path):
