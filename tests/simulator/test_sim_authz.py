@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tools import least_privilege
 from tools.isc_simulator import authz, server
 from tools.isc_simulator.seed import load_seed
 
@@ -111,3 +112,19 @@ def test_seed_refuses_malformed_rights(make_sim):
     for bad in (dict(scope='sp:scopes:all'), dict(user_levels='ORG_ADMIN'), dict(type='pat', user='Abby.Smith', owner='x')):
         with pytest.raises(ValueError):
             make_sim(seed_data=_seed(_client('bad', **bad)))
+
+
+# The generated files (tools/least_privilege.py). Here rather than under tests/unit: ansible-test units does
+# not ship tools/.
+
+def test_committed_table_is_what_the_documents_give():
+    """Fails when a document in tests/spec/ changes (or is added) and the table was not generated again."""
+    built = least_privilege.build_table()
+    assert built == authz.RIGHTS
+    with open(least_privilege.TABLE, encoding='utf-8') as handle:
+        assert handle.read() == least_privilege.table_text(built)
+
+
+def test_committed_page_is_the_generated_one():
+    with open(least_privilege.PAGE, encoding='utf-8') as handle:
+        assert handle.read() == least_privilege.page_text()
