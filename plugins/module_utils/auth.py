@@ -80,16 +80,21 @@ class TokenCache(object):
 
     def load(self):
         """(token, expires_at) or (None, None)."""
+        return self.load_entry()[:2]
+
+    def load_entry(self):
+        """(token, expires_at, scope) or (None, None, None); scope is the token's granted scopes (a string) or None."""
         entry = self._read_all().get(self.key_id)
         if not isinstance(entry, dict):
-            return None, None
+            return None, None, None
         try:
             token = self._fernet.decrypt(entry['token'].encode('ascii')).decode('utf-8')
-            return token, float(entry['expires_at'])
+            scope = entry.get('scope')
+            return token, float(entry['expires_at']), scope if isinstance(scope, str) else None
         except (KeyError, TypeError, ValueError, InvalidToken):
-            return None, None
+            return None, None, None
 
-    def store(self, token, expires_at):
+    def store(self, token, expires_at, scope=None):
         ensure_private_dir(self.directory)
         data = self._read_all()
         now = time.time()
@@ -99,6 +104,7 @@ class TokenCache(object):
         data[self.key_id] = {
             'expires_at': expires_at,
             'token': self._fernet.encrypt(token.encode('utf-8')).decode('ascii'),
+            'scope': scope,  # what ISC granted (not a secret): a job checks its rights without a request
         }
         write_atomic(self.path, json.dumps(data))
 
@@ -111,6 +117,7 @@ class GivenToken(object):
 
     refreshable = False
     key = None  # the client behind the token is unknown, so its rate budget has no name
+    scope = None  # and so are its scopes
 
     def __init__(self, access_token):
         if not access_token:
@@ -143,6 +150,7 @@ class ClientCredentials(object):
         self.cache = None
         self.token = None
         self.expires = 0.0
+        self.scope = None  # the scopes ISC granted the token (space-separated), None when it did not say
 
     def use_cache(self, location, base_url):
         if not HAS_CRYPTOGRAPHY:
@@ -154,25 +162,25 @@ class ClientCredentials(object):
         return {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self._secret}
 
     def bearer(self, fetch, force_refresh=False):
-        """A token with life left; ``fetch()`` -> (token, expires_at) asks ISC for a new one."""
+        """A token with life left; ``fetch()`` -> (token, expires_at, scope) asks ISC for a new one."""
         with self._lock:
             now = self._clock()
             if not force_refresh and self.token and self.expires - now > TOKEN_REFRESH_MARGIN:
                 return self.token
             stale = self.token if force_refresh else None
             if self.cache is None:
-                self.token, self.expires = fetch()
+                self.token, self.expires, self.scope = fetch()
                 return self.token
             with self.cache.lock():
-                token, expires = self.cache.load()
+                token, expires, scope = self.cache.load_entry()
                 if token and token != stale and expires - now > TOKEN_REFRESH_MARGIN:
                     if self._on_cache_hit:
                         self._on_cache_hit()
-                    self.token, self.expires = token, expires
+                    self.token, self.expires, self.scope = token, expires, scope
                     return token
-                self.token, self.expires = fetch()
+                self.token, self.expires, self.scope = fetch()
                 try:
-                    self.cache.store(self.token, self.expires)
+                    self.cache.store(self.token, self.expires, self.scope)
                 except OSError as exc:
                     if self._warn:
                         self._warn('could not write the token cache %s: %s' % (self.cache.path, exc.strerror or exc))

@@ -220,11 +220,17 @@ class IscClient(object):
             lifetime = 0.0
         if lifetime <= 0:
             lifetime = 600.0
-        return body['access_token'], self.clock() + lifetime
+        scope = body.get('scope')
+        return body['access_token'], self.clock() + lifetime, scope if isinstance(scope, str) else None
 
     def authenticate(self):
         """Make sure a token is at hand (fetch or load one); proves the credentials."""
         self._bearer()
+
+    def granted_scopes(self):
+        """The scopes of the token (fetched or loaded first) as a set; None when unknown (rights.py)."""
+        self._bearer()
+        return None if self._auth.scope is None else set(self._auth.scope.split())
 
     # ---- the request engine -------------------------------------------------------------------
     def _send(self, operation, method, path, json_body=None, data=None, safe=True, auth=True,

@@ -134,6 +134,10 @@ def _hint(operation, status, text, connection_error=False):
 
 def format_error(operation, status, body, tracking_id=None, hint=None):
     text = _messages_text(body)
+    if status == 403 and isinstance(body, dict) and body.get('messages'):
+        # ISC's 403 message is generic; its causes say which right is missing
+        causes = _messages_text({'causes': body.get('causes')})
+        text = '; '.join(t for t in (text, causes) if t)
     if not tracking_id and isinstance(body, dict):
         tracking_id = body.get('trackingId')
     msg = '%s failed: HTTP %s' % (operation, status)

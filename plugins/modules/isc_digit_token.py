@@ -99,6 +99,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
 def main():
@@ -121,6 +122,7 @@ def main():
     except IscError as exc:
         fail_isc(module, exc)
     client = IscClient.from_module(module)
+    preflight(module, client, 'digit-token')  # rights.py: before any request but the token's
     if module.check_mode:
         try:
             client.authenticate()

@@ -158,6 +158,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_c
     DICTIONARY_MAX_LINE_LENGTH, dictionary_problems, dictionary_text, dictionary_words, read_dictionary,
     write_dictionary,
 )
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 LISTED = 50  # the most words RV(added_words) and RV(removed_words) list
 
@@ -269,6 +270,7 @@ def main():
         if problem:
             module.fail_json(msg=problem)
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
     try:
         current_locale, current = parse(read_dictionary(client))
         if not manage_locale:

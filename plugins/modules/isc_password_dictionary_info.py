@@ -76,11 +76,13 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import (
     dictionary_words, read_dictionary,
 )
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 
 def main():
     module = AnsibleModule(argument_spec=isc_argument_spec(), supports_check_mode=True)
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
     try:
         locale, words = dictionary_words(read_dictionary(client))
     except IscError as exc:

@@ -160,6 +160,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, error_result, fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import password_info
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
 def main():
@@ -184,6 +185,7 @@ def main():
     for n, query in enumerate(p['queries'] or []):
         check_not_empty(module, query, prefix='queries[%d]: ' % n)
     client = IscClient.from_module(module)
+    preflight(module, client, 'password-info')  # rights.py: before any request but the token's
     if p['queries'] is None:
         try:
             result = password_info(client, p['user_name'], p['source_name'])

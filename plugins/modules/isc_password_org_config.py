@@ -146,6 +146,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import (
     ORG_CONFIG_FIELDS, ORG_CONFIG_RANGES, argument_spec, changes, check_ranges, declared, diff, to_options,
 )
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 # The defaults SailPoint's documents give for PasswordOrgConfig: what a tenant without a config applies.
 ISC_DEFAULTS = {'customInstructionsEnabled': False, 'digitTokenEnabled': False, 'digitTokenDurationMinutes': 5,
@@ -178,6 +179,7 @@ def main():
     check_ranges(module, module.params, ORG_CONFIG_RANGES)
     wanted = declared(module.params, ORG_CONFIG_FIELDS)
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
     try:
         current = read_config(client)
         created = current is None and bool(wanted)

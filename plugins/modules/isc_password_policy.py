@@ -279,6 +279,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 # Options whose -1 means "not set" (the DTO's default); every other number must not be negative.
 MINUS_ONE_ALLOWED = ('min_character_types', 'max_repeated_chars', 'account_id_min_word_length',
@@ -401,6 +402,7 @@ def main():
     check_input(module)
     try:
         client = IscClient.from_module(module)
+        preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
         result = run(module, client)
     except IscError as exc:
         fail_isc(module, exc, changed=False)

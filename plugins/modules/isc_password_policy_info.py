@@ -137,6 +137,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 
 def main():
@@ -146,6 +147,7 @@ def main():
         module.fail_json(msg='name is empty: give the name or id of a password policy, or leave name out for all')
     try:
         client = IscClient.from_module(module)
+        preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
         policies = pc.list_all(client, OP_POLICIES)
         if name is not None:
             found = pc.find(policies, name, 'password policy')

@@ -132,6 +132,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import wait_for_statuses
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
 def main():
@@ -155,6 +156,7 @@ def main():
     if any(not i or not str(i).strip() for i in ids):
         module.fail_json(msg='request_id values must not be empty')
     client = IscClient.from_module(module)
+    preflight(module, client, 'password-status')  # rights.py: before any request but the token's
     answers = wait_for_statuses(client, ids, p['wait_timeout'] if p['wait'] else 0, p['poll_interval'],
                                 workers=p['workers'])
     statuses = []

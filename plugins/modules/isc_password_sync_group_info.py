@@ -97,6 +97,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 OPTION_FORM = ('id', 'name', 'password_policy', 'sources')
 
@@ -110,6 +111,7 @@ def main():
     if ref is not None and not ref.strip():
         module.fail_json(msg='name must not be empty: give a group name or id, or leave it unset for every group')
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
     try:
         groups = pc.list_all(client, OP_SYNC_GROUPS)
         if ref is not None:

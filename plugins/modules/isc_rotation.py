@@ -475,6 +475,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import led
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
 def run_phase(module):
@@ -503,6 +504,7 @@ def run_phase(module):
 
     # one client (the connection options), or several (api_clients / SAIL_API_CLIENTS): client_pool.py
     client = pool_from_module(module, IscClient)
+    preflight(module, client, 'rotation')  # rights.py: before any request but the token's
     if phase == 'reconcile':
         result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                       reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))

@@ -297,6 +297,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.set_password import SetPasswordRun, diff_for
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 ITEM_FIELDS = ('user_name', 'source_name', 'identity_id', 'source_id', 'account_id', 'password',
                'encrypted_password', 'public_key_id')
@@ -345,6 +346,7 @@ def main():
             module.fail_json(msg='%suser_name and source_name are required with password (to fetch the '
                                  'encryption key and the policy)' % where)
     client = IscClient.from_module(module)
+    preflight(module, client, 'set-password')  # rights.py: before any request but the token's
     run = SetPasswordRun(client, update_password=p['update_password'], fingerprint_path=p['fingerprint_path'],
                          check_mode=module.check_mode, workers=p['workers'], wait=p['wait'],
                          wait_timeout=p['wait_timeout'], poll_interval=p['poll_interval'])

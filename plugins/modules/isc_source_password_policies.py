@@ -169,6 +169,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy_holders import (
     comparable, version_problem, views,
 )
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 
 def check_input(module):
@@ -253,6 +254,7 @@ def main():
         module.fail_json(msg=problem)
     check_input(module)
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
     try:
         result = run(module, client)
     except IscError as exc:

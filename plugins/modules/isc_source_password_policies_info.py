@@ -99,6 +99,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy_holders import version_problem, views
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
 
 
 def read(client, refs, selectors_only):
@@ -133,6 +134,7 @@ def main():
     if refs is not None and any(not (r or '').strip() for r in refs):
         module.fail_json(msg='sources has an empty entry: give each source by display name or id')
     client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
     try:
         items = read(client, refs, module.params['selectors_only'])
     except IscError as exc:

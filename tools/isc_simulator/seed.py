@@ -5,6 +5,7 @@ import os
 
 import yaml
 
+from .authz import client_rights
 from .policy import normalize_policy
 
 DEFAULT_SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'seed.yaml')
@@ -101,6 +102,7 @@ class ApiClient:
         self.secret = secret
         self.type = client_type
         self.user = user
+        self.rights = {'scope': ['sp:scopes:all'], 'levels': None, 'owner': None}  # the seed's: authz.client_rights
 
 
 class World:
@@ -199,6 +201,7 @@ def build_world(data, fleet_size=0):
                            spec.get('type', 'client'), spec.get('user'))
         if client.type not in ('client', 'pat'):
             raise ValueError('api client %s: type must be client or pat' % client.client_id)
+        client.rights = client_rights(spec, client.type)  # scope and user levels (authz.py)
         world.clients[client.client_id] = client
 
     for spec in data.get('sources') or []:

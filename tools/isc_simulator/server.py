@@ -16,6 +16,7 @@ from email.policy import HTTP as HTTP_POLICY
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit, unquote
 
+from . import authz
 from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
@@ -264,6 +265,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(problem, operation)
                 return
             self.sim_client_id = client.client_id
+            problem = authz.check(state.world, client, self.command, urlsplit(self.path).path)  # scopes, levels
+            if problem:
+                self._send(problem, operation)
+                return
             wait = state.limiter.check((client.client_id, groups['v']), settings.rate_limit, settings.rate_window, time.time())
             if wait:
                 with state.lock:

@@ -321,7 +321,7 @@ class SimState:
             'access_token': token,
             'token_type': 'bearer',
             'expires_in': max(1, int(math.ceil(ttl))),
-            'scope': 'sp:scopes:all',
+            'scope': ' '.join(client.rights['scope']),  # what the seed granted (authz.py)
             'accessType': 'OFFLINE',
             'tenant_id': tenant['tenant_id'],
             'internal': False,
