@@ -20,7 +20,7 @@ from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, h
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
 from .seed import load_seed
-from .sources_api import OPERATIONS as SOURCE_OPERATIONS, SourceConnectors, handle as source_request
+from .sources_api import OPERATIONS as SOURCE_OPERATIONS, SourceConnectors, handle as source_request, sim_view as source_connectors
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
 
 MAX_BODY = 1024 * 1024
@@ -387,6 +387,8 @@ class Handler(BaseHTTPRequestHandler):
                 user_name = (query.get('userName') or [None])[0]
                 source_name = (query.get('sourceName') or [None])[0]
                 reply = Reply(200, {'accounts': state.accounts(user_name, source_name)})
+            elif key == ('GET', '/__sim/connectors'):
+                reply = Reply(200, source_connectors(state))
             elif key == ('GET', '/__sim/counters'):
                 reply = Reply(200, state.counters_snapshot())
             elif key == ('GET', '/__sim/requests'):

@@ -229,6 +229,19 @@ class SourceConnectors:
         return connector.attributes.get(connector.user_attribute) if connector else None
 
 
+def sim_view(state):
+    """GET /__sim/connectors: per source the configured user, whether it logs on now (no faults), and the changes."""
+    state.settle()
+    with state.lock:
+        out = []
+        for connector in state.connectors.by_id.values():
+            ok, detail = connector.bind(state.world)
+            out.append({'sourceId': connector.source.id, 'sourceName': connector.source.name,
+                        'user': connector.attributes.get(connector.user_attribute), 'connects': ok, 'detail': detail,
+                        'modified': connector.modified})
+        return {'connectors': out}
+
+
 def status_response(connector, ok, detail, started):
     return {'id': connector.source.id, 'name': connector.source.name, 'status': 'SUCCESS' if ok else 'FAILURE',
             'elapsedMillis': int((time.monotonic() - started) * 1000), 'details': {'message': detail}}
