@@ -165,7 +165,8 @@ def test_source_connector_answers_match_spec(make_sim):
         assert resp.status_code == 400, body
         _error_shape(validate(resp, one, 'patch'))
     assert api.call('GET', url).json() == source
-    assert api.call('PATCH', url, [{'op': 'replace', 'path': '/description', 'value': 'x'}]).status_code == 415
+    resp = api.call('PATCH', url, [{'op': 'replace', 'path': '/description', 'value': 'x'}])  # application/json
+    assert resp.status_code == 400 and 'json-patch+json' in validate(resp, one, 'patch')['messages'][0]['text']
     changed = validate(api.call('PATCH', url, raw=json.dumps([
         {'op': 'test', 'path': '/connectorAttributes/user', 'value': source['connectorAttributes']['user']},
         {'op': 'replace', 'path': '/connectorAttributes/user', 'value': b_user},

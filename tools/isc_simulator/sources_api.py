@@ -29,7 +29,7 @@ import secrets
 import time
 
 from .seed import sha256_hex
-from .state import Reply, bad_request, error_dto, not_found
+from .state import Reply, bad_request, not_found
 
 OPERATIONS = ('source', 'source_update', 'check_connection', 'test_configuration')
 IMMUTABLE = ('id', 'type', 'authoritative', 'created', 'modified', 'connector', 'connectorClass', 'passwordPolicies')
@@ -259,8 +259,8 @@ def handle(state, operation, ident, body, headers, faults, roll):
         if operation == 'source_update':
             ctype = (headers.get('Content-Type') or '').split(';')[0].strip().lower()
             if ctype != 'application/json-patch+json':
-                return Reply(415, error_dto('415 Unsupported Media Type',
-                                            'PATCH of a source needs Content-Type application/json-patch+json.'))
+                # 400, not 415: the document lists no 415 for this operation
+                return bad_request('PATCH of a source needs Content-Type application/json-patch+json.')
             try:
                 return Reply(200, connector.patch(json.loads(body.decode('utf-8')) if body else None))
             except (ValueError, UnicodeDecodeError) as exc:
