@@ -193,10 +193,13 @@ class SourceCredential(object):
         return result
 
     def generate(self, target):
+        policy = None
         if self.p.get('set_via') == 'isc':
-            info = password_info(self.client, target['user_name'], target['source_name'])
-            return _policy.generate(info['policy'], length=self.p.get('password_length') or None)
-        return _policy.generate(None, length=self.p.get('password_length') or 24)
+            policy = password_info(self.client, target['user_name'], target['source_name'])['policy']
+        try:
+            return _policy.generate(policy, length=self.p.get('password_length') or None)
+        except _policy.PolicyError as exc:
+            raise SourceCredentialError('password_length: %s; nothing was changed' % exc)
 
     # -- apply ------------------------------------------------------------------------------------
     def set_target(self, target, password):

@@ -120,7 +120,7 @@ options:
     type: bool
     default: false
   password_length:
-    description: The length of a new password (0 - the policy's minimum, at least 20).
+    description: The length of a new password (0 - the policy's minimum length, at least 20; within the policy's limits).
     type: int
     default: 0
   check_retries:

@@ -140,3 +140,10 @@ def test_resume_after_the_patch_only_checks_and_a_lost_patch_answer_is_accepted(
     isc.lose_answer_once = True
     done = SourceCredential(isc, params(target_user=B)).apply('new-b', 'att-2')
     assert done['outcome'] == 'rotated' and len(isc.patches) == 1
+
+
+def test_a_password_length_the_policy_cannot_have_is_refused_naming_the_option():
+    isc = FakeIsc()
+    with pytest.raises(SourceCredentialError, match='password_length: length 999 is outside'):
+        SourceCredential(isc, params(password_length=999)).plan()
+    assert isc.patches == []
