@@ -119,7 +119,7 @@ MODULE_CASES = [
     ('source-credential-one-account', 'isc_source_credential', dict(SOURCE_CREDENTIAL, accounts=[CORP_LDAP_A]),
      ['strategy alternate needs 2 account(s), got 1']),
     ('source-credential-pointer', 'isc_source_credential', dict(SOURCE_CREDENTIAL, user_pointer='connectorAttributes.user'),
-     ['is not a JSON Pointer', 'must start with "/"']),
+     ['is not a JSON Pointer', 'it must start with']),
     ('source-credential-unknown-source', 'isc_source_credential', dict(SOURCE_CREDENTIAL, source_name='Nope-LDAP'),
      ['no source named Nope-LDAP', 'check source_name']),
 ]
