@@ -102,22 +102,23 @@ def test_refusals_rollback_kill_and_resume(simulator_factory, workdir):
     os.makedirs(os.path.dirname(store_path), mode=0o700)
     answers = os.path.join(workdir, 'answers.json')
 
-    # 1. refusals: secrets:// gets 0 PATCH, a failing preflight 0 writes, a missing pointer is named
-    done = ansible.run(write_playbook(workdir, 'refusals.yml', REFUSALS),
-                       {'store_path': store_path, 'answers': answers, 'a_password': A_PASSWORD, 'b_password': B_PASSWORD})
-    assert done.returncode == 0, done.stdout[-3000:]
+    # 1. refusals (secrets:// gets 0 PATCH, a failing preflight 0 writes, a missing pointer is named), then in the
+    # same ansible-playbook run 2. alternate where check-connection fails with B after the PATCH: rolled back to A
+    simulator.set_faults({'check_connection': {'fail_users': [B]}})
+    playbook = write_playbook(workdir, 'refusals_then_rotation.yml',
+                              REFUSALS + '\n- name: Rotate\n  ansible.builtin.import_playbook: %s\n' % PLAYBOOK)
+    done = ansible.run(playbook, _vars(workdir, store_path=store_path, answers=answers, a_password=A_PASSWORD,
+                                       b_password=B_PASSWORD), verbosity=3, diff=True)
+    output = done.stdout + done.stderr
     with open(answers) as handle:
         got = json.load(handle)
     assert got['vault']['failed'] and 'rotate the vault entry instead' in got['vault']['msg'], got['vault']
     assert 'cache' in got['vault']['msg']
     assert got['broken']['failed'] and 'preflight check-connection' in got['broken']['msg'], got['broken']
     assert got['pointer']['failed'] and '/connectorAttributes/bindDN' in got['pointer']['msg'], got['pointer']
-    assert _writes(simulator) == {'source_update': 0, 'set_password': 0}
-
-    # 2. alternate, check-connection fails with B after the PATCH: rolled back to A, both passwords true in the store
-    simulator.set_faults({'check_connection': {'fail_users': [B]}})
-    done = ansible.run(PLAYBOOK, _vars(workdir), verbosity=3, diff=True)
-    output = done.stdout + done.stderr
+    patches = simulator.counters()['requests']['source_update']
+    assert patches == {'200': 2}, 'two PATCHes, both of Corp-LDAP (to B and back): none for the refused sources'
+    assert simulator.requests_of('set_password') == 1, "B's password only: the refused sources got no write"
     assert done.returncode != 0 and 'rolled_back' in done.stdout, done.stdout[-3000:]
     store = read_store(workdir)
     a_entry, b_entry = store['Corp-LDAP/svc-app-002'], store['Corp-LDAP/svc-app-005']
