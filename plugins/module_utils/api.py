@@ -32,6 +32,9 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_
     OP_SYNC_GROUP,
     OP_SYNC_GROUPS,
     OP_TOKEN,
+    OP_SOURCE,
+    OP_CHECK_CONNECTION,
+    OP_TEST_CONFIGURATION,
 )
 
 # galaxy.yml's version (test_api.py checks that the two agree)
@@ -117,7 +120,10 @@ API_LAYOUTS = {
                      OP_POLICY: '/password-policies/v1/%s', OP_DICTIONARY: '/password-dictionary/v1',
                      OP_ORG_CONFIG: '/password-org-config/v1',
                      OP_SOURCE_POLICIES: '/sources/v1/%s/password-policies',
-                     OP_SOURCE_POLICIES_UPDATE: '/sources/v1/%s/password-policies'},
+                     OP_SOURCE_POLICIES_UPDATE: '/sources/v1/%s/password-policies',
+                     # a source's connector (issue 28): only the v1 sources document is vendored to check it
+                     OP_SOURCE: '/sources/v1/%s', OP_CHECK_CONNECTION: '/sources/v1/%s/connector/check-connection',
+                     OP_TEST_CONFIGURATION: '/sources/v1/%s/connector/test-configuration'},
            'experimental': _EXPERIMENTAL},
 }
 API_VERSIONS = tuple(API_LAYOUTS)

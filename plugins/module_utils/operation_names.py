@@ -33,3 +33,9 @@ OP_SOURCE_POLICIES_UPDATE = 'update-source-password-policies'  # PATCH them (ser
 # they write, and for the dictionary also when they read (ISC_FACTS §10).
 USER_TOKEN_WRITES = (OP_POLICIES, OP_POLICY, OP_SYNC_GROUPS, OP_SYNC_GROUP, OP_DICTIONARY)
 USER_TOKEN_READS = (OP_DICTIONARY, OP_SOURCE_POLICIES)  # the holders' GET: userAuth only in the documents
+
+# A source's own connector configuration and its checks (issue 28). OP_SOURCE is one source by id: GET reads it,
+# PATCH (application/json-patch+json) changes it.
+OP_SOURCE = 'source'
+OP_CHECK_CONNECTION = 'source-check-connection'
+OP_TEST_CONFIGURATION = 'source-test-configuration'

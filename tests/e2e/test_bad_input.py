@@ -32,6 +32,11 @@ SET = dict(ABBY, password='Good-Enough-Pw-42')
 PAT = {'client_id': 'demo-pat-id', 'client_secret': 'demo-pat-secret'}  # the simulator's ORG_ADMIN
 
 # (id, module, arguments, texts the output must contain: the field or cause, then the fix)
+CORP_LDAP_A = {'user': 'uid=svc-app-002,ou=services,dc=corp,dc=acme,dc=com', 'user_name': 'svc-app-002',
+               'source_name': 'Corp-LDAP'}
+SOURCE_CREDENTIAL = {'source_name': 'Corp-LDAP', 'user_pointer': '/connectorAttributes/user',
+                     'password_pointer': '/connectorAttributes/password',
+                     'accounts': [CORP_LDAP_A, dict(CORP_LDAP_A, user='uid=svc-app-005', user_name='svc-app-005')]}
 MODULE_CASES = [
     ('info-missing-source', 'isc_password_info', {'user_name': 'Abby.Smith'},
      ['source_name', 'required together: user_name, source_name']),
@@ -112,6 +117,13 @@ MODULE_CASES = [
      ['word 2 of the dictionary is longer than 128 characters', 'shorten or drop it']),
     ('dictionary-api-client', 'isc_password_dictionary', {'words': ['acme']},
      ['HTTP 403', 'personal access token (PAT) of an ORG_ADMIN']),
+    # a source's own credential (issue 28): refused before anything is sent
+    ('source-credential-one-account', 'isc_source_credential', dict(SOURCE_CREDENTIAL, accounts=[CORP_LDAP_A]),
+     ['strategy alternate needs 2 account(s), got 1']),
+    ('source-credential-pointer', 'isc_source_credential', dict(SOURCE_CREDENTIAL, user_pointer='connectorAttributes.user'),
+     ['is not a JSON Pointer', 'it must start with']),
+    ('source-credential-unknown-source', 'isc_source_credential', dict(SOURCE_CREDENTIAL, source_name='Nope-LDAP'),
+     ['no source named Nope-LDAP', 'check source_name']),
 ]
 
 

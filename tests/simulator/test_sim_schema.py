@@ -1,11 +1,15 @@
 """Every kind of response the simulator sends, validated against the official OpenAPI documents."""
 
+import json
+import os
 import re
 import time
 
+import jsonschema
 import pytest
 
-from .helpers import Api, api_path
+from .conftest import VENDORED_SPEC_DIR
+from .helpers import Api, _resolve, api_path, to_json_schema
 
 HEX32 = re.compile(r'^[0-9a-f]{32}$')
 VERSIONS = ('v2024', 'v3', 'beta', 'v1')
@@ -111,3 +115,82 @@ def test_v2025_success_responses_match_spec(openapi, make_sim):
     """v2025 serves what v2024 serves; its document is vendored as well (the configuration operations of
     every version are validated in test_sim_config.py)."""
     test_success_responses_match_spec(openapi, make_sim, 'v2025')
+
+
+# -- a source's connector configuration and checks (issue 28), against isc-v1-sources.json ------------------------
+
+def _sources_v1_validator():
+    with open(os.path.join(VENDORED_SPEC_DIR, 'isc-v1-sources.json'), encoding='utf-8') as handle:
+        doc = json.load(handle)
+
+    def validate(resp, path, method):
+        responses = doc['paths'][path][method]['responses']
+        assert str(resp.status_code) in responses, (path, method, resp.status_code)
+        schema = _resolve(doc, responses[str(resp.status_code)])['content']['application/json']['schema']
+        jsonschema.validate(resp.json(), to_json_schema(schema))
+        return resp.json()
+    return validate
+
+
+def test_source_connector_answers_match_spec(make_sim):
+    validate = _sources_v1_validator()
+    sim = make_sim()
+    api = Api(sim.base_url)
+    ids = {s['name']: s['id'] for s in api.call('GET', '/sources/v1').json()}
+    one, check = '/sources/v1/{id}', '/sources/v1/{sourceId}/connector/check-connection'
+    source = validate(api.call('GET', '/sources/v1/' + ids['Corp-LDAP']), one, 'get')
+    password = 'Init-svc-app-002-Aa1!x'
+    assert source['connectorAttributes']['password'].startswith('2:ENC:')
+    assert password not in api.call('GET', '/sources/v1/' + ids['Corp-LDAP']).text
+    assert api.call('GET', '/v2025/sources/' + ids['Corp-LDAP']).json() == source
+    vault = validate(api.call('GET', '/sources/v1/' + ids['Oracle-DB']), one, 'get')
+    assert vault['connectorAttributes']['password'] == 'secrets://corp-vault/isc/oracle-db/password'
+    assert vault['credentialProviderEnabled'] is True
+    # check-connection: SUCCESS only with the password of a live account of the target system
+    for name, status in (('Corp-LDAP', 'SUCCESS'), ('Oracle-DB', 'SUCCESS'), ('My-AD', 'FAILURE'), ('Unix-LDAP', 'FAILURE')):
+        answer = validate(api.call('POST', '/sources/v1/%s/connector/check-connection' % ids[name]), check, 'post')
+        assert answer['status'] == status and answer['id'] == ids[name], name
+    answer = validate(api.call('POST', '/sources/v1/%s/connector/test-configuration' % ids['Corp-LDAP']),
+                      '/sources/v1/{sourceId}/connector/test-configuration', 'post')
+    assert answer['status'] == 'SUCCESS'
+    # PATCH: json-patch+json, immutable fields refused, a failed test applies nothing
+    patch = {'Content-Type': 'application/json-patch+json'}
+    b_user = 'uid=svc-app-005,ou=services,dc=corp,dc=acme,dc=com'
+    url = '/sources/v1/' + ids['Corp-LDAP']
+    for body in ([{'op': 'replace', 'path': '/connector', 'value': 'x'}],
+                 [{'op': 'replace', 'path': '/connectorAttributes/user', 'value': b_user},
+                  {'op': 'test', 'path': '/connectorAttributes/host', 'value': 'elsewhere'}],
+                 [{'op': 'remove', 'path': '/connectorAttributes/nope'}], {'op': 'add'}):
+        resp = api.call('PATCH', url, raw=json.dumps(body), headers=patch)
+        assert resp.status_code == 400, body
+        _error_shape(validate(resp, one, 'patch'))
+    assert api.call('GET', url).json() == source
+    resp = api.call('PATCH', url, [{'op': 'replace', 'path': '/description', 'value': 'x'}])  # application/json
+    assert resp.status_code == 400 and 'json-patch+json' in validate(resp, one, 'patch')['messages'][0]['text']
+    changed = validate(api.call('PATCH', url, raw=json.dumps([
+        {'op': 'test', 'path': '/connectorAttributes/user', 'value': source['connectorAttributes']['user']},
+        {'op': 'replace', 'path': '/connectorAttributes/user', 'value': b_user},
+        {'op': 'replace', 'path': '/connectorAttributes/password', 'value': 'wrong-password'},
+        {'op': 'copy', 'from': '/connectorAttributes/host', 'path': '/connectorAttributes/backupHost'},
+        {'op': 'move', 'from': '/connectorAttributes/backupHost', 'path': '/connectorAttributes/spareHost'},
+        {'op': 'add', 'path': '/description', 'value': 'rotated'}]), headers=patch), one, 'patch')
+    assert changed['connectorAttributes']['user'] == b_user and changed['description'] == 'rotated'
+    assert changed['connectorAttributes']['spareHost'] == 'ldap.corp.acme.com'
+    assert 'wrong-password' not in json.dumps(changed)
+    assert api.call('POST', url + '/connector/check-connection').json()['status'] == 'FAILURE'
+    api.call('PATCH', url, raw=json.dumps([{'op': 'replace', 'path': '/connectorAttributes/password',
+                                            'value': 'Init-svc-app-005-Aa1!x'}]), headers=patch)
+    assert api.call('POST', url + '/connector/check-connection').json()['status'] == 'SUCCESS'
+    # set-password on the bind account: the old password no longer binds
+    assert api.set_password('Fresh-Bind-Pw-42x', user='svc-app-005', source='Corp-LDAP').status_code == 202
+    time.sleep(0.5)
+    assert api.call('POST', url + '/connector/check-connection').json()['status'] == 'FAILURE'
+    # faults: FAILURE for one bind user; 404 for an unknown source
+    api.sim('POST', 'reset', {'state': True})
+    assert api.call('GET', url).json() == source
+    api.sim('PUT', 'faults', {'check_connection': {'fail_users': [source['connectorAttributes']['user']]}})
+    assert api.call('POST', url + '/connector/check-connection').json()['status'] == 'FAILURE'
+    assert api.call('POST', '/sources/v1/%s/connector/check-connection' % ids['Corp-AD']).json()['status'] == 'SUCCESS'
+    resp = api.call('POST', '/sources/v1/%s/connector/check-connection' % ('0' * 32))
+    assert resp.status_code == 404
+    _error_shape(validate(resp, check, 'post'))

@@ -6,10 +6,12 @@ import threading
 import yaml
 
 OPERATIONS = ('token', 'query_password_info', 'set_password', 'password_change_status', 'digit_token', 'sync_groups',
-              'sources', 'password_policies', 'password_dictionary', 'password_org_config', 'source_password_policies')
+              'sources', 'password_policies', 'password_dictionary', 'password_org_config', 'source_password_policies',
+              'source', 'source_update', 'check_connection', 'test_configuration')
 COMMON_KEYS = ('latency', 'latency_jitter', 'error_rate', 'error_statuses', 'drop_rate', 'throttle_rate')
 SET_PASSWORD_KEYS = ('drop_after_accept_rate', 'stuck_rate', 'fail_rate', 'fail_sources')
 RATE_KEYS = ('error_rate', 'drop_rate', 'throttle_rate', 'drop_after_accept_rate', 'stuck_rate', 'fail_rate')
+CHECK_CONNECTION_KEYS = ('fail_rate', 'fail_users')  # check-connection answers FAILURE (all, or for these users)
 DEFAULT_ERROR_STATUSES = (500, 502, 503)
 
 
@@ -17,14 +19,15 @@ def _check_section(name, section):
     if not isinstance(section, dict):
         raise ValueError('faults.%s must be a mapping' % name)
     allowed = COMMON_KEYS + (SET_PASSWORD_KEYS if name in ('set_password', 'all') else ())
+    allowed += CHECK_CONNECTION_KEYS if name == 'check_connection' else ()
     clean = {}
     for key, value in section.items():
         if key not in allowed:
             raise ValueError('faults.%s: unknown key %r (allowed: %s)' % (name, key, ', '.join(allowed)))
         where = 'faults.%s.%s' % (name, key)
-        if key == 'fail_sources':
+        if key in ('fail_sources', 'fail_users'):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError('%s must be a list of source names' % where)
+                raise ValueError('%s must be a list of names' % where)
             clean[key] = list(value)
         elif key == 'error_statuses':
             if (not isinstance(value, list) or not value

@@ -21,6 +21,7 @@ from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, h
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
 from .seed import load_seed
+from .sources_api import OPERATIONS as SOURCE_OPERATIONS, SourceConnectors, handle as source_request, sim_view as source_connectors
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
 
 MAX_BODY = 1024 * 1024
@@ -55,6 +56,15 @@ ROUTES = [
     ('GET PATCH', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/password-policies', 'source_password_policies'),
     ('GET', '/' + Y + r'/sources', 'sources'),
     ('GET', r'/sources/(?P<v>v1)', 'sources'),
+    # a source's own connector configuration and checks (sources_api.py)
+    ('GET', r'/sources/(?P<v>v1)/(?P<id>[^/]+)', 'source'),
+    ('PATCH', r'/sources/(?P<v>v1)/(?P<id>[^/]+)', 'source_update'),
+    ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/check-connection', 'check_connection'),
+    ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/test-configuration', 'test_configuration'),
+    ('GET', '/' + Y + r'/sources/(?P<id>[^/]+)', 'source'),
+    ('PATCH', '/' + Y + r'/sources/(?P<id>[^/]+)', 'source_update'),
+    ('POST', '/' + Y + r'/sources/(?P<id>[^/]+)/connector/check-connection', 'check_connection'),
+    ('POST', '/' + Y + r'/sources/(?P<id>[^/]+)/connector/test-configuration', 'test_configuration'),
     ('POST', r'/oauth/token', 'token'),
 ]
 ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
@@ -296,6 +306,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(state.password_change_status(unquote(groups['id'])), operation)
         elif operation == 'sources':
             self._send(state.sources(query), operation)
+        elif operation in SOURCE_OPERATIONS:
+            self._send(source_request(state, operation, unquote(groups['id']), body, self.headers, faults,
+                                      sim.faults.roll), operation)
         else:
             data, problem = _parse_json(body)
             if problem:
@@ -379,6 +392,8 @@ class Handler(BaseHTTPRequestHandler):
                 user_name = (query.get('userName') or [None])[0]
                 source_name = (query.get('sourceName') or [None])[0]
                 reply = Reply(200, {'accounts': state.accounts(user_name, source_name)})
+            elif key == ('GET', '/__sim/connectors'):
+                reply = Reply(200, source_connectors(state))
             elif key == ('GET', '/__sim/counters'):
                 reply = Reply(200, state.counters_snapshot())
             elif key == ('GET', '/__sim/requests'):
@@ -485,6 +500,7 @@ class Simulator:
         self.faults = Faults(self._initial_faults)
         self.triggers = Triggers()
         self.state = SimState(seed_data if seed_data is not None else load_seed(seed_path), settings, fleet_size)
+        self.state.connectors = SourceConnectors(self.state.world, self.state.seed_data)
         self.started = time.time()
         self._server = None
         self._thread = None
@@ -582,6 +598,8 @@ class Simulator:
         self.triggers.reset()
         if state:
             self.state.reset_state()
+            with self.state.lock:
+                self.state.connectors.reset()
 
     def accounts(self, user_name=None, source_name=None):
         return self.state.accounts(user_name, source_name)

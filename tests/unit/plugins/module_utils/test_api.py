@@ -57,7 +57,8 @@ def test_default_version_is_a_row():
 
 OPERATIONS = (api.OP_QUERY, api.OP_SET, api.OP_STATUS, api.OP_DIGIT, api.OP_SYNC_GROUPS, api.OP_SOURCES,
               api.OP_SYNC_GROUP, api.OP_POLICIES, api.OP_POLICY, api.OP_DICTIONARY, api.OP_ORG_CONFIG,
-              api.OP_SOURCE_POLICIES, api.OP_SOURCE_POLICIES_UPDATE)
+              api.OP_SOURCE_POLICIES, api.OP_SOURCE_POLICIES_UPDATE,
+              api.OP_SOURCE, api.OP_CHECK_CONNECTION, api.OP_TEST_CONFIGURATION)
 
 
 def _year(v, digit=True, holders_get=True, holders_patch=True):
@@ -67,7 +68,8 @@ def _year(v, digit=True, holders_get=True, holders_patch=True):
             '/%s/sources' % v, '/%s/password-sync-groups/r%%201' % v, '/%s/password-policies' % v,
             '/%s/password-policies/r%%201' % v, '/%s/password-dictionary' % v, '/%s/password-org-config' % v,
             '/%s/sources/r%%201/password-policies' % v if holders_get else None,
-            '/%s/sources/r%%201/password-policies' % v if holders_patch else None)
+            '/%s/sources/r%%201/password-policies' % v if holders_patch else None,
+            None, None, None)  # a source's connector: v1 only
 
 
 PATHS = {
@@ -79,7 +81,8 @@ PATHS = {
            '/generate-password-reset-token/v1/digit', '/password-sync-groups/v1', '/sources/v1',
            '/password-sync-groups/v1/r%201', '/password-policies/v1', '/password-policies/v1/r%201',
            '/password-dictionary/v1', '/password-org-config/v1', '/sources/v1/r%201/password-policies',
-           '/sources/v1/r%201/password-policies'),
+           '/sources/v1/r%201/password-policies', '/sources/v1/r%201',
+           '/sources/v1/r%201/connector/check-connection', '/sources/v1/r%201/connector/test-configuration'),
 }
 
 
