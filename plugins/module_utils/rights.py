@@ -15,8 +15,9 @@ __metaclass__ = type
 import re
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    API_LAYOUTS, OP_DICTIONARY, OP_DIGIT, OP_ORG_CONFIG, OP_POLICIES, OP_POLICY, OP_QUERY, OP_SET, OP_SOURCE_POLICIES,
-    OP_SOURCE_POLICIES_UPDATE, OP_SOURCES, OP_STATUS, OP_SYNC_GROUP, OP_SYNC_GROUPS,
+    API_LAYOUTS, OP_CHECK_CONNECTION, OP_DICTIONARY, OP_DIGIT, OP_ORG_CONFIG, OP_POLICIES, OP_POLICY, OP_QUERY, OP_SET,
+    OP_SOURCE, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, OP_SOURCES, OP_STATUS, OP_SYNC_GROUP, OP_SYNC_GROUPS,
+    OP_TEST_CONFIGURATION,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights_table import RIGHTS
@@ -45,7 +46,20 @@ JOBS = {
                         _CONFIG_READS + _CONFIG_WRITES),
     'password-config-export': ('playbook sailpoint_isc.passwords.export_password_config (the _info modules, '
                                'and the configuration modules in check mode)', _CONFIG_READS),
+    'source-credential': ('module sailpoint_isc.passwords.isc_source_credential (playbook rotate_source_credential)',
+                          ((OP_SOURCES, 'GET'), (OP_SOURCE, 'GET'), (OP_SOURCE, 'PATCH'), (OP_CHECK_CONNECTION, 'POST'),
+                           (OP_TEST_CONFIGURATION, 'POST'), (OP_QUERY, 'POST'), (OP_SET, 'POST'), (OP_STATUS, 'GET'))),
 }
+
+# Jobs that run on some API versions only (the connector operations are documented for v1 alone).
+JOB_VERSIONS = {'source-credential': ('v1',)}
+
+
+def job_version(job):
+    """The API version a job's rights are quoted for where one is not named (the default, v2024, where it runs)."""
+    versions = JOB_VERSIONS.get(job, ('v2024',))
+    return 'v2024' if 'v2024' in versions else versions[0]
+
 
 # Why a job sends an operation (the docs page says it next to the scope).
 WHY = {
@@ -58,6 +72,9 @@ WHY = {
     OP_POLICIES: 'password policies', OP_POLICY: 'one password policy', OP_SYNC_GROUP: 'one sync group',
     OP_SOURCE_POLICIES: "a source's policy holders", OP_SOURCE_POLICIES_UPDATE: "a source's policy holders",
     OP_ORG_CONFIG: 'the org config', OP_DICTIONARY: 'the password dictionary',
+    OP_SOURCE: "reads the source's connector user name (GET) and points it at the new credential (PATCH)",
+    OP_CHECK_CONNECTION: 'checks that the source connects, before and after the change',
+    OP_TEST_CONFIGURATION: "the deeper check of the source's configuration",
 }
 
 
@@ -73,6 +90,8 @@ def needs(job, api_version):
     """The documented rights of each operation ``job`` sends on ``api_version`` (those it serves), in order:
     dicts of operation, method, path, scopes (any one suffices), user_token_only and levels."""
     out = []
+    if api_version not in JOB_VERSIONS.get(job, (api_version,)):
+        return out  # the job does not run there
     for operation, method in JOBS[job][1]:
         path = API_LAYOUTS[api_version]['paths'].get(operation)
         if path is None:

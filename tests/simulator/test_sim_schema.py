@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from .conftest import VENDORED_SPEC_DIR
-from .helpers import Api, _resolve, api_path, to_json_schema
+from .helpers import Api, _resolve, api_path, to_json_schema, wait_terminal
 
 HEX32 = re.compile(r'^[0-9a-f]{32}$')
 VERSIONS = ('v2024', 'v3', 'beta', 'v1')
@@ -25,7 +25,7 @@ def _error_shape(body):
 
 @pytest.mark.parametrize('version', VERSIONS)
 def test_success_responses_match_spec(openapi, make_sim, version):
-    sim = make_sim(completion_delay=0.1)
+    sim = make_sim(completion_delay=1.0)  # long enough to read IN_PROGRESS on a loaded machine
     api = Api(sim.base_url, version=version)
     resp = api.query()
     assert resp.headers['Cache-Control'] == 'no-cache, no-store, must-revalidate'
@@ -40,7 +40,7 @@ def test_success_responses_match_spec(openapi, make_sim, version):
 
     status = openapi(api.status(accepted['requestId']), version, 'password_change_status')
     assert status['state'] == 'IN_PROGRESS'
-    time.sleep(0.3)
+    wait_terminal(api, accepted['requestId'])
     status = openapi(api.status(accepted['requestId']), version, 'password_change_status')
     assert status == {'requestId': accepted['requestId'], 'state': 'FINISHED', 'errors': [], 'sourceIds': [info['sourceId']]}
 
@@ -142,7 +142,6 @@ def test_source_connector_answers_match_spec(make_sim):
     password = 'Init-svc-app-002-Aa1!x'
     assert source['connectorAttributes']['password'].startswith('2:ENC:')
     assert password not in api.call('GET', '/sources/v1/' + ids['Corp-LDAP']).text
-    assert api.call('GET', '/v2025/sources/' + ids['Corp-LDAP']).json() == source
     vault = validate(api.call('GET', '/sources/v1/' + ids['Oracle-DB']), one, 'get')
     assert vault['connectorAttributes']['password'] == 'secrets://corp-vault/isc/oracle-db/password'
     assert vault['credentialProviderEnabled'] is True

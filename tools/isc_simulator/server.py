@@ -61,10 +61,6 @@ ROUTES = [
     ('PATCH', r'/sources/(?P<v>v1)/(?P<id>[^/]+)', 'source_update'),
     ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/check-connection', 'check_connection'),
     ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/test-configuration', 'test_configuration'),
-    ('GET', '/' + Y + r'/sources/(?P<id>[^/]+)', 'source'),
-    ('PATCH', '/' + Y + r'/sources/(?P<id>[^/]+)', 'source_update'),
-    ('POST', '/' + Y + r'/sources/(?P<id>[^/]+)/connector/check-connection', 'check_connection'),
-    ('POST', '/' + Y + r'/sources/(?P<id>[^/]+)/connector/test-configuration', 'test_configuration'),
     ('POST', r'/oauth/token', 'token'),
 ]
 ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]

@@ -111,7 +111,7 @@ def test_awx_credential_types_name_the_scopes_of_each_job():
     text = ' '.join(fields['client_id']['help_text'].split())
     for job in rights.JOBS:
         named = re.search(r'(?<![:\w-])%s(?: \(PAT of an ORG_ADMIN\))?: ([a-z:, -]+)' % re.escape(job), text).group(1)
-        assert [s.strip() for s in named.split(',')] == rights.minimal_scopes(job, 'v2024'), job
+        assert [s.strip() for s in named.split(',')] == rights.minimal_scopes(job, rights.job_version(job)), job
     with open(os.path.join(awx, 'credential_type_multi.yml'), encoding='utf-8') as handle:
         fields = dict((f['id'], f) for f in yaml.safe_load(handle)['inputs']['fields'])
     text = ' '.join(fields['api_clients']['help_text'].split())
