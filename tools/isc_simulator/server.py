@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit, unquote
 from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
+from .search_api import OPERATIONS as DISCOVERY_OPERATIONS, SIM_PATHS as DISCOVERY_SIM_PATHS, handle as discovery_request, sim_request as discovery_sim
 from .seed import load_seed
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
 
@@ -55,6 +56,10 @@ ROUTES = [
     ('GET', '/' + Y + r'/sources', 'sources'),
     ('GET', r'/sources/(?P<v>v1)', 'sources'),
     ('POST', r'/oauth/token', 'token'),
+    ('POST', r'/search/(?P<v>v1)', 'search'),  # discovery (search_api.py)
+    ('POST', r'/(?P<v>v2025)/search', 'search'),
+    ('GET', r'/accounts/(?P<v>v1)', 'accounts'),
+    ('POST', r'/accounts/(?P<v>v1)/(?P<id>[^/]+)/reload', 'account_reload'),
 ]
 ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
 
@@ -291,6 +296,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(state.password_change_status(unquote(groups['id'])), operation)
         elif operation == 'sources':
             self._send(state.sources(query), operation)
+        elif operation in DISCOVERY_OPERATIONS:
+            data, problem = _parse_json(body, allow_empty=operation != 'search')
+            ident = unquote(groups['id']) if groups.get('id') else None
+            self._send(problem or discovery_request(state, operation, self.command, ident, query, data), operation)
         else:
             data, problem = _parse_json(body)
             if problem:
@@ -416,6 +425,8 @@ class Handler(BaseHTTPRequestHandler):
                 if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
                     raise ValueError('requestIds must be a list of request ids (or left out for all of them)')
                 reply = Reply(200, {'forgotten': state.forget_requests(ids)})
+            elif key[1] in DISCOVERY_SIM_PATHS:
+                reply = discovery_sim(state, key, data, query)
             elif key == ('POST', '/__sim/rotate-key'):
                 reply = Reply(200, state.rotate_key())
             elif key == ('POST', '/__sim/shutdown'):
