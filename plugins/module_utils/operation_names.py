@@ -33,3 +33,8 @@ OP_SOURCE_POLICIES_UPDATE = 'update-source-password-policies'  # PATCH them (ser
 # they write, and for the dictionary also when they read (ISC_FACTS §10).
 USER_TOKEN_WRITES = (OP_POLICIES, OP_POLICY, OP_SYNC_GROUPS, OP_SYNC_GROUP, OP_DICTIONARY)
 USER_TOKEN_READS = (OP_DICTIONARY, OP_SOURCE_POLICIES)  # the holders' GET: userAuth only in the documents
+
+# Discovery (issue 26): the reads behind the isc_accounts inventory and isc_account_info (module_utils/discovery.py).
+OP_SEARCH = 'search'                    # POST /search/v1 over the identities index (a read: safe to repeat)
+OP_ACCOUNTS = 'list-accounts'           # GET /accounts/v1 (uncorrelated accounts, which search never shows)
+OP_ACCOUNT_RELOAD = 'reload-account'    # POST /accounts/v1/{id}/reload (aggregate one account now)

@@ -476,8 +476,8 @@ def _accounts(state, query):
     disc = state.discovery
     disc.refresh()
     with state.lock:
-        items = [disc.account_api(account=a) for a in disc.records] + [disc.account_api(uncorrelated=u)
-                                                                      for u in disc.uncorrelated]
+        items = [disc.account_api(account=a) for a in disc.records]
+        items += [disc.account_api(uncorrelated=u) for u in disc.uncorrelated]
     found = [i for i in items if all(t(i) for t in tests)]
     return Reply(200, found[offset:offset + limit], {'X-Total-Count': str(len(found))} if count else {})
 

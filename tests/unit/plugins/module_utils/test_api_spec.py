@@ -28,6 +28,7 @@ METHODS = {
     api.OP_POLICIES: ('get', 'post'), api.OP_POLICY: ('get', 'put', 'delete'), api.OP_DICTIONARY: ('get', 'put'),
     api.OP_ORG_CONFIG: ('get', 'post', 'put'), api.OP_SOURCE_POLICIES: ('get',),
     api.OP_SOURCE_POLICIES_UPDATE: ('patch',),
+    api.OP_SEARCH: ('post',), api.OP_ACCOUNTS: ('get',), api.OP_ACCOUNT_RELOAD: ('post',),
 }
 
 
