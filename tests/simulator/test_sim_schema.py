@@ -1,11 +1,15 @@
 """Every kind of response the simulator sends, validated against the official OpenAPI documents."""
 
+import json
+import os
 import re
 import time
 
+import jsonschema
 import pytest
 
-from .helpers import Api, api_path
+from . import helpers
+from .helpers import Api, _resolve, api_path, to_json_schema
 
 HEX32 = re.compile(r'^[0-9a-f]{32}$')
 VERSIONS = ('v2024', 'v3', 'beta', 'v1')
@@ -111,3 +115,49 @@ def test_v2025_success_responses_match_spec(openapi, make_sim):
     """v2025 serves what v2024 serves; its document is vendored as well (the configuration operations of
     every version are validated in test_sim_config.py)."""
     test_success_responses_match_spec(openapi, make_sim, 'v2025')
+
+
+def _discovery_schema(name, path, method, status, item=None):
+    """The response schema of a discovery operation from its vendored v1 document (``item``: one oneOf branch)."""
+    with open(os.path.join(helpers.OPENAPI_DIR, name), encoding='utf-8') as handle:
+        doc = json.load(handle)
+    resp = _resolve(doc, doc['paths'][path][method]['responses'][status])
+    schema = resp['content']['application/json']['schema']
+    if item is not None:  # search answers any index's documents: validate the identity branch
+        schema = {'type': 'array', 'items': schema['items']['oneOf'][item]}
+    return to_json_schema(schema)
+
+
+def test_discovery_responses_match_spec(make_sim):
+    """Search (identities), the accounts list, account reload and the sources' features, by the v1 documents."""
+    api = Api(make_sim().base_url)
+    search = {'indices': ['identities'], 'query': {'query': '@accounts(source.name:"Corp-LDAP")'}, 'sort': ['id']}
+    resp = api.call('POST', '/search/v1?count=true&limit=5', search)
+    docs = resp.json()
+    assert resp.status_code == 200 and len(docs) == 5 and int(resp.headers['X-Total-Count']) > 5
+    identity = _discovery_schema('isc-v1-search.json', '/search/v1', 'post', '200', item=4)
+    jsonschema.validate(docs, identity)
+    assert docs[0]['_type'] == 'identity' and docs[0]['accounts'][0]['passwordLastSet'].endswith('Z')
+    filtered = {'queryResultFilter': {'includes': ['id', 'accounts.passwordLastSet']}}
+    doc = api.call('POST', '/v2025/search?limit=1', dict(search, **filtered)).json()[0]
+    assert set(doc) == {'id', 'accounts'} and set(doc['accounts'][0]) == {'passwordLastSet'}
+
+    resp = api.call('GET', '/accounts/v1', params={'filters': 'uncorrelated eq true', 'count': 'true'})
+    accounts = resp.json()
+    jsonschema.validate(accounts, _discovery_schema('isc-v1-accounts.json', '/accounts/v1', 'get', '200'))
+    assert resp.headers['X-Total-Count'] == '2' and {a['name'] for a in accounts} == {'svc-orphan-01', 'svc-orphan-02'}
+    assert all(a['uncorrelated'] and 'identityId' not in a for a in accounts)
+    resp = api.call('POST', '/accounts/v1/%s/reload' % docs[0]['accounts'][0]['id'])
+    assert resp.status_code == 202
+    jsonschema.validate(resp.json(), _discovery_schema('isc-v1-accounts.json', '/accounts/v1/{id}/reload', 'post', '202'))
+    resp = api.call('POST', '/accounts/v1/%s/reload' % ('f' * 32))
+    assert resp.status_code == 404
+    _error_shape(resp.json())
+    resp = api.call('POST', '/search/v1?limit=10001', search)
+    assert resp.status_code == 400
+    _error_shape(resp.json())
+
+    sources = api.call('GET', '/sources/v1').json()
+    jsonschema.validate(sources, _discovery_schema('isc-v1-sources-password.json', '/sources/v1', 'get', '200'))
+    features = {s['name']: s['features'] for s in sources}
+    assert 'PASSWORD' in features['Corp-AD'] and 'PASSWORD' not in features['HR-Feed']

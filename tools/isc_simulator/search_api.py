@@ -169,13 +169,16 @@ class Discovery:
             source, native, name, acc_id = (uncorrelated['source'], uncorrelated['nativeIdentity'], uncorrelated['name'],
                                             uncorrelated['id'])
             ident = None
-        return {'id': acc_id, 'name': name, 'created': iso(time.time() - 400 * DAY), 'modified': None,
-                'sourceId': source.id, 'sourceName': source.name, 'identityId': ident.id if ident else None,
+        created = iso(time.time() - 400 * DAY)
+        item = {'id': acc_id, 'name': name, 'created': created, 'modified': created,
+                'sourceId': source.id, 'sourceName': source.name,
                 'attributes': {}, 'authoritative': False, 'disabled': False, 'locked': False, 'nativeIdentity': native,
                 'systemAccount': False, 'uncorrelated': ident is None, 'manuallyCorrelated': False,
                 'hasEntitlements': False, 'isMachine': False,
-                'identity': {'id': ident.id, 'type': 'IDENTITY', 'name': ident.name} if ident else None,
                 'features': ', '.join(features(source))}
+        if ident is not None:  # an uncorrelated account has neither field (not nullable in the document)
+            item.update(identityId=ident.id, identity={'id': ident.id, 'type': 'IDENTITY', 'name': ident.name})
+        return item
 
 
 def features(source):
@@ -368,17 +371,18 @@ def _matches(node, doc):
 def _project(doc, includes, excludes):
     def keep(path, value, inc):
         if isinstance(value, dict):
-            return {k: v2 for k, v2 in ((k, keep(path + [k], v, inc)) for k, v in value.items()) if v2 is not _DROP}
+            kept = {k: v2 for k, v2 in ((k, keep(path + [k], v, inc)) for k, v in value.items()) if v2 is not _DROP}
+            return kept if kept or not value or not path else _DROP
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            return [keep(path, v, inc) for v in value]
+            kept = [v2 for v2 in (keep(path, v, inc) for v in value) if v2 is not _DROP]
+            return kept or _DROP
         dotted = '.'.join(path)
         if inc and not any(dotted == f or dotted.startswith(f + '.') for f in inc):
             return _DROP
         if any(dotted == f or dotted.startswith(f + '.') for f in excludes):
             return _DROP
         return value
-    out = keep([], doc, includes)
-    return {k: v for k, v in out.items() if not (isinstance(v, dict) and not v and doc.get(k))}  # nothing kept
+    return keep([], doc, includes)
 
 
 _DROP = object()
