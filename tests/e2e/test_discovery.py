@@ -138,4 +138,3 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert all(sha(store['Corp-LDAP/' + u]['current']) == live[u] for u in NATIVE)
     simulator.call('POST', '/__sim/aggregate', {})
     assert _hosts(_list(ansible, late, flush=True), 'drift') == set()
-
