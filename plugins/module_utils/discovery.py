@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import datetime
 import re
+import time
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
@@ -262,3 +263,57 @@ def discover(client, sources=None, extra_query=None, ledger_path=None, max_age_d
     records = classify(listed, docs, uncorrelated, load_ledger(ledger_path), now, max_age_days, drift_tolerance,
                        sources)
     return records, {'search_requests': reader.search_requests, 'identities': len(docs)}
+
+
+def _shown(reader, items):
+    """{key: (account uuid, passwordLastSet)} of the items as ISC's search shows them now."""
+    found = {}
+    for start in range(0, len(items), 50):
+        chunk = items[start:start + 50]
+        sources = sorted(set(i['source_name'] for i in chunk))
+        users = ' OR '.join(filter_string(u) for u in sorted(set(i['user_name'] for i in chunk)))
+        for doc in reader.identities('%s AND name:(%s)' % (search_query(sources), users)):
+            user = (doc.get('attributes') or {}).get('uid') or doc.get('name')
+            for acc in doc.get('accounts') or []:
+                source = (acc.get('source') or {}).get('name')
+                for item in chunk:
+                    if (item['source_name'], item['user_name']) == (source, user) and \
+                            item.get('account_id') in (None, acc.get('accountId'), acc.get('name')):
+                        found[item['key']] = (acc.get('id'), acc.get('passwordLastSet'))
+    return found
+
+
+def verify_changes(reader, items, since, timeout=120, poll=2, sleep=time.sleep, clock=time.time):
+    """Proof from ISC's side that FINISHED changes reached their accounts: reload each account, wait for the
+    aggregation, and check that passwordLastSet moved past ``since`` (the change's start). No logon to the target.
+
+    items: [{key, source_name, user_name, account_id}]. Returns (verified keys, [{key, reason}] unverified).
+    """
+    start = parse_time(since)
+    if start is None:
+        raise IscError('verify: since %r is not an ISO-8601 time' % (since,))
+
+    def moved(entry):
+        stamp = parse_time(entry[1])
+        return stamp is not None and stamp > start
+
+    shown = _shown(reader, items)
+    for key, entry in sorted(shown.items()):
+        if not moved(entry):
+            reader.reload(entry[0])
+    deadline = clock() + timeout
+    while any(not moved(entry) for entry in shown.values()) and clock() < deadline:
+        sleep(poll)
+        shown.update(_shown(reader, [i for i in items if i['key'] in shown and not moved(shown[i['key']])]))
+    unverified = []
+    for item in items:
+        entry = shown.get(item['key'])
+        if entry is None:
+            unverified.append({'key': item['key'], 'reason': 'ISC search does not show the account, so its '
+                               'passwordLastSet cannot prove the change'})
+        elif not moved(entry):
+            unverified.append({'key': item['key'], 'reason': 'ISC reports FINISHED but the account\'s passwordLastSet (%s) '
+                               'did not move past the change start (%s) within %d s of a reload'
+                               % (entry[1], since, timeout)})
+    bad = set(u['key'] for u in unverified)
+    return [i['key'] for i in items if i['key'] not in bad], unverified

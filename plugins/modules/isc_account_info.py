@@ -47,6 +47,31 @@ options:
     description: Seconds ISC's C(passwordLastSet) may be later than the ledger's last rotation without being drift.
     type: int
     default: 600
+  verify:
+    description:
+      - Instead of listing, prove from ISC's side that finished password changes reached these accounts - each is
+        reloaded (C(POST /accounts/v1/{id}/reload), which re-reads it from its source; no password changes and no
+        logon to the target) and its C(passwordLastSet) must move past O(verify_since) within O(verify_timeout).
+      - The service_account_rotation role sends this with C(service_account_rotation_verify_from_isc=true).
+      - Skipped in check mode (a reload starts an aggregation).
+    type: list
+    elements: dict
+    suboptions:
+      key: {description: The account key of the ledger and the reports., type: str, required: true}
+      source_name: {description: The source's name., type: str, required: true}
+      user_name: {description: The identity's user name., type: str, required: true}
+      account_id: {description: The native account id, when the identity has several accounts on the source., type: str}
+  verify_since:
+    description: When the changes started (ISO-8601); required with O(verify).
+    type: str
+  verify_timeout:
+    description: Seconds to wait for the aggregations after the reloads.
+    type: int
+    default: 120
+  verify_poll:
+    description: Seconds between two reads while waiting.
+    type: int
+    default: 2
 seealso:
   - plugin: sailpoint_isc.passwords.isc_accounts
     plugin_type: inventory
@@ -103,6 +128,16 @@ totals:
   description: Per source - accounts, managed (in the ledger), due, drift, unrotatable.
   returned: success
   type: dict
+verified:
+  description: With O(verify), the keys whose passwordLastSet moved past O(verify_since).
+  returned: when verify is given
+  type: list
+  elements: str
+unverified:
+  description: With O(verify), the accounts without that proof, each with C(key) and C(reason).
+  returned: when verify is given
+  type: list
+  elements: dict
 search_requests:
   description: How many search requests were sent (10,000 identities per request).
   returned: success
@@ -123,10 +158,18 @@ def main():
         argument_spec=isc_argument_spec(
             sources=dict(type='list', elements='str', default=[]), query=dict(type='str'),
             max_age_days=dict(type='int', default=90), ledger_path=dict(type='path'),
-            drift_tolerance=dict(type='int', default=600)),
+            drift_tolerance=dict(type='int', default=600),
+            verify=dict(type='list', elements='dict', options=dict(
+                key=dict(type='str', required=True, no_log=False), source_name=dict(type='str', required=True),
+                user_name=dict(type='str', required=True), account_id=dict(type='str'))),
+            verify_since=dict(type='str'), verify_timeout=dict(type='int', default=120),
+            verify_poll=dict(type='int', default=2)),
+        required_by={'verify': 'verify_since'},
         supports_check_mode=True,
     )
     p = module.params
+    if p['verify'] is not None:
+        verify(module, p)
     if p['max_age_days'] < 0 or p['drift_tolerance'] < 0:
         module.fail_json(msg='max_age_days and drift_tolerance must be 0 or more')
     if any(not (s or '').strip() for s in p['sources']):
@@ -142,6 +185,18 @@ def main():
     groups = dict((g, [r['host'] for r in records if g in r['groups']]) for g in discovery.GROUPS)
     module.exit_json(changed=False, accounts=records, groups=groups, totals=discovery.summary(records),
                      search_requests=stats['search_requests'])
+
+
+def verify(module, p):
+    if module.check_mode or not p['verify']:
+        module.exit_json(changed=False, verified=[], unverified=[], skipped=module.check_mode)
+    client = IscClient.from_module(module, api_version=discovery.API_VERSION)
+    try:
+        verified, unverified = discovery.verify_changes(discovery.Reader(client), p['verify'], p['verify_since'],
+                                                        max(0, p['verify_timeout']), max(1, p['verify_poll']))
+    except IscError as exc:
+        fail_isc(module, exc, changed=False)
+    module.exit_json(changed=False, verified=verified, unverified=unverified)
 
 
 if __name__ == '__main__':

@@ -44,6 +44,8 @@ FROM_INVENTORY = """
       vars:
         service_account_rotation_state_dir: "{{ rotation_state_dir }}"
         service_account_rotation_poll_interval: 1
+        service_account_rotation_verify_from_isc: true
+        service_account_rotation_verify_from_isc_timeout: 20
         service_account_rotation_accounts: "{{ (groups.due | default([]) + groups.drift | default([])) | unique
                                                | map('extract', hostvars, 'rotation_account') | list }}"
 """
@@ -122,6 +124,7 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert drifted['_meta']['hostvars']['Corp-LDAP/svc-app-002']['rotation_account']['rotate_reason'] == 'drift'
 
     # the rotation from the inventory re-establishes a known password, reported as drift
+    simulator.call('PATCH', '/__sim/config', {'reload_delay': 0.5})  # verify_from_isc: a reload aggregates soon
     write_playbook(workdir, 'from-inventory.yml', FROM_INVENTORY)
     cmd = ansible.command(os.path.join(workdir, 'from-inventory.yml'), {'rotation_state_dir': os.path.join(workdir, 'rotation')})
     cmd[cmd.index('localhost,')] = late  # the inventory (cached: drift as just listed); localhost is implicit
@@ -133,8 +136,24 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
         row = report['Corp-LDAP/' + user]
         assert row['status'] == 'rotated' and row.get('reason') == 'drift', row
     assert set(report) == {'Corp-LDAP/' + u for u in NATIVE}
+    assert simulator.requests_of('account_reload') == 5  # verify_from_isc proved each change from ISC's side
     store = read_store(workdir)
     live = {a['userName']: a['passwordSha256'] for a in simulator.accounts(sourceName='Corp-LDAP')}
     assert all(sha(store['Corp-LDAP/' + u]['current']) == live[u] for u in NATIVE)
     simulator.call('POST', '/__sim/aggregate', {})
     assert _hosts(_list(ansible, late, flush=True), 'drift') == set()
+
+
+def test_verify_from_isc_catches_finished_but_not_applied(ansible, simulator, workdir):
+    """ISC says FINISHED but the password reached no account: the reload shows passwordLastSet did not move."""
+    simulator.call('PATCH', '/__sim/config', {'reload_delay': 0.3})
+    simulator.set_faults({'set_password': {'not_applied_rate': 1.0}})
+    accounts = [{'source_name': 'Oracle-DB', 'user_name': 'svc-app-003'}]
+    extra = rotate_vars(workdir, write_accounts(workdir, accounts), service_account_rotation_verify_from_isc=True,
+                        service_account_rotation_verify_from_isc_timeout=3)
+    result = ansible.run(ROTATE, extra)
+    assert result.returncode != 0, result.stdout[-3000:]
+    with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+        row = json.load(handle)['accounts'][0]
+    assert row['status'] == 'unverified' and 'passwordLastSet' in row['detail'], row
+    assert simulator.requests_of('account_reload') == 1

@@ -6,10 +6,12 @@ import threading
 import yaml
 
 OPERATIONS = ('token', 'query_password_info', 'set_password', 'password_change_status', 'digit_token', 'sync_groups',
-              'sources', 'password_policies', 'password_dictionary', 'password_org_config', 'source_password_policies')
+              'sources', 'password_policies', 'password_dictionary', 'password_org_config', 'source_password_policies',
+              'search', 'accounts', 'account_reload')
 COMMON_KEYS = ('latency', 'latency_jitter', 'error_rate', 'error_statuses', 'drop_rate', 'throttle_rate')
-SET_PASSWORD_KEYS = ('drop_after_accept_rate', 'stuck_rate', 'fail_rate', 'fail_sources')
-RATE_KEYS = ('error_rate', 'drop_rate', 'throttle_rate', 'drop_after_accept_rate', 'stuck_rate', 'fail_rate')
+SET_PASSWORD_KEYS = ('drop_after_accept_rate', 'stuck_rate', 'fail_rate', 'fail_sources', 'not_applied_rate')
+RATE_KEYS = ('error_rate', 'drop_rate', 'throttle_rate', 'drop_after_accept_rate', 'stuck_rate', 'fail_rate',
+             'not_applied_rate')
 DEFAULT_ERROR_STATUSES = (500, 502, 503)
 
 

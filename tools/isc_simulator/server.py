@@ -315,7 +315,10 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         stuck = sim.faults.roll(faults.get('stuck_rate'))
         fail = sim.faults.roll(faults.get('fail_rate'))
-        reply, _req = sim.state.set_password(client, data, stuck=stuck, fail=fail, fail_sources=faults.get('fail_sources', ()))
+        reply, req = sim.state.set_password(client, data, stuck=stuck, fail=fail, fail_sources=faults.get('fail_sources', ()))
+        if req is not None and sim.faults.roll(faults.get('not_applied_rate')):
+            with sim.state.lock:  # FINISHED, but no account gets the password (what a verify from ISC's side catches)
+                req.apply, req.origin = [], None
         if reply.status == 202 and sim.faults.roll(faults.get('drop_after_accept_rate')):
             self._drop(operation, 'accepted_then_dropped')
             return
