@@ -13,7 +13,7 @@ import os
 import subprocess
 
 from conftest import write_playbook
-from rotation_helpers import ROTATE, read_store, rotate_vars, sha, write_accounts
+from rotation_helpers import ROTATE, read_store, repo_path, rotate_vars, sha, write_accounts
 
 ROTATED = ['svc-app-%03d' % n for n in (2, 5, 8, 11, 14, 17, 20)]        # Corp-LDAP accounts of the fleet
 NATIVE = ROTATED[:5]
@@ -142,6 +142,25 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert all(sha(store['Corp-LDAP/' + u]['current']) == live[u] for u in NATIVE)
     simulator.call('POST', '/__sim/aggregate', {})
     assert _hosts(_list(ansible, late, flush=True), 'drift') == set()
+
+    # the evidence report: every account of the sources, managed or not, totals per source, no secret
+    evidence = os.path.join(workdir, 'evidence')
+    result = ansible.run(repo_path('playbooks', 'rotation_evidence.yml'), {
+        'evidence_dir': evidence, 'evidence_sources': ['Corp-LDAP', 'HR-Feed'],
+        'rotation_state_dir': os.path.join(workdir, 'rotation')})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    with open(os.path.join(evidence, 'evidence.json')) as handle:
+        report = json.load(handle)
+    with open(os.path.join(evidence, 'evidence.md')) as handle:
+        page = handle.read()
+    rows = {row['account']: row for row in report['accounts']}
+    assert report['totals']['Corp-LDAP']['managed'] == len(ROTATED) and report['totals']['HR-Feed']['unrotatable'] == 1
+    assert report['totals']['Corp-LDAP']['accounts'] == len([r for r in rows if r.startswith('Corp-LDAP/')]) > len(ROTATED)
+    assert rows['Corp-LDAP/svc-app-002']['managed'] and rows['Corp-LDAP/svc-app-002']['last_rotated']
+    assert not rows['Corp-LDAP/svc-app-023']['managed'] and rows['HR-Feed/svc-hr-feed']['owner'] == 'Abby.Smith'
+    assert '| Corp-LDAP/svc-app-002 |' in page and '| HR-Feed | 1 | 0 | 0 | 0 | 1 |' in page
+    secrets = [v for entry in read_store(workdir).values() for k, v in entry.items() if k in ('current', 'previous') and isinstance(v, str)]
+    assert secrets and not [s for s in secrets if s in page or s in json.dumps(report) or s in result.stdout]
 
 
 def test_verify_from_isc_catches_finished_but_not_applied(ansible, simulator, workdir):
