@@ -18,9 +18,10 @@ description:
     password escrowed in the store is stale), C(unrotatable) (the source has no C(PASSWORD) feature, the account
     does not support password change, or it is uncorrelated) and C(by_source_<source name>)."
   - An unrotatable account is in neither C(due) nor C(drift); it is listed, never dropped.
-  - "Host variables: C(source_name), C(user_name), C(account_id), C(account_name), C(account_uuid), C(identity_id),
-    C(password_last_set), C(last_rotated), C(owner) (the identity's manager), C(correlated), C(reason),
-    C(drift_seconds) and C(rotation_account) (the item of the service_account_rotation role's accounts list)."
+  - "Host variables: C(source_name), C(user_name), C(account_id), C(identity_id), C(password_last_set),
+    C(last_rotated), C(owner) (the identity's manager), C(reason), C(rotation_account) (the item of the
+    service_account_rotation role's accounts list) and C(isc_account) (C(account_name), C(account_uuid), C(source_id),
+    C(correlated), C(drift_seconds), C(ledger_key))."
   - No password, token or secret is read or stored; the inventory cache holds ISC's answers only, and the ledger
     comparison is made again on every run.
   - The host name is C(<source name>/<user name>), with C(#<account id>) when the identity has several accounts
@@ -143,8 +144,9 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import dis
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
-HOST_VARS = ('source_name', 'user_name', 'account_id', 'account_name', 'account_uuid', 'identity_id',
-             'password_last_set', 'last_rotated', 'owner', 'correlated', 'reason', 'drift_seconds', 'rotation_account')
+HOST_VARS = ('source_name', 'user_name', 'account_id', 'identity_id', 'password_last_set', 'last_rotated', 'owner',
+             'reason', 'rotation_account')
+DETAIL_VARS = ('account_name', 'account_uuid', 'source_id', 'correlated', 'drift_seconds', 'ledger_key')  # in isc_account
 CONNECTION = ('base_url', 'tenant', 'client_id', 'client_secret', 'access_token', 'validate_certs', 'ca_path',
               'timeout', 'rate_limit', 'rate_window', 'max_retries', 'token_cache')
 
@@ -191,17 +193,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, records):
         strict = self.get_option('strict')
+        compose, groups, keyed = self.get_option('compose'), self.get_option('groups'), self.get_option('keyed_groups')
         for group in discovery.GROUPS:
             self.inventory.add_group(group)
+        by_source = {}
         for record in records:
             host = self.inventory.add_host(record['host'])
             for name in HOST_VARS:
                 self.inventory.set_variable(host, name, record[name])
+            self.inventory.set_variable(host, 'isc_account', dict((name, record[name]) for name in DETAIL_VARS))
             for group in record['groups']:
                 self.inventory.add_child(group, host)
-            by_source = self.inventory.add_group(self._sanitize_group_name('by_source_' + record['source_name']))
-            self.inventory.add_child(by_source, host)
-            hostvars = self.inventory.get_host(host).get_vars()
-            self._set_composite_vars(self.get_option('compose'), hostvars, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option('groups'), hostvars, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), hostvars, host, strict=strict)
+            if record['source_name'] not in by_source:
+                by_source[record['source_name']] = self.inventory.add_group(
+                    self._sanitize_group_name('by_source_' + record['source_name']))
+            self.inventory.add_child(by_source[record['source_name']], host)
+            if compose or groups or keyed:  # each costs a variable lookup per host: only when asked for
+                hostvars = self.inventory.get_host(host).get_vars()
+                self._set_composite_vars(compose, hostvars, host, strict=strict)
+                self._add_host_to_composed_groups(groups, hostvars, host, strict=strict)
+                self._add_host_to_keyed_groups(keyed, hostvars, host, strict=strict)
