@@ -27,7 +27,7 @@ description:
   - The host name is C(<source name>/<user name>), with C(#<account id>) when the identity has several accounts
     on that source (the rotation ledger's account key).
 author:
-  - contributors to sailpoint_isc.passwords
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 requirements:
   - requests
   - cryptography

@@ -57,10 +57,21 @@ options:
     type: list
     elements: dict
     suboptions:
-      key: {description: The account key of the ledger and the reports., type: str, required: true}
-      source_name: {description: The source's name., type: str, required: true}
-      user_name: {description: The identity's user name., type: str, required: true}
-      account_id: {description: The native account id, when the identity has several accounts on the source., type: str}
+      key:
+        description: "The account key of the ledger and the reports."
+        type: str
+        required: true
+      source_name:
+        description: "The source's name."
+        type: str
+        required: true
+      user_name:
+        description: "The identity's user name."
+        type: str
+        required: true
+      account_id:
+        description: "The native account id, when the identity has several accounts on the source."
+        type: str
   verify_since:
     description: When the changes started (ISO-8601); required with O(verify).
     type: str
@@ -76,7 +87,7 @@ seealso:
   - plugin: sailpoint_isc.passwords.isc_accounts
     plugin_type: inventory
 author:
-  - contributors to sailpoint_isc.passwords
+  - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 """
 
 EXAMPLES = r"""
@@ -102,23 +113,58 @@ accounts:
   type: list
   elements: dict
   contains:
-    host: {description: The account key, C(<source>/<user>) (C(#<account id>) when the identity has several there)., type: str}
-    source_name: {description: The source's name., type: str}
-    source_id: {description: The source's id., type: str}
-    ledger_key: {description: The account's key in the ledger (null when the ledger does not know it)., type: str}
-    user_name: {description: The identity's user name (C(attributes.uid), else its name)., type: str}
-    account_id: {description: The native account id., type: str}
-    account_name: {description: The account's name., type: str}
-    account_uuid: {description: ISC's id of the account., type: str}
-    identity_id: {description: The identity's id (null when uncorrelated)., type: str}
-    password_last_set: {description: ISC's C(passwordLastSet) (as fresh as its last aggregation)., type: str}
-    last_rotated: {description: The ledger's last rotation., type: str}
-    owner: {description: The identity's manager., type: str}
-    correlated: {description: Whether the account belongs to an identity., type: bool}
-    groups: {description: Any of C(due), C(drift), C(unrotatable)., type: list, elements: str}
-    reason: {description: Why., type: str}
-    drift_seconds: {description: How much later ISC's change is than our rotation., type: int}
-    rotation_account: {description: The item for the role's accounts list (null when unrotatable)., type: dict}
+    host:
+      description: "The account key, C(<source>/<user>) (C(#<account id>) when the identity has several there)."
+      type: str
+    source_name:
+      description: "The source's name."
+      type: str
+    source_id:
+      description: "The source's id."
+      type: str
+    ledger_key:
+      description: "The account's key in the ledger (null when the ledger does not know it)."
+      type: str
+    user_name:
+      description: "The identity's user name (C(attributes.uid), else its name)."
+      type: str
+    account_id:
+      description: "The native account id."
+      type: str
+    account_name:
+      description: "The account's name."
+      type: str
+    account_uuid:
+      description: "ISC's id of the account."
+      type: str
+    identity_id:
+      description: "The identity's id (null when uncorrelated)."
+      type: str
+    password_last_set:
+      description: "ISC's C(passwordLastSet) (as fresh as its last aggregation)."
+      type: str
+    last_rotated:
+      description: "The ledger's last rotation."
+      type: str
+    owner:
+      description: "The identity's manager."
+      type: str
+    correlated:
+      description: "Whether the account belongs to an identity."
+      type: bool
+    groups:
+      description: "Any of C(due), C(drift), C(unrotatable)."
+      type: list
+      elements: str
+    reason:
+      description: "Why."
+      type: str
+    drift_seconds:
+      description: "How much later ISC's change is than our rotation."
+      type: int
+    rotation_account:
+      description: "The item for the role's accounts list (null when unrotatable)."
+      type: dict
 groups:
   description: The host names in each group.
   returned: success
