@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timezone
 
 from .seed import DEFAULT_FEATURES, derived_id, sha256_hex
-from .state import Reply, bad_request, iso, not_found
+from .state import Reply, _bool_param, _int_param, bad_request, iso, not_found
 
 SEARCH_LIMIT = 10000          # ISC's largest page and its window without searchAfter
 ACCOUNTS_LIMIT = 250
@@ -401,16 +401,7 @@ def handle(state, operation, method, ident, query, body):
 
 
 def _int(query, name, default, maximum):
-    values = query.get(name)
-    if not values:
-        return default
-    try:
-        value = int(values[0])
-    except ValueError:
-        raise ValueError("Illegal value for query parameter '%s': not an integer." % name) from None
-    if value < 0 or (maximum is not None and value > maximum):
-        raise ValueError("Illegal value for query parameter '%s': must be between 0 and %s." % (name, maximum))
-    return value
+    return _int_param(query, name, default, 0, maximum)
 
 
 def _search(state, query, body):
@@ -418,7 +409,7 @@ def _search(state, query, body):
         raise ValueError('The request body must be a JSON object (Search).')
     limit = _int(query, 'limit', 250, SEARCH_LIMIT)
     offset = _int(query, 'offset', 0, None)
-    count = (query.get('count') or ['false'])[0].lower() == 'true'
+    count = _bool_param(query, 'count')
     indices = body.get('indices') or ['identities']
     if indices not in (['identities'], ['*']):
         raise ValueError("The simulator searches only the identities index (indices: ['identities']).")
@@ -464,7 +455,7 @@ _UNCORRELATED = re.compile(r'^\s*uncorrelated\s+eq\s+(true|false)\s*$')
 def _accounts(state, query):
     limit = _int(query, 'limit', ACCOUNTS_LIMIT, ACCOUNTS_LIMIT)
     offset = _int(query, 'offset', 0, None)
-    count = (query.get('count') or ['false'])[0].lower() == 'true'
+    count = _bool_param(query, 'count')
     text = (query.get('filters') or [''])[0]
     tests = []
     for part in [p for p in re.split(r'\s+and\s+', text) if p.strip()]:
