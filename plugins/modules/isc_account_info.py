@@ -169,7 +169,7 @@ groups:
   description: The host names in each group.
   returned: success
   type: dict
-  sample: {due: [Corp-AD/svc-app-001], drift: [], unrotatable: [HR-Feed/svc-hr-feed]}
+  sample: {due: [Corp-AD/svc-app-001], drift: [], unrotatable: [HR-Feed/feed-reader]}
 totals:
   description: Per source - accounts, managed (in the ledger), due, drift, unrotatable.
   returned: success

@@ -17,7 +17,7 @@ from rotation_helpers import ROTATE, read_store, repo_path, rotate_vars, sha, wr
 
 ROTATED = ['svc-app-%03d' % n for n in (2, 5, 8, 11, 14, 17, 20)]        # Corp-LDAP accounts of the fleet
 NATIVE = ROTATED[:5]
-UNROTATABLE = {'HR-Feed/svc-hr-feed', 'Corp-LDAP/svc-kiosk', 'Corp-AD/svc-orphan-01', 'Corp-LDAP/svc-orphan-02'}
+UNROTATABLE = {'HR-Feed/feed-reader', 'Corp-LDAP/kiosk-display', 'Corp-AD/svc-orphan-01', 'Corp-LDAP/svc-orphan-02'}
 
 INVENTORY = """
 plugin: sailpoint_isc.passwords.isc_accounts
@@ -101,7 +101,7 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert expected_due and _hosts(inventory, 'due') == expected_due
     assert not expected_due & {'Corp-LDAP/' + u for u in ROTATED}
     assert _hosts(inventory, 'unrotatable') == UNROTATABLE and _hosts(inventory, 'drift') == set()
-    assert _hosts(inventory, 'by_source_HR_Feed') == {'HR-Feed/svc-hr-feed'}
+    assert _hosts(inventory, 'by_source_HR_Feed') == {'HR-Feed/feed-reader'}
     assert 'Corp-LDAP/svc-app-002' in _hosts(inventory, 'src_Corp_LDAP')
     hostvars = inventory['_meta']['hostvars']['Corp-LDAP/svc-app-002']
     assert hostvars['last_rotated'] and hostvars['password_last_set'] and hostvars['identity_id']
@@ -157,7 +157,7 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert report['totals']['Corp-LDAP']['managed'] == len(ROTATED) and report['totals']['HR-Feed']['unrotatable'] == 1
     assert report['totals']['Corp-LDAP']['accounts'] == len([r for r in rows if r.startswith('Corp-LDAP/')]) > len(ROTATED)
     assert rows['Corp-LDAP/svc-app-002']['managed'] and rows['Corp-LDAP/svc-app-002']['last_rotated']
-    assert not rows['Corp-LDAP/svc-app-023']['managed'] and rows['HR-Feed/svc-hr-feed']['owner'] == 'Abby.Smith'
+    assert not rows['Corp-LDAP/svc-app-023']['managed'] and rows['HR-Feed/feed-reader']['owner'] == 'Abby.Smith'
     assert '| Corp-LDAP/svc-app-002 |' in page and '| HR-Feed | 1 | 0 | 0 | 0 | 1 |' in page
     secrets = [v for entry in read_store(workdir).values() for k, v in entry.items() if k in ('current', 'previous') and isinstance(v, str)]
     assert secrets and not [s for s in secrets if s in page or s in json.dumps(report) or s in result.stdout]

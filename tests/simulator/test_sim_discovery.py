@@ -41,17 +41,17 @@ def test_search_pages_past_10000_with_search_after(make_sim):
 
 
 def test_query_subset(api):
-    assert _names(api, '@accounts(source.name:"HR-Feed")') == ['svc-hr-feed']
-    both = ['Abby.Smith', 'Carl.Jones', 'svc-hr-feed']
+    assert _names(api, '@accounts(source.name:"HR-Feed")') == ['feed-reader']
+    both = ['Abby.Smith', 'Carl.Jones', 'feed-reader']
     assert _names(api, '@accounts(source.name:"HR-Feed" OR source.name:"My-AD")') == both
     assert _names(api, '@accounts(source.name:"My-AD") AND attributes.department:Finance') == ['Carl.Jones']
     assert _names(api, '@accounts(source.name:("My-AD" OR "HR-Feed")) AND NOT name:Abby.Smith') == both[1:]
     assert _names(api, 'name:svc-sync-0*') == ['svc-sync-0%d' % n for n in range(1, 7)]
-    # date ranges: svc-hr-feed's password is 400 days old, svc-kiosk's 300 (seed.yaml)
-    assert _names(api, '@accounts(passwordLastSet:[* TO now-299d])') == ['svc-hr-feed', 'svc-kiosk']
-    assert _names(api, '@accounts(passwordLastSet:<now-350d)') == ['svc-hr-feed']
-    assert 'svc-hr-feed' not in _names(api, '@accounts(passwordLastSet:[now-200d TO now])')
-    assert _names(api, '@accounts(supportsPasswordChange:false)') == ['svc-hr-feed', 'svc-kiosk']
+    # date ranges: feed-reader's password is 400 days old, kiosk-display's 300 (seed.yaml)
+    assert _names(api, '@accounts(passwordLastSet:[* TO now-299d])') == ['feed-reader', 'kiosk-display']
+    assert _names(api, '@accounts(passwordLastSet:<now-350d)') == ['feed-reader']
+    assert 'feed-reader' not in _names(api, '@accounts(passwordLastSet:[now-200d TO now])')
+    assert _names(api, '@accounts(supportsPasswordChange:false)') == ['feed-reader', 'kiosk-display']
     assert api.call('POST', '/search/v1', dict(IDENTITIES, query={'query': '(name:x'})).status_code == 400
     assert api.call('POST', '/search/v1', dict(IDENTITIES, indices=['roles'])).status_code == 400
 
