@@ -17,14 +17,17 @@ every request, 2 s from set-password to FINISHED. Measured in one run:
      the simulator to 100 requests / 10 s: multi4_vs_bound = bound / wall time, where bound is the time the
      3 requests per account (query, set, one status poll) take at 4 x 10 requests/s: 1,200 x 3 / 40 = 90 s;
      the simulator's per-client counters show each client's share.
+  6. discover: ansible-inventory with the isc_accounts inventory plugin over DISCOVER_N (10,000) fleet identities
+     (10,077 with the seed's), at the real limit: wall time of the whole ansible-inventory and the requests it sent
+     (search pages of 10,000 sorted by id and continued with searchAfter, sources, uncorrelated accounts, token).
 The role and the loop poll a change's status at the same interval (POLL_INTERVAL).
 Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...
-noop_10k_s=... noop_10k_queries=... multi4_vs_bound=...` (a figure whose part did not run is `nan`).
+noop_10k_s=... noop_10k_queries=... multi4_vs_bound=... discover_10k_s=... discover_requests=...` (a figure whose part did not run is `nan`).
 Exits 1 when a run did not do all its work (fewer than N accounts rotated or changed, a plan short
 of its accounts, a no-op run that did not skip every account or sent a query) or the bound exceeds
 the wall time (a measuring error: it cannot).
-BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES, BENCH_NOOP_N and BENCH_MULTI_N override the sizes for a quick look;
-BENCH_PARTS (default bulk,loop,plan,noop,multi) selects the parts to run.
+BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES, BENCH_NOOP_N, BENCH_MULTI_N and BENCH_DISCOVER_N override the sizes for a quick look;
+BENCH_PARTS (default bulk,loop,plan,noop,multi,discover) selects the parts to run.
 """
 
 import hashlib
@@ -47,10 +50,11 @@ PLAN_SIZES = [int(x) for x in os.environ.get('BENCH_PLAN_SIZES', '10000,1000').s
 NOOP_N = int(os.environ.get('BENCH_NOOP_N', '10000'))
 MULTI_N = int(os.environ.get('BENCH_MULTI_N', '1200'))
 MULTI_CLIENTS = 4
+DISCOVER_N = int(os.environ.get('BENCH_DISCOVER_N', '10000'))
 # requests in flight per client: with 150 ms latency, 8 send a client's first 100 requests of a phase (the burst
 # ISC's sliding window allows) in about 2 s instead of 4
 MULTI_WORKERS = int(os.environ.get('BENCH_MULTI_WORKERS', '8'))
-ALL_PARTS = ('bulk', 'loop', 'plan', 'noop', 'multi')
+ALL_PARTS = ('bulk', 'loop', 'plan', 'noop', 'multi', 'discover')
 PARTS = set(p.strip() for p in os.environ.get('BENCH_PARTS', ','.join(ALL_PARTS)).split(',') if p.strip())
 RATE_LIMIT, RATE_WINDOW = 100, 10
 REAL_LIMIT = ['--rate-limit', str(RATE_LIMIT), '--rate-window', str(RATE_WINDOW), '--latency', '0.15', '--completion-delay', '2']
@@ -337,6 +341,34 @@ def multi(workdir):
             'tokens': counters['tokensIssued'], 'peak_mb': peak, 'bound': bound, 'failed': report.get('api_clients_failed')}
 
 
+def discover(workdir):
+    """ansible-inventory --list with the isc_accounts plugin over the fleet, at the real limit (part 6)."""
+    sim = Simulator(workdir, '--fleet-size', str(DISCOVER_N), *REAL_LIMIT)
+    try:
+        folder = os.path.join(workdir, 'discover')
+        os.makedirs(folder, exist_ok=True)
+        inventory = os.path.join(folder, 'isc_accounts.yml')
+        with open(inventory, 'w') as handle:
+            handle.write('plugin: sailpoint_isc.passwords.isc_accounts\ntoken_cache: false\n')
+        env = dict(os.environ, SAIL_BASE_URL=sim.url, SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections'), HOME=workdir,
+                   XDG_CACHE_HOME=os.path.join(workdir, 'cache'), ANSIBLE_HOME=os.path.join(workdir, 'ansible'),
+                   PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+        start = time.monotonic()
+        out = subprocess.run([os.path.join(BIN, 'ansible-inventory'), '-i', inventory, '--list'], cwd=workdir, env=env,
+                             capture_output=True, text=True, check=False)
+        wall = time.monotonic() - start
+        if out.returncode:
+            raise SystemExit('discover: ansible-inventory failed: ' + out.stderr[-3000:])
+        hosts = len(json.loads(out.stdout)['_meta']['hostvars'])
+        requests = dict((op, sum(v for k, v in codes.items() if k.isdigit()))
+                        for op, codes in sim.get('/__sim/counters')['requests'].items())
+        identities = sim.get('/__sim/health')['accounts']
+    finally:
+        sim.stop()
+    return {'wall': wall, 'hosts': hosts, 'requests': requests, 'identities': identities}
+
+
 def main():
     if not PARTS or PARTS - set(ALL_PARTS):
         raise SystemExit('BENCH_PARTS: a comma-separated choice of %s (got %r)'
@@ -344,7 +376,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix='isc-bench-')
     print('bench: workdir %s; simulator: 100 req/10 s per client, 150 ms latency, 2 s completion; parts %s'
           % (workdir, ','.join(sorted(PARTS))), flush=True)
-    b = lp = nop = m = None
+    b = lp = nop = m = d = None
     if 'bulk' in PARTS:
         b = bulk(workdir)
         print('bulk done in %.1f s' % b['wall'], flush=True)
@@ -358,6 +390,9 @@ def main():
     if 'multi' in PARTS:
         m = multi(workdir)
         print('multi done in %.1f s' % m['wall'], flush=True)
+    if 'discover' in PARTS:
+        d = discover(workdir)
+        print('discover done in %.1f s' % d['wall'], flush=True)
 
     nan = float('nan')
     rows = []
@@ -386,6 +421,9 @@ def main():
                      'forced; requests %s; per client %s; 429s %d; tokens %d; report %s'
                      % (json.dumps(m['requests'], sort_keys=True), json.dumps(m['per_client'], sort_keys=True),
                         m['rate_limited'], m['tokens'], m['totals'])))
+    if d:
+        rows.append(('discover, %d accounts' % d['hosts'], '%.1f s' % d['wall'], '%d requests' % sum(d['requests'].values()),
+                     'ansible-inventory --list, isc_accounts plugin; requests %s' % json.dumps(d['requests'], sort_keys=True)))
     print()
     print('%-22s %-10s %-14s %s' % ('run', 'wall', 'rate / memory', 'detail'))
     for row in rows:
@@ -399,10 +437,11 @@ def main():
     peak_10k = plans.get(10000, {}).get('peak_mb', nan)
     peak_1k = plans.get(1000, {}).get('peak_mb', nan)
     print('bench: bulk_vs_bound=%.3f bulk_vs_loop=%.1f tokens=%s peak_mb_10k=%.0f peak_mb_1k=%.0f noop_10k_s=%.1f '
-          'noop_10k_queries=%s multi4_vs_bound=%.3f'
+          'noop_10k_queries=%s multi4_vs_bound=%.3f discover_10k_s=%.1f discover_requests=%s'
           % (bound / b['wall'] if b else nan, bulk_rate / loop_rate if b and lp else nan, b['tokens'] if b else 'nan',
              peak_10k, peak_1k, nop['wall'] if nop else nan, nop['queries'] if nop else 'nan',
-             m['bound'] / m['wall'] if m else nan))
+             m['bound'] / m['wall'] if m else nan, d['wall'] if d else nan,
+             sum(d['requests'].values()) if d else 'nan'))
 
     problems = []
     if b and (b['n'] < BULK_N or b['rotated'] < BULK_N):
@@ -422,6 +461,9 @@ def main():
                         % (m['rotated'], MULTI_N, m['totals'], m['failed']))
     if m and min(m['per_client'].values()) < 0.5 * m['n'] * 3 / MULTI_CLIENTS:
         problems.append('multi: the clients did uneven shares %s' % json.dumps(m['per_client'], sort_keys=True))
+    if d and (d['hosts'] < min(DISCOVER_N, d['identities']) or d['requests'].get('search', 0) > 3):
+        problems.append('discover: %d hosts for %d accounts, %d search requests (at most 3 for 10,000 identities)'
+                        % (d['hosts'], d['identities'], d['requests'].get('search', 0)))
     if problems:
         print('bench FAILED: ' + '; '.join(problems))
         raise SystemExit(1)

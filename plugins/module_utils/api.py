@@ -20,10 +20,13 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_names import (  # pylint: disable=unused-import
     OP_DICTIONARY,
     OP_DIGIT,
+    OP_ACCOUNT_RELOAD,
+    OP_ACCOUNTS,
     OP_ORG_CONFIG,
     OP_POLICIES,
     OP_POLICY,
     OP_QUERY,
+    OP_SEARCH,
     OP_SET,
     OP_SOURCE_POLICIES,
     OP_SOURCE_POLICIES_UPDATE,
@@ -123,7 +126,8 @@ API_LAYOUTS = {
                      OP_SOURCE_POLICIES_UPDATE: '/sources/v1/%s/password-policies',
                      # a source's connector (issue 28): only the v1 sources document is vendored to check it
                      OP_SOURCE: '/sources/v1/%s', OP_CHECK_CONNECTION: '/sources/v1/%s/connector/check-connection',
-                     OP_TEST_CONFIGURATION: '/sources/v1/%s/connector/test-configuration'},
+                     OP_TEST_CONFIGURATION: '/sources/v1/%s/connector/test-configuration',
+                     OP_SEARCH: '/search/v1', OP_ACCOUNTS: '/accounts/v1', OP_ACCOUNT_RELOAD: '/accounts/v1/%s/reload'},
            'experimental': _EXPERIMENTAL},
 }
 API_VERSIONS = tuple(API_LAYOUTS)

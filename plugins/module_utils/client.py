@@ -364,12 +364,13 @@ class IscClient(object):
                     names[source['id']] = source['name']
         return names
 
-    def call(self, operation, method, item_id=None, query=None, json_body=None, data=None, headers=None):
+    def call(self, operation, method, item_id=None, query=None, json_body=None, data=None, headers=None, safe=None):
         """One request of the password-configuration API; returns the response of a 2xx answer.
 
         The path comes from the API layout of ``operation`` (``item_id`` fills its id), the experimental
         header is added where that version needs it, and errors are labelled "<METHOD> <operation>" (so a
-        403 gets the hint for that call). Everything but POST is safe to repeat: PUT and PATCH replace.
+        403 gets the hint for that call). Everything but POST is safe to repeat: PUT and PATCH replace;
+        ``safe=True`` marks a read sent as POST (a search).
         """
         path = operation_path(self.api_version, operation, item_id)
         if query:
@@ -378,7 +379,7 @@ class IscClient(object):
         if experimental(self.api_version, operation):
             hdrs['X-SailPoint-Experimental'] = 'true'
         return self._send('%s %s' % (method, operation), method, path, json_body=json_body, data=data,
-                          safe=method != 'POST', headers=hdrs, context={})
+                          safe=method != 'POST' if safe is None else safe, headers=hdrs, context={})
 
     def call_json(self, operation, method, item_id=None, query=None, json_body=None, shape=object):
         """call() for an answer with a JSON body of type ``shape``; None for an empty answer (204)."""

@@ -39,3 +39,7 @@ USER_TOKEN_READS = (OP_DICTIONARY, OP_SOURCE_POLICIES)  # the holders' GET: user
 OP_SOURCE = 'source'
 OP_CHECK_CONNECTION = 'source-check-connection'
 OP_TEST_CONFIGURATION = 'source-test-configuration'
+# Discovery (issue 26): the reads behind the isc_accounts inventory and isc_account_info (module_utils/discovery.py).
+OP_SEARCH = 'search'                    # POST /search/v1 over the identities index (a read: safe to repeat)
+OP_ACCOUNTS = 'list-accounts'           # GET /accounts/v1 (uncorrelated accounts, which search never shows)
+OP_ACCOUNT_RELOAD = 'reload-account'    # POST /accounts/v1/{id}/reload (aggregate one account now)

@@ -24,9 +24,11 @@ with_defaults = accounts_mod.with_defaults
 check_names = accounts_mod.check_names
 
 
-def _due(entry, max_age_days, force, now):
+def _due(entry, max_age_days, force, now, drift=False):
     if force:
         return 'forced'
+    if drift:  # discovery (isc_accounts): the escrowed password is stale, whatever its age
+        return 'drift: ISC saw a password change after the last rotation by this ledger'
     last = entry.get('last_rotated')
     if not last:
         return 'never rotated by this ledger'
@@ -104,7 +106,7 @@ def split_by_need(accounts, ledger, reconciled, store_pending, force, now):
     for acct in accounts:
         key, entry = _key_of(acct), ledger.entry(_key_of(acct))
         if (force or key in busy or acct.get('unlisted') or entry.get('state') != 'current'
-                or _due(entry, acct['max_age_days'], force, now)):
+                or _due(entry, acct['max_age_days'], force, now, acct.get('rotate_reason') == 'drift')):
             needy_identities.add(acct['user_name'])
     to_query = [a for a in accounts if a['user_name'] in needy_identities]
     return to_query, [a for a in accounts if a['user_name'] not in needy_identities]
@@ -283,7 +285,7 @@ def decide_members(members, ledger, reconciled, force, now):
         elif key in just_finished and not force:
             member['state'], member['reason'] = 'skip', 'not due (the earlier change was just confirmed FINISHED)'
         else:
-            why = _due(entry, member['acct']['max_age_days'], force, now)
+            why = _due(entry, member['acct']['max_age_days'], force, now, member['acct'].get('rotate_reason') == 'drift')
             member['state'], member['reason'] = ('rotate', why) if why else (
                 'skip', 'not due (rotated %s)' % entry.get('last_rotated'))
 

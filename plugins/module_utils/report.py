@@ -94,6 +94,8 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
             detail += ' (not in the accounts list: settling what an earlier run left)'
         rows.append(dict({'account': decision['key'], 'status': status, 'detail': detail},
                          **_audit_fields(audit.get(decision['key']))))
+        if action in ('rotate', 'resubmit', 'supersede') and str(decision.get('reason')).startswith('drift'):
+            rows[-1]['reason'] = 'drift'  # discovery: rotated because ISC saw a change behind our back
     for key in set(store_pending or ()) - seen - set(by_key):  # pending in the store: never without a row
         by_key[key] = ('pending', 'its password is pending in the store; a later run settles it')
     for key in sorted(set(by_key) - seen):  # settled this run, no longer listed

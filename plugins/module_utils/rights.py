@@ -15,9 +15,9 @@ __metaclass__ = type
 import re
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    API_LAYOUTS, OP_CHECK_CONNECTION, OP_DICTIONARY, OP_DIGIT, OP_ORG_CONFIG, OP_POLICIES, OP_POLICY, OP_QUERY, OP_SET,
+    API_LAYOUTS, OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_CHECK_CONNECTION, OP_DICTIONARY, OP_DIGIT, OP_ORG_CONFIG, OP_POLICIES, OP_POLICY, OP_QUERY, OP_SET,
     OP_SOURCE, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, OP_SOURCES, OP_STATUS, OP_SYNC_GROUP, OP_SYNC_GROUPS,
-    OP_TEST_CONFIGURATION,
+    OP_SEARCH, OP_TEST_CONFIGURATION,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights_table import RIGHTS
@@ -49,10 +49,14 @@ JOBS = {
     'source-credential': ('module sailpoint_isc.passwords.isc_source_credential (playbook rotate_source_credential)',
                           ((OP_SOURCES, 'GET'), (OP_SOURCE, 'GET'), (OP_SOURCE, 'PATCH'), (OP_CHECK_CONNECTION, 'POST'),
                            (OP_TEST_CONFIGURATION, 'POST'), (OP_QUERY, 'POST'), (OP_SET, 'POST'), (OP_STATUS, 'GET'))),
+    'account-discovery': ('inventory plugin sailpoint_isc.passwords.isc_accounts and module isc_account_info',
+                          ((OP_SEARCH, 'POST'), (OP_ACCOUNTS, 'GET'), (OP_SOURCES, 'GET'))),
+    'verify-from-isc': ('module sailpoint_isc.passwords.isc_account_info with verify (the role with '
+                        'service_account_rotation_verify_from_isc)', ((OP_ACCOUNT_RELOAD, 'POST'), (OP_SEARCH, 'POST'))),
 }
 
 # Jobs that run on some API versions only (the connector operations are documented for v1 alone).
-JOB_VERSIONS = {'source-credential': ('v1',)}
+JOB_VERSIONS = {'source-credential': ('v1',), 'account-discovery': ('v1',), 'verify-from-isc': ('v1',)}
 
 
 def job_version(job):
@@ -75,6 +79,9 @@ WHY = {
     OP_SOURCE: "reads the source's connector user name (GET) and points it at the new credential (PATCH)",
     OP_CHECK_CONNECTION: 'checks that the source connects, before and after the change',
     OP_TEST_CONFIGURATION: "the deeper check of the source's configuration",
+    OP_SEARCH: 'finds the identities and their accounts, with passwordLastSet (identities index)',
+    OP_ACCOUNTS: 'lists the uncorrelated accounts, which search never shows',
+    OP_ACCOUNT_RELOAD: 'aggregates one account now, so that passwordLastSet shows the change',
 }
 
 

@@ -88,6 +88,12 @@ options:
       exclude_chars:
         description: Characters never used in this account's passwords, on top of O(exclude_chars).
         type: str
+      rotate_reason:
+        description:
+          - V(drift) rotates the account whatever its age and reports the reason C(drift), because ISC saw its
+            password change after our last rotation (the P(sailpoint_isc.passwords.isc_accounts#inventory) C(drift) group).
+        type: str
+        choices: [drift]
   max_age_days:
     description: Default maximum password age in days (O(phase=plan)).
     type: int
@@ -590,6 +596,7 @@ def main():
             max_age_days=dict(type='int'),
             password_length=dict(type='int', no_log=False),
             exclude_chars=dict(type='str'),
+            rotate_reason=dict(type='str', choices=['drift']),
         )),
         max_age_days=dict(type='int', default=90),
         password_length=dict(type='int', default=0, no_log=False),

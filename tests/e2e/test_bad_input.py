@@ -124,6 +124,13 @@ MODULE_CASES = [
      ['is not a JSON Pointer', 'it must start with']),
     ('source-credential-unknown-source', 'isc_source_credential', dict(SOURCE_CREDENTIAL, source_name='Nope-LDAP'),
      ['no source named Nope-LDAP', 'check source_name']),
+    ('accounts-unknown-source', 'isc_account_info', {'sources': ['No-Such-Source']},
+     ['ISC has no source named No-Such-Source', 'check the names in the sources option']),
+    ('accounts-negative-age', 'isc_account_info', {'max_age_days': -1},
+     ['max_age_days and drift_tolerance must be 0 or more']),
+    ('accounts-verify-no-since', 'isc_account_info', {'verify': [{'key': 'My-AD/Abby.Smith', 'source_name': 'My-AD',
+                                                                  'user_name': 'Abby.Smith'}]},
+     ['verify_since']),
 ]
 
 
@@ -399,5 +406,5 @@ def test_the_matrix_is_wide_enough():
     assert len(MODULE_CASES) + len(ROLE_CASES) >= 30
     assert {c[1] for c in MODULE_CASES} == {'isc_password_info', 'isc_set_password', 'isc_digit_token', 'isc_password_status',
                                             'isc_password_policy', 'isc_password_sync_group', 'isc_source_password_policies',
-                                            'isc_password_org_config', 'isc_password_dictionary'}
+                                            'isc_password_org_config', 'isc_password_dictionary', 'isc_account_info'}
     assert len(set(c[0] for c in MODULE_CASES + ROLE_CASES)) == len(MODULE_CASES) + len(ROLE_CASES)

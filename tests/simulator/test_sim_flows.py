@@ -313,7 +313,7 @@ def test_fleet_size(make_sim):
     sim = make_sim(fleet_size=10000)
     api = Api(sim.base_url)
     health = api.sim('GET', 'health')
-    assert health['accounts'] == 75 + 10000
+    assert health['accounts'] == 77 + 10000
     bulk = api.accounts(userName='svc-bulk-10000')
     assert len(bulk) == 1 and bulk[0]['passwordSha256']
     sources = {a['sourceName'] for a in api.accounts() if a['userName'].startswith('svc-bulk-')}
@@ -353,7 +353,7 @@ def test_sources_filters(api, version):
     path = SOURCE_PATHS[version]
     every = api.call('GET', path).json()
     names = [s['name'] for s in every]
-    assert names == ['My-AD', 'Corp-AD', 'Corp-LDAP', 'Oracle-DB', 'Unix-LDAP', 'Unix-Kerberos']
+    assert names == ['My-AD', 'Corp-AD', 'Corp-LDAP', 'Oracle-DB', 'Unix-LDAP', 'Unix-Kerberos', 'HR-Feed']
     for source in every:
         assert re.match(r'^[0-9a-f]{32}$', source['id']) and source['connector'] and 'owner' in source
     schema = _sources_schema(version)

@@ -303,7 +303,7 @@ def test_cli_shutdown(tmp_path):
     proc, port = _start_cli(tmp_path, '--completion-delay', '0.1', '--fleet-size', '10')
     try:
         base = 'http://127.0.0.1:%d' % port
-        assert requests.get(base + '/__sim/health', timeout=5).json()['accounts'] == 85
+        assert requests.get(base + '/__sim/health', timeout=5).json()['accounts'] == 87
         assert requests.post(base + '/__sim/shutdown', timeout=5).status_code == 200
         assert proc.wait(timeout=10) == 0
     finally:

@@ -7,10 +7,11 @@ import yaml
 
 OPERATIONS = ('token', 'query_password_info', 'set_password', 'password_change_status', 'digit_token', 'sync_groups',
               'sources', 'password_policies', 'password_dictionary', 'password_org_config', 'source_password_policies',
-              'source', 'source_update', 'check_connection', 'test_configuration')
+              'source', 'source_update', 'check_connection', 'test_configuration', 'search', 'accounts', 'account_reload')
 COMMON_KEYS = ('latency', 'latency_jitter', 'error_rate', 'error_statuses', 'drop_rate', 'throttle_rate')
-SET_PASSWORD_KEYS = ('drop_after_accept_rate', 'stuck_rate', 'fail_rate', 'fail_sources')
-RATE_KEYS = ('error_rate', 'drop_rate', 'throttle_rate', 'drop_after_accept_rate', 'stuck_rate', 'fail_rate')
+SET_PASSWORD_KEYS = ('drop_after_accept_rate', 'stuck_rate', 'fail_rate', 'fail_sources', 'not_applied_rate')
+RATE_KEYS = ('error_rate', 'drop_rate', 'throttle_rate', 'drop_after_accept_rate', 'stuck_rate', 'fail_rate',
+             'not_applied_rate')
 CHECK_CONNECTION_KEYS = ('fail_rate', 'fail_users')  # check-connection answers FAILURE (all, or for these users)
 DEFAULT_ERROR_STATUSES = (500, 502, 503)
 

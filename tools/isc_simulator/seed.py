@@ -10,6 +10,7 @@ from .policy import normalize_policy
 
 DEFAULT_SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'seed.yaml')
 BULK_PREFIX = 'svc-bulk-'
+DEFAULT_FEATURES = ('AUTHENTICATE', 'PROVISIONING', 'PASSWORD', 'SEARCH')  # a source's features unless the seed says
 
 
 def derived_id(kind, name):
@@ -31,6 +32,7 @@ class Source:
         self.account_id_template = account_id_template
         self.applications = applications
         self.sync_group = None
+        self.features = list(DEFAULT_FEATURES)  # GET /sources; without PASSWORD discovery calls it unrotatable
 
 
 class SyncGroup:
@@ -131,6 +133,8 @@ class World:
             list(spec.get('applications') or []),
         )
         source.has_policy = spec.get('policy') is not None
+        if spec.get('features') is not None:
+            source.features = [str(f) for f in spec['features']]
         self.sources[name] = source
         self.sources_by_id[source.id] = source
 

@@ -20,6 +20,7 @@ from . import authz
 from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
+from .search_api import OPERATIONS as DISCOVERY_OPERATIONS, SIM_PATHS as DISCOVERY_SIM_PATHS, handle as discovery_request, sim_request as discovery_sim
 from .seed import load_seed
 from .sources_api import OPERATIONS as SOURCE_OPERATIONS, SourceConnectors, handle as source_request, sim_view as source_connectors
 from .state import Reply, Settings, SimState, bad_request, error_dto, not_found
@@ -62,6 +63,9 @@ ROUTES = [
     ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/check-connection', 'check_connection'),
     ('POST', r'/sources/(?P<v>v1)/(?P<id>[^/]+)/connector/test-configuration', 'test_configuration'),
     ('POST', r'/oauth/token', 'token'),
+    ('POST', r'/search/(?P<v>v1)', 'search'),  # discovery (search_api.py)
+    ('GET', r'/accounts/(?P<v>v1)', 'accounts'),
+    ('POST', r'/accounts/(?P<v>v1)/(?P<id>[^/]+)/reload', 'account_reload'),
 ]
 ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
 
@@ -305,6 +309,10 @@ class Handler(BaseHTTPRequestHandler):
         elif operation in SOURCE_OPERATIONS:
             self._send(source_request(state, operation, unquote(groups['id']), body, self.headers, faults,
                                       sim.faults.roll), operation)
+        elif operation in DISCOVERY_OPERATIONS:
+            data, problem = _parse_json(body, allow_empty=operation != 'search')
+            ident = unquote(groups['id']) if groups.get('id') else None
+            self._send(problem or discovery_request(state, operation, self.command, ident, query, data), operation)
         else:
             data, problem = _parse_json(body)
             if problem:
@@ -320,7 +328,10 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         stuck = sim.faults.roll(faults.get('stuck_rate'))
         fail = sim.faults.roll(faults.get('fail_rate'))
-        reply, _req = sim.state.set_password(client, data, stuck=stuck, fail=fail, fail_sources=faults.get('fail_sources', ()))
+        reply, req = sim.state.set_password(client, data, stuck=stuck, fail=fail, fail_sources=faults.get('fail_sources', ()))
+        if req is not None and sim.faults.roll(faults.get('not_applied_rate')):
+            with sim.state.lock:  # FINISHED, but no account gets the password (what a verify from ISC's side catches)
+                req.apply, req.origin = [], None
         if reply.status == 202 and sim.faults.roll(faults.get('drop_after_accept_rate')):
             self._drop(operation, 'accepted_then_dropped')
             return
@@ -432,6 +443,8 @@ class Handler(BaseHTTPRequestHandler):
                 if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
                     raise ValueError('requestIds must be a list of request ids (or left out for all of them)')
                 reply = Reply(200, {'forgotten': state.forget_requests(ids)})
+            elif key[1] in DISCOVERY_SIM_PATHS:
+                reply = discovery_sim(state, key, data, query)
             elif key == ('POST', '/__sim/rotate-key'):
                 reply = Reply(200, state.rotate_key())
             elif key == ('POST', '/__sim/shutdown'):

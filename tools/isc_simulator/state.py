@@ -43,6 +43,8 @@ NUMBERS = {  # name: (type, minimum)
     'latency': (float, 0.0),
     'time_scale': (float, 0.0),
     'key_grace': (float, 0.0),
+    'aggregation_delay': (float, 0.0),  # discovery (search_api.py): a change shows in search this long after
+    'reload_delay': (float, 0.0),       # ... or this long after an account reload
 }
 
 
@@ -51,8 +53,11 @@ class Settings:
 
     def __init__(self, token_ttl=749, rate_limit=100, rate_window=10, completion_delay=1.0, latency=0.0,
                  time_scale=1.0, key_grace=600, policy_rejection='async', unknown_object_status=400,
-                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404, sync_fanout='submit'):
+                 pat_query_info='forbid', sync_failure='partial', unknown_request_status=404, sync_fanout='submit',
+                 aggregation_delay=300.0, reload_delay=1.0):
         self.token_ttl = token_ttl
+        self.aggregation_delay = aggregation_delay
+        self.reload_delay = reload_delay
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.completion_delay = completion_delay
@@ -214,6 +219,8 @@ class SimState:
         self._deleted = []           # undo steps of /__sim/delete-account, run by reset_state
         self.counters = None
         self.reset_counters()
+        from .search_api import Discovery  # pylint: disable=import-outside-toplevel  (it imports this file)
+        self.discovery = Discovery(self)
 
     # -- bookkeeping ------------------------------------------------------------------------
     def reset_counters(self):
@@ -247,6 +254,7 @@ class SimState:
             self._pending = []
             self.digit_tokens = []
             self.config.reset()
+            self.discovery.reset()
 
     def settle(self, now=None):
         """Finish every change request whose completion time has passed."""
@@ -649,7 +657,8 @@ def _bool_param(query, name):
 
 def _source_api(source):
     # the fields the Source schema requires (name, owner, connector) plus id; the simulator has no owners
-    return {'id': source.id, 'name': source.name, 'owner': None, 'connector': 'isc-simulator'}
+    return {'id': source.id, 'name': source.name, 'owner': None, 'connector': 'isc-simulator',
+            'features': list(source.features)}
 
 
 _FILTER_VALUE = r'"((?:[^"\\]|\\.)*)"'
