@@ -14,6 +14,7 @@ ansible-playbook against the simulator.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -129,15 +130,20 @@ def test_two_starts_from_two_directories_meet_at_one_lease_and_one_ledger(ansibl
     checkouts = [os.path.join(workdir, name) for name in ('checkout-a', 'checkout-b')]
     for path in checkouts:
         os.makedirs(path)
-    # the first run holds the lease until its changes complete: long enough for the second to start on a loaded machine
-    simulator.call('PUT', '/__sim/config', {'completion_delay': 30})
+    # the first run holds the lease while its changes are in flight; it is frozen while the second runs, so that the
+    # second meets a held lease however slowly a loaded machine starts it
+    simulator.call('PUT', '/__sim/config', {'completion_delay': 5})
     first = subprocess.Popen(ansible.command(ROTATE, values), cwd=checkouts[0], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lease = os.path.join(default_dir(workdir, simulator), 'ledger.json.lease')
     killer.wait_for(lambda: simulator.requests_of('set_password') > 0, timeout=120, proc=first, what='first run sends')
     assert os.path.exists(lease)
-    second = subprocess.run(ansible.command(ROTATE, values), cwd=checkouts[1], env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(ansible.command(ROTATE, values), cwd=checkouts[1], env=env, capture_output=True,
+                                text=True, timeout=170, check=False)  # well inside the lease's stale_after (180 s)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     assert second.returncode != 0 and 'another rotation is running on %s' % default_dir(workdir, simulator) in second.stdout, \
         second.stdout[-3000:]
     assert first.communicate(timeout=300)[0] and first.returncode == 0
