@@ -244,6 +244,9 @@ def check(result, simulator, workdir, before, needles):
         assert needle in output, 'missing %r in:\n%s' % (needle, output[-4000:])
     assert 'Traceback' not in output
     assert 'not-the-secret' not in output  # role-wrong-client-secret: named, never echoed (even on 2.16)
+    # printed once (issue 24): no hidden "fatal ... ...ignoring" of a no_log task before the real message
+    failures = [line for line in result.stdout.splitlines() if line.startswith(('fatal:', 'failed:'))]
+    assert len(failures) == 1 and '...ignoring' not in result.stdout, result.stdout[-4000:]
     check_nothing_changed(simulator, workdir, before)
 
 
