@@ -26,8 +26,9 @@ class ActionModule(ControllerAction):
         path = os.path.abspath(os.path.expanduser(given))
         result.update(changed=False, path=path)
         if not given:
-            result.update(failed=True, msg='rotation_accounts_file is empty: give the path of the accounts file '
-                          '(relative paths are taken from the working directory)')
+            result.update(failed=True, msg='rotation_accounts_file is not set: pass -e rotation_accounts_file=/path/to/'
+                          'accounts.yml (a YAML file that sets service_account_rotation_accounts; see '
+                          'playbooks/accounts.example.yml; relative paths are taken from the working directory)')
             return result
         if not os.path.isfile(path):
             result.update(failed=True, msg='accounts file %s: Could not find it (%s); relative paths are taken from the '

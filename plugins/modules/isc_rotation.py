@@ -498,6 +498,8 @@ def run_phase(module):
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
                                      failed_clients=params['failed_clients'])
+        for line in failure_lines(params['failed_clients']):
+            module.warn(line)  # a warning Ansible shows (and AWX counts), not a line inside a debug message
         return dict(changed=False, rows=rows, totals=totals,
                     summary=failure_lines(params['failed_clients']) + report_mod.render_table(rows, totals))
 

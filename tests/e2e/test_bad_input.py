@@ -151,6 +151,9 @@ ROLE_CASES = [
      ['service_account_rotation_workers must be at least 1', '(got 0)']),
     ('role-negative-wait-timeout', {'extra': {'service_account_rotation_wait_timeout': -5}},
      ['service_account_rotation_wait_timeout must be at least 0', '(got -5)']),
+    # issue 24 item 5: a misspelled role variable is refused, not ignored
+    ('role-misspelled-variable', {'extra': {'service_account_rotation_forse': True}},
+     ['service_account_rotation_forse is not a variable of the role; did you mean service_account_rotation_force?']),
     ('role-bad-fail-on', {'extra': {'service_account_rotation_fail_on': ['nonsense']}},
      ['service_account_rotation_fail_on', 'must be one or more of: failed, unknown']),
     ('role-malformed-url', {'extra': {'isc_base_url': 'htp:/bad'}}, ["base_url 'htp:/bad' is malformed", 'give the tenant API root']),
