@@ -74,14 +74,18 @@ def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator
     assert len(second.stdout.splitlines()) < 88, '%d lines:\n%s' % (len(second.stdout.splitlines()), second.stdout)
     assert second.stdout.count('TASK [') <= 23 and 'run %s:' % report['run_id'] in second.stdout, second.stdout
 
+    # every file of the state directory, lock files and the work lock's .holder included (issue 24: check mode
+    # writes nothing, not even a lock)
     before = {name: open(os.path.join(workdir, 'rotation', name), 'rb').read()
-              for name in ('store.vault', 'ledger.json', 'report.json', 'report.xml')}
+              for name in os.listdir(os.path.join(workdir, 'rotation')) if name != 'runs'}
+    assert {'store.vault', 'ledger.json', 'report.json', 'report.xml', 'ledger.json.work.lock.holder'} <= set(before)
     checked = ansible.run(ROTATE, dict(extra, service_account_rotation_force=True), check=True)
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert 'would rotate' in checked.stdout and 'forced' in checked.stdout
     assert simulator.requests_of('set_password') == sets_after_first
     for name, blob in before.items():
         assert open(os.path.join(workdir, 'rotation', name), 'rb').read() == blob, name
+    assert set(os.listdir(os.path.join(workdir, 'rotation'))) - {'runs'} == set(before)
 
     # every run of the play used the token cache: one token for three plays of many tasks
     assert simulator.counters()['tokensIssued'] == 1
