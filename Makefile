@@ -14,7 +14,7 @@ help:
 	@echo "make demo       run the rotation demo against the local ISC simulator"
 	@echo "make test       every check the project has (simulator, units, playbooks, sanity, lint, build)"
 	@echo "make quick      the inner loop: lint of what changed, unit and simulator tests, an end-to-end smoke"
-	@echo "make simulator  run the ISC simulator in the foreground (PORT=$(PORT))"
+	@echo "make simulator  run the ISC simulator in the foreground (PORT=$(PORT), SEED=<seed YAML file>)"
 	@echo "make bench      bulk-rotation benchmark against the simulator at the real rate limit"
 
 $(VENV)/.dev-installed: requirements-dev.txt
@@ -35,7 +35,7 @@ $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords:
 venv: $(VENV)/.dev-installed $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords
 
 simulator: venv
-	$(PY) -m tools.isc_simulator --port $(PORT)
+	$(PY) -m tools.isc_simulator --port $(PORT) $(if $(SEED),--seed $(SEED))
 
 demo: venv
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tools/demo.sh

@@ -141,7 +141,9 @@ policies:
 policy:
   description:
     - The policy strings parsed (single form). Keys are present only for rules ISC reported.
-    - C(unknown) lists strings that were not understood; they are not checked by this collection.
+    - C(unknown) lists the policy strings this collection did not understand, and is empty (V([])) when it understood
+      every one. Those rules are not checked when a password is validated or generated here, so ISC may still refuse
+      a password for them; a non-empty list is worth reporting.
   returned: success, single form
   type: dict
   sample: {min_length: 5, min_alpha: 1, min_numeric: 1, max_repeated_chars: 3, unknown: []}

@@ -247,6 +247,12 @@ options:
         names them.
     type: dict
     default: {}
+  job_id:
+    description:
+      - The AWX/AAP job id of the run (the role passes C(awx_job_id) or C(tower_job_id)), for the report's C(who)
+        with the controller host and user and the API client ids (O(phase=record)).
+    type: str
+    default: ''
   wait_timeout:
     description: Seconds to wait for each change to reach FINISHED or FAILED; later ones stay pending.
     type: int
@@ -466,6 +472,12 @@ failed_clients:
   description: API client ids that failed authentication in this phase and were taken out of it, with the reason.
   returned: when O(phase=reconcile), O(phase=plan) or O(phase=apply)
   type: dict
+who:
+  description:
+    - Who ran the rotation and where, also in the JSON report - C(controller_host), C(controller_user), C(awx_job_id)
+      (O(job_id), null when empty) and C(api_clients) (the ids of the run's API clients, never a secret).
+  returned: when O(phase=record)
+  type: dict
 '''
 
 import traceback
@@ -479,6 +491,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
@@ -501,11 +514,14 @@ def run_phase(module):
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'],
                                             store_pending=params['store_pending'], retired=params['retired'])
+        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
-                                     failed_clients=params['failed_clients'])
-        return dict(changed=False, rows=rows, totals=totals,
+                                     failed_clients=params['failed_clients'], who=who)
+        for line in failure_lines(params['failed_clients']):
+            module.warn(line)  # a warning Ansible shows (and AWX counts), not a line inside a debug message
+        return dict(changed=False, rows=rows, totals=totals, who=who,
                     summary=failure_lines(params['failed_clients']) + report_mod.render_table(rows, totals))
 
     # one client (the connection options), or several (api_clients / SAIL_API_CLIENTS): client_pool.py
@@ -629,6 +645,7 @@ def main():
             client_secret=dict(type='str', required=True, no_log=True),
         )),
         failed_clients=dict(type='dict', default={}),
+        job_id=dict(type='str', default=''),
         wait_timeout=dict(type='int', default=300),
         poll_interval=dict(type='float', default=2.0),
         workers=dict(type='int', default=4),

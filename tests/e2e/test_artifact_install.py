@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,8 +110,20 @@ def artifact():
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path',
                     os.path.join(root, 'dist'), REPO], check=True, capture_output=True, env=env)
     [tarball] = glob.glob(os.path.join(root, 'dist', 'sailpoint_isc-passwords-*.tar.gz'))
+    # as AWX installs it without Galaxy (docs/awx.md): the tarball in the project's collections/, named by the
+    # shipped requirements.tarball.yml used as collections/requirements.yml, installed from the project root
+    with open(os.path.join(REPO, 'extensions', 'awx', 'project', 'collections', 'requirements.tarball.yml')) as handle:
+        requirements = yaml.safe_load(handle)
+    [entry] = requirements['collections']
+    assert entry['type'] == 'file' and re.match(r'^collections/sailpoint_isc-passwords-[0-9.]+\.tar\.gz$', entry['name'])
+    entry['name'] = 'collections/' + os.path.basename(tarball)  # the version built here
+    project = os.path.join(root, 'project')
+    os.makedirs(os.path.join(project, 'collections'))
+    shutil.copy(tarball, os.path.join(project, 'collections'))
+    with open(os.path.join(project, 'collections', 'requirements.yml'), 'w') as handle:
+        yaml.safe_dump(requirements, handle)
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--offline', '-p', collections,
-                    tarball], check=True, capture_output=True, env=env)
+                    '-r', 'collections/requirements.yml'], check=True, capture_output=True, env=env, cwd=project)
     yield {'tarball': tarball, 'collections': collections}
     shutil.rmtree(root, ignore_errors=True)
 
@@ -328,3 +341,20 @@ def test_awx_project_playbook_with_survey_defaults(artifact, simulator, workdir)
     assert int(suites[0].get('failures')) == sum(1 for c in cases if c.find('failure') is not None) == 0
     with open(os.path.join(state_dir, 'report.json')) as handle:
         assert json.load(handle)['totals'] == {'rotated': len(accounts)}
+
+
+def test_job_template_example_sets_the_execution_environment_and_its_instance_group_only(workdir):
+    """extensions/awx/job_template.example.yml against stand-ins of the awx.awx modules (issue 24): the rotation
+    template names the execution environment and the instance group, and never falls back to another group."""
+    from test_shards import run_workflow_example
+    settings = {'awx_organization': 'Default', 'awx_project': 'iam-automation', 'awx_inventory': 'localhost-only',
+                'awx_vault_credential': 'isc-rotation-vault', 'awx_execution_environment': 'sailpoint-isc-passwords-ee',
+                'awx_instance_group': 'isc-rotation', 'isc_base_url': 'https://acme.api.identitynow.com',
+                'isc_client_id': 'client-1', 'isc_client_secret': 'secret-1'}
+    example = os.path.join(REPO, 'extensions', 'awx', 'job_template.example.yml')
+    result, calls = run_workflow_example(workdir, settings, playbook=example)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    [rotation] = [t for t in calls['job_template'] if t['playbook'] == 'rotate_service_accounts.yml']
+    assert rotation['execution_environment'] == 'sailpoint-isc-passwords-ee'
+    assert rotation['instance_groups'] == ['isc-rotation'] and rotation['prevent_instance_group_fallback'] is True
+    assert rotation['allow_simultaneous'] is False

@@ -7,6 +7,7 @@ without any help from the collection.
 import collections
 import json
 import os
+import re
 
 import yaml
 
@@ -146,6 +147,8 @@ def test_a_client_with_a_wrong_secret_is_taken_out_and_the_others_rotate_everyth
     assert report['totals'] == {'rotated': len(accounts)}
     assert list(report['api_clients_failed']) == [CLIENTS[1][0]]
     assert 'API client %s failed authentication' % CLIENTS[1][0] in run.stdout
+    # a warning Ansible shows (issue 24), not only a line inside the report's debug message
+    assert re.search(r'\[WARNING\]: API client %s failed authentication' % CLIENTS[1][0], run.stdout + run.stderr)
     assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
     assert sync_groups_consistent(simulator, seed) == []
     # nothing sent twice, nothing through the failed client but its refused token requests

@@ -1,9 +1,11 @@
 """The rotation role through ansible-playbook against the simulator over real HTTP."""
 
 import collections
+import getpass
 import json
 import os
 import re
+import socket
 
 import yaml
 
@@ -37,7 +39,8 @@ def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator
     accounts_file = write_accounts(workdir, accounts)
     extra = rotate_vars(workdir, accounts_file)
 
-    first = ansible.run(ROTATE, extra)
+    # as AWX runs it (issue 24): its job id in the vars, the play's statistics shown
+    first = ansible.run(ROTATE, dict(extra, awx_job_id=4242), env={'ANSIBLE_SHOW_CUSTOM_STATS': 'true'})
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     store = read_store(workdir)
     assert unaccounted(simulator, accounts, store, allow_pending=False) == []
@@ -48,6 +51,12 @@ def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator
     assert expected_changes(accounts) < len(accounts)  # the fleet has sync-group members
     report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
     assert report['totals'] == {'rotated': len(accounts)}
+    # who and where: the controller's host and user, the AWX job, the API client; the run id in the log and the stats
+    assert report['who'] == {'controller_host': socket.gethostname(), 'controller_user': getpass.getuser(),
+                             'awx_job_id': '4242', 'api_clients': ['demo-client-id']}
+    stats = json.loads(first.stdout.split('CUSTOM STATS:', 1)[1].split('RUN:', 1)[1].strip())['sailpoint_isc_rotation']
+    assert stats == {'run_id': report['run_id'], 'totals': report['totals'], 'who': report['who']}, stats
+    assert 'run %s:' % report['run_id'] in first.stdout
     junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
     assert 'tests="%d" failures="0"' % len(accounts) in junit
 
@@ -61,15 +70,22 @@ def test_fleet_rotates_then_rerun_and_check_mode_send_nothing(ansible, simulator
     assert simulator.requests_of('sync_groups') == groups_read_after_first
     report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
     assert report['totals'] == {'skipped': len(accounts)}
+    # a shorter log when nothing is due (issue 24; README, "How long the log is"): 155 lines and 48 tasks before, 84 now
+    assert len(second.stdout.splitlines()) < 88, '%d lines:\n%s' % (len(second.stdout.splitlines()), second.stdout)
+    assert second.stdout.count('TASK [') <= 23 and 'run %s:' % report['run_id'] in second.stdout, second.stdout
 
+    # every file of the state directory, lock files and the work lock's .holder included (issue 24: check mode
+    # writes nothing, not even a lock)
     before = {name: open(os.path.join(workdir, 'rotation', name), 'rb').read()
-              for name in ('store.vault', 'ledger.json', 'report.json', 'report.xml')}
+              for name in os.listdir(os.path.join(workdir, 'rotation')) if name != 'runs'}
+    assert {'store.vault', 'ledger.json', 'report.json', 'report.xml', 'ledger.json.work.lock.holder'} <= set(before)
     checked = ansible.run(ROTATE, dict(extra, service_account_rotation_force=True), check=True)
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert 'would rotate' in checked.stdout and 'forced' in checked.stdout
     assert simulator.requests_of('set_password') == sets_after_first
     for name, blob in before.items():
         assert open(os.path.join(workdir, 'rotation', name), 'rb').read() == blob, name
+    assert set(os.listdir(os.path.join(workdir, 'rotation'))) - {'runs'} == set(before)
 
     # every run of the play used the token cache: one token for three plays of many tasks
     assert simulator.counters()['tokensIssued'] == 1

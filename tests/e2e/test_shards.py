@@ -200,8 +200,8 @@ SETTINGS = {'awx_organization': 'Default', 'awx_project': 'iam-automation', 'awx
             'isc_base_url': 'https://acme.api.identitynow.com', 'isc_api_clients': CLIENTS}
 
 
-def run_workflow_example(workdir, settings):
-    """Run extensions/awx/workflow.example.yml against the stand-ins: (result, {module: [args, ...]})."""
+def run_workflow_example(workdir, settings, playbook=WORKFLOW):
+    """Run extensions/awx/workflow.example.yml (or another AWX example) against the stand-ins: (result, {module: [args, ...]})."""
     stubs = os.path.join(workdir, 'awx-stub')
     modules = os.path.join(stubs, 'ansible_collections', 'awx', 'awx', 'plugins', 'modules')
     os.makedirs(modules, exist_ok=True)
@@ -213,7 +213,7 @@ def run_workflow_example(workdir, settings):
         os.remove(log)
     runner = PlaybookRunner(workdir, None)
     env = {'ANSIBLE_COLLECTIONS_PATH': stubs, 'AWX_STUB_LOG': log}
-    result = subprocess.run(runner.command(WORKFLOW, settings, vault=False), cwd=workdir, env=runner.env(**env),
+    result = subprocess.run(runner.command(playbook, settings, vault=False), cwd=workdir, env=runner.env(**env),
                             capture_output=True, text=True, timeout=300, check=False)
     calls = collections.defaultdict(list)
     if os.path.exists(log):

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The settings of the service_account_rotation role, checked in one task before anything is read or written.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import yaml
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.accounts_file import nearest
+
+PREFIX = 'service_account_rotation_'
+ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    'roles', 'service_account_rotation')
+# numeric setting -> its least value
+MINIMUM = {'workers': 1, 'batch_size': 1, 'max_attempts': 1, 'wait_timeout': 0, 'poll_interval': 0.1,
+           'max_age_days': 0, 'password_length': 0, 'report_history': 0}
+# set by the role's own tasks for its store and verify task files (docs/store-contract.md), not by users
+INTERNAL = {'store_op', 'store_keys', 'store_records', 'store_result', 'store_overwrite', 'run_id', 'lease_holder',
+            'lease_replaces', 'verify_account', 'verify_password'}
+
+
+def known_names():
+    """Every variable the role reads: its argument specification and defaults, and what its tasks set."""
+    names = set(PREFIX + name for name in INTERNAL)
+    for path, pick in (('meta/argument_specs.yml', lambda d: d['argument_specs']['main']['options']),
+                       ('defaults/main.yml', lambda d: d)):
+        with open(os.path.join(ROLE, path)) as handle:
+            names.update(pick(yaml.safe_load(handle)) or {})
+    return names
+
+
+def unknown_variables(names, known):
+    """Problems for the role variables nobody reads (a misspelling is otherwise silently ignored)."""
+    out = []
+    for name in sorted(names):
+        # double underscore: the role's private facts
+        if not name.startswith(PREFIX) or name.startswith(PREFIX + '_') or name in known:
+            continue
+        guess = nearest(name, known)
+        out.append('%s is not a variable of the role%s' % (name, ('; did you mean %s?' % guess) if guess else
+                                                           ' (see roles/service_account_rotation/README.md)'))
+    return out
+
+
+def number_problems(values):
+    out = []
+    for short, least in MINIMUM.items():
+        if short not in values:
+            continue
+        value = values[short]
+        try:
+            ok = float(value) >= least
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            out.append('%s%s must be at least %s (got %s)' % (PREFIX, short, least, value))
+    return out
+
+
+def shard_problems(shard):
+    try:
+        parse_shard(shard)
+    except ValueError:
+        return ["%sshard must be 'i/N', shard i of N counted from 1 (for example '1/4', '2/4', '3/4' and '4/4' for "
+                "four jobs), or '' for the whole fleet; got '%s'" % (PREFIX, shard)]
+    return []
