@@ -151,7 +151,7 @@ STAGE2_LOG="$SCRATCH/stage2.log"
   # shellcheck disable=SC2016
   step integration-targets bash -c 'got=$(ansible-test integration --list-targets 2>/dev/null | sort | tr "\n" " ")
     [ "$got" = "$1" ] || { echo "integration targets: expected [$1], ansible-test lists [$got]"; exit 1; }' \
-    _ "isc_digit_token isc_password_dictionary isc_password_dictionary_info isc_password_info isc_password_org_config isc_password_policy isc_password_policy_info isc_password_status isc_password_sync_group isc_password_sync_group_info isc_set_password isc_source_credential isc_source_password_policies isc_source_password_policies_info "
+    _ "isc_account_info isc_digit_token isc_password_dictionary isc_password_dictionary_info isc_password_info isc_password_org_config isc_password_policy isc_password_policy_info isc_password_status isc_password_sync_group isc_password_sync_group_info isc_set_password isc_source_credential isc_source_password_policies isc_source_password_policies_info "
   step integration ansible-test integration --local --python "$PYV" --color no
   step ansible-lint ansible-lint --nocolor
   step docs-lint antsibull-docs lint-collection-docs --plugin-docs \

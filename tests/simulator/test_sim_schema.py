@@ -8,7 +8,6 @@ import time
 import jsonschema
 import pytest
 
-from . import helpers
 from .conftest import VENDORED_SPEC_DIR
 from .helpers import Api, _resolve, api_path, to_json_schema, wait_terminal
 

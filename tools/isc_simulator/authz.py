@@ -7,14 +7,25 @@ all); an operation without ``applicationAuth`` takes user tokens (PATs) only; an
 the identity behind the token must hold one of them (ISC_FACTS §11.3).
 """
 
+import ast
 import os
 import re
-import runpy
 
 ALL_SCOPES = 'sp:scopes:all'
 TABLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                      'plugins', 'module_utils', 'rights_table.py')
-RIGHTS = runpy.run_path(TABLE)['RIGHTS']
+
+
+def _load_rights(path):
+    """RIGHTS from the table file without importing the collection (the simulator runs without Ansible): the
+    value of its one assignment, a literal. (runpy.run_path is fooled by ansible-test's import hooks.)"""
+    with open(path, encoding='utf-8') as handle:
+        tree = ast.parse(handle.read(), path)
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', '') == 'RIGHTS')
+    return ast.literal_eval(node.value)
+
+
+RIGHTS = _load_rights(TABLE)
 
 # Where one document's security differs from every other version of the same operation, the simulator
 # follows the others: the beta document lists only userAuth for GET /sources, v3, v2024, v2025 and v1 take

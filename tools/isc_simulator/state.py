@@ -219,7 +219,8 @@ class SimState:
         self._deleted = []           # undo steps of /__sim/delete-account, run by reset_state
         self.counters = None
         self.reset_counters()
-        from .search_api import Discovery  # pylint: disable=import-outside-toplevel  (it imports this file)
+        # (search_api imports this file)
+        from .search_api import Discovery  # pylint: disable=import-outside-toplevel
         self.discovery = Discovery(self)
 
     # -- bookkeeping ------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_jobs_cover_every_operation_the_collection_sends():
 
 
 def test_needs_follow_the_api_version():
-    status = [n for n in rights.needs('password-status', 'v2024')]
+    status = rights.needs('password-status', 'v2024')
     assert status == [dict(operation=api.OP_STATUS, method='GET', path='/v2024/password-change-status/{id}',
                            scopes=['idn:password-change:read'], user_token_only=False, levels=['ORG_ADMIN'])]
     assert rights.needs('password-status', 'beta')[0]['levels'] is None
