@@ -17,6 +17,8 @@ description:
     misspelling such as C(service_account_rotation_forse) would otherwise be ignored), naming the nearest known one;
     the role's own facts (C(service_account_rotation__*)) are not checked.
   - Refuses a numeric setting below its least value and a shard that is not C(i/N) with C(1 <= i <= N).
+  - With O(accounts_from=inventory), refuses an accounts list given as well and inventory groups the inventory does not
+    have (a misspelt group would rotate nothing).
   - Runs on the controller (action plugin); reads the task's variables, writes nothing.
 author:
   - sailpoint_isc.passwords maintainers (@sailpoint-isc)
@@ -30,6 +32,19 @@ options:
     description: The run's shard, C(i/N), or empty for the whole fleet.
     type: str
     default: ''
+  accounts_from:
+    description: Where the role takes its accounts from, C(list) or C(inventory).
+    type: str
+    default: list
+  inventory_groups:
+    description: The inventory groups whose hosts are rotated when O(accounts_from=inventory).
+    type: list
+    elements: str
+    default: []
+  accounts_given:
+    description: How many accounts the role's accounts list holds.
+    type: int
+    default: 0
 attributes:
   check_mode:
     support: full

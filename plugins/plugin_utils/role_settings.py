@@ -72,3 +72,22 @@ def shard_problems(shard):
         return ["%sshard must be 'i/N', shard i of N counted from 1 (for example '1/4', '2/4', '3/4' and '4/4' for "
                 "four jobs), or '' for the whole fleet; got '%s'" % (PREFIX, shard)]
     return []
+
+
+def accounts_from_problems(accounts_from, inventory_groups, accounts_given, groups):
+    """Where the accounts come from: one place only, and inventory groups that exist (a typo would rotate nothing)."""
+    if accounts_from == 'list':
+        return []
+    if accounts_from != 'inventory':
+        return ["%saccounts_from must be 'list' or 'inventory' (got '%s')" % (PREFIX, accounts_from)]
+    out = []
+    if accounts_given:
+        out.append('%saccounts_from is inventory but %saccounts lists %d accounts: give the accounts one way '
+                   '(empty the list, or set %saccounts_from: list)' % (PREFIX, PREFIX, accounts_given, PREFIX))
+    missing = [name for name in inventory_groups if name not in groups]
+    if not inventory_groups or missing:
+        out.append('%sinventory_groups names %s, which the inventory does not have: use the '
+                   'sailpoint_isc.passwords.isc_accounts inventory plugin (-i isc_accounts.yml; docs/discovery.md), '
+                   'whose groups are due, drift and unrotatable, or name groups of your inventory'
+                   % (PREFIX, ', '.join(missing) if missing else 'no group'))
+    return out

@@ -175,6 +175,11 @@ ROLE_CASES = [
     # issue 24 item 5: a misspelled role variable is refused, not ignored
     ('role-misspelled-variable', {'extra': {'service_account_rotation_forse': True}},
      ['service_account_rotation_forse is not a variable of the role; did you mean service_account_rotation_force?']),
+    # issue 26: the accounts come from one place, and from inventory groups that exist
+    ('role-accounts-from-inventory-without-its-groups',
+     {'extra': {'service_account_rotation_accounts_from': 'inventory', 'service_account_rotation_inventory_groups': ['due', 'drfit']}},
+     ['service_account_rotation_accounts_from is inventory but service_account_rotation_accounts lists 2 accounts',
+      'service_account_rotation_inventory_groups names due, drfit, which the inventory does not have']),
     ('role-bad-fail-on', {'extra': {'service_account_rotation_fail_on': ['nonsense']}},
      ['service_account_rotation_fail_on', 'must be one or more of: failed, unknown']),
     ('role-malformed-url', {'extra': {'isc_base_url': 'htp:/bad'}}, ["base_url 'htp:/bad' is malformed", 'give the tenant API root']),

@@ -2,7 +2,7 @@
 
 ansible-inventory puts exactly the seeded due and unrotatable accounts in their groups with one search
 request (a cached second call sends none); after native changes of 5 rotated accounts and an aggregation,
-`drift` is exactly those 5, and a rotation from the inventory (the documented one-liner) re-establishes them,
+`drift` is exactly those 5, and a rotation from the inventory (service_account_rotation_accounts_from: inventory) re-establishes them,
 reported with reason drift. Paging past 10,000 identities is proven in tests/simulator/test_sim_discovery.py
 and tests/unit/plugins/module_utils/test_discovery.py (the 10k build and inventory are the bench's part).
 """
@@ -46,8 +46,7 @@ FROM_INVENTORY = """
         service_account_rotation_poll_interval: 1
         service_account_rotation_verify_from_isc: true
         service_account_rotation_verify_from_isc_timeout: 20
-        service_account_rotation_accounts: "{{ (groups.due | default([]) + groups.drift | default([])) | unique
-                                               | map('extract', hostvars, 'rotation_account') | list }}"
+        service_account_rotation_accounts_from: inventory
 """
 
 
