@@ -19,9 +19,10 @@ description:
     does not support password change, or it is uncorrelated) and C(by_source_<source name>)."
   - An unrotatable account is in neither C(due) nor C(drift); it is listed, never dropped.
   - "Host variables: C(source_name), C(user_name), C(account_id), C(identity_id), C(password_last_set),
-    C(last_rotated), C(owner) (the identity's manager), C(reason), C(rotation_account) (the item of the
-    service_account_rotation role's accounts list) and C(isc_account) (C(account_name), C(account_uuid), C(source_id),
-    C(correlated), C(drift_seconds), C(ledger_key))."
+    C(last_rotated), C(owner) (the machine account's owner with O(machine_accounts), else the identity's manager),
+    C(reason), C(rotation_account) (the item of the service_account_rotation role's accounts list) and C(isc_account)
+    (C(account_name), C(account_uuid), C(source_id), C(correlated), C(drift_seconds), C(ledger_key), C(machine_account):
+    C(owner), C(subtype), C(environment), C(classification) and C(machine_identity) with O(machine_accounts), else null)."
   - No password, token or secret is read or stored; the inventory cache holds ISC's answers only, and the ledger
     comparison is made again on every run.
   - The host name is C(<source name>/<user name>), with C(#<account id>) when the identity has several accounts
@@ -111,6 +112,14 @@ options:
     description: Seconds ISC's C(passwordLastSet) may be later than the ledger's last rotation without being drift.
     type: int
     default: 600
+  machine_accounts:
+    description:
+      - Also read C(GET /machine-accounts/v1) (experimental in v1) and add each machine account's owner, subtype,
+        environment and classification to its host (C(isc_account.machine_account)); its owner becomes C(owner).
+      - ISC answers it for a user token only, so this needs a personal access token (O(client_id) and O(client_secret)
+        of a PAT, or O(access_token)) with the scope C(idn:mis-account:read) besides the three above.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -130,8 +139,14 @@ compose:
 
 # ansible-inventory -i isc_accounts.yml --graph due
 # Rotate what is due or drifted:
-#   service_account_rotation_accounts: "{{ (groups.due | default([]) + groups.drift | default([])) | unique
-#                                          | map('extract', hostvars, 'rotation_account') | list }}"
+#   service_account_rotation_accounts_from: inventory    (the role's variable; groups due and drift by default)
+
+# With a personal access token: machine-account owner, subtype and environment, and a group per environment
+plugin: sailpoint_isc.passwords.isc_accounts
+machine_accounts: true
+keyed_groups:
+  - key: isc_account.machine_account.environment | default('none', true)
+    prefix: env
 """
 
 import datetime
@@ -147,7 +162,8 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights imp
 
 HOST_VARS = ('source_name', 'user_name', 'account_id', 'identity_id', 'password_last_set', 'last_rotated', 'owner',
              'reason', 'rotation_account')
-DETAIL_VARS = ('account_name', 'account_uuid', 'source_id', 'correlated', 'drift_seconds', 'ledger_key')  # in isc_account
+DETAIL_VARS = ('account_name', 'account_uuid', 'source_id', 'correlated', 'drift_seconds', 'ledger_key',
+               'machine_account')  # in isc_account
 CONNECTION = ('base_url', 'tenant', 'client_id', 'client_secret', 'access_token', 'validate_certs', 'ca_path',
               'timeout', 'rate_limit', 'rate_window', 'max_retries', 'token_cache')
 
@@ -167,11 +183,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         sources = self.get_option('sources') or None
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option('cache')
+        machine = self.get_option('machine_accounts')
         answers = None
         if use_cache and cache:
             answers = self._cache.get(cache_key)  # ISC's answers only: the ledger is compared again below
         try:
-            if answers is None:
+            if answers is None or (machine and answers.get('machine') is None):
                 answers = self._fetch(sources)
                 if use_cache:
                     self._cache[cache_key] = answers
@@ -181,6 +198,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         records = discovery.classify(answers['sources'], answers['identities'], answers['uncorrelated'], ledger,
                                      datetime.datetime.now(datetime.timezone.utc),
                                      self.get_option('max_age_days'), self.get_option('drift_tolerance'), sources)
+        if machine:
+            discovery.enrich(records, discovery.machine_details(answers['machine']))
         self._populate(records)
 
     def _fetch(self, sources):
@@ -188,10 +207,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         client = discovery.make_client(params, warn=display.warning)
         try:
             require_rights(client, 'account-discovery')  # rights.py: before any request but the token's
-            listed, docs, uncorrelated = discovery.collect(discovery.Reader(client), sources, self.get_option('query'))
+            if self.get_option('machine_accounts'):
+                require_rights(client, 'machine-account-details')
+            reader = discovery.Reader(client)
+            listed, docs, uncorrelated = discovery.collect(reader, sources, self.get_option('query'))
+            machine = reader.machine_accounts([s['id'] for s in listed if s.get('id')]) \
+                if self.get_option('machine_accounts') else None
         finally:
             client.close()
-        return {'sources': listed, 'identities': docs, 'uncorrelated': uncorrelated}
+        return {'sources': listed, 'identities': docs, 'uncorrelated': uncorrelated, 'machine': machine}
 
     def _populate(self, records):
         strict = self.get_option('strict')

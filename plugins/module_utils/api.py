@@ -22,6 +22,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_
     OP_DIGIT,
     OP_ACCOUNT_RELOAD,
     OP_ACCOUNTS,
+    OP_MACHINE_ACCOUNTS,
     OP_ORG_CONFIG,
     OP_POLICIES,
     OP_POLICY,
@@ -127,8 +128,9 @@ API_LAYOUTS = {
                      # a source's connector (issue 28): only the v1 sources document is vendored to check it
                      OP_SOURCE: '/sources/v1/%s', OP_CHECK_CONNECTION: '/sources/v1/%s/connector/check-connection',
                      OP_TEST_CONFIGURATION: '/sources/v1/%s/connector/test-configuration',
-                     OP_SEARCH: '/search/v1', OP_ACCOUNTS: '/accounts/v1', OP_ACCOUNT_RELOAD: '/accounts/v1/%s/reload'},
-           'experimental': _EXPERIMENTAL},
+                     OP_SEARCH: '/search/v1', OP_ACCOUNTS: '/accounts/v1', OP_ACCOUNT_RELOAD: '/accounts/v1/%s/reload',
+                     OP_MACHINE_ACCOUNTS: '/machine-accounts/v1'},
+           'experimental': _EXPERIMENTAL + (OP_MACHINE_ACCOUNTS,)},
 }
 API_VERSIONS = tuple(API_LAYOUTS)
 

@@ -17,7 +17,7 @@ import time
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_SEARCH, OP_SOURCES, SOURCE_PAGE_LIMIT, client_arguments, filter_string,
+    OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_MACHINE_ACCOUNTS, OP_SEARCH, OP_SOURCES, SOURCE_PAGE_LIMIT, client_arguments, filter_string,
     normalize_base_url,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
@@ -122,6 +122,22 @@ class Reader:
                 offset += ACCOUNTS_PAGE
         return found
 
+    def machine_accounts(self, source_ids):
+        """The machine accounts of the sources (owner, subtype, environment): a user token only, experimental in v1."""
+        found = []
+        ids = list(source_ids)
+        for start in range(0, len(ids), ID_CHUNK):
+            filters = 'source.id in (%s)' % ','.join(filter_string(i) for i in ids[start:start + ID_CHUNK])
+            offset = 0
+            while True:
+                page = self.client.call_json(OP_MACHINE_ACCOUNTS, 'GET', query={'filters': filters, 'limit': ACCOUNTS_PAGE,
+                                                                                'offset': offset}, shape=list) or []
+                found.extend(a for a in page if isinstance(a, dict))
+                if len(page) < ACCOUNTS_PAGE:
+                    break
+                offset += ACCOUNTS_PAGE
+        return found
+
     def reload(self, account_uuid):
         """Ask ISC to re-read one account from its source now (202 and a task)."""
         return self.client.call_json(OP_ACCOUNT_RELOAD, 'POST', item_id=account_uuid)
@@ -183,7 +199,7 @@ def classify(listed, docs, uncorrelated, ledger, now, max_age_days=90, drift_tol
                       'account_id': acc.get('accountId'), 'account_name': acc.get('name'), 'account_uuid': acc.get('id'),
                       'identity_id': doc.get('id'), 'owner': (doc.get('manager') or {}).get('name'),
                       'password_last_set': acc.get('passwordLastSet'), 'last_rotated': entry.get('last_rotated'),
-                      'ledger_key': key, 'correlated': True,
+                      'ledger_key': key, 'correlated': True, 'machine_account': None,
                       'host': account_key(source['name'], user, None if only_one else acc.get('accountId'))}
             features = (by_id.get(source.get('id')) or {}).get('features') or []
             why = None
@@ -200,7 +216,7 @@ def classify(listed, docs, uncorrelated, ledger, now, max_age_days=90, drift_tol
         record = {'source_name': source.get('name'), 'source_id': acc.get('sourceId'), 'user_name': acc.get('name'),
                   'account_id': acc.get('nativeIdentity'), 'account_name': acc.get('name'), 'account_uuid': acc.get('id'),
                   'identity_id': None, 'owner': None, 'password_last_set': None, 'last_rotated': None, 'ledger_key': None,
-                  'correlated': False, 'host': account_key(source.get('name'), acc.get('name'))}
+                  'correlated': False, 'machine_account': None, 'host': account_key(source.get('name'), acc.get('name'))}
         _judge(record, {}, 'uncorrelated: no identity, so set-password cannot reach it', now, max_age, tolerance, True)
         records.append(record)
     records.sort(key=lambda r: r['host'])
@@ -240,6 +256,30 @@ def _judge(record, entry, unrotatable, now, max_age, tolerance, only_one):
     if 'drift' in record['groups']:
         item['rotate_reason'] = 'drift'
     record['rotation_account'] = item
+
+
+def machine_details(items):
+    """{(source id, native identity): what a machine account adds} from GET /machine-accounts/v1 items."""
+    details = {}
+    for item in items:
+        source_id = (item.get('source') or {}).get('id')
+        owner = (item.get('ownerIdentity') or {}).get('name')
+        details[(source_id, item.get('nativeIdentity'))] = {
+            'owner': owner, 'subtype': item.get('subtype'), 'environment': item.get('environment'),
+            'classification': item.get('classificationMethod'),
+            'machine_identity': (item.get('machineIdentity') or {}).get('name')}
+    return details
+
+
+def enrich(records, details):
+    """Add each account's machine-account details; its owner replaces the identity's manager (a closer answer to
+    "who answers for this account"). Records without a machine account are left as they are."""
+    for record in records:
+        found = details.get((record['source_id'], record['account_id']))
+        if found:
+            record['machine_account'] = found
+            record['owner'] = found['owner'] or record['owner']
+    return records
 
 
 def summary(records):

@@ -43,3 +43,5 @@ OP_TEST_CONFIGURATION = 'source-test-configuration'
 OP_SEARCH = 'search'                    # POST /search/v1 over the identities index (a read: safe to repeat)
 OP_ACCOUNTS = 'list-accounts'           # GET /accounts/v1 (uncorrelated accounts, which search never shows)
 OP_ACCOUNT_RELOAD = 'reload-account'    # POST /accounts/v1/{id}/reload (aggregate one account now)
+OP_MACHINE_ACCOUNTS = 'list-machine-accounts'  # GET /machine-accounts/v1 (user token only, experimental in v1)
+USER_TOKEN_READS += (OP_MACHINE_ACCOUNTS,)

@@ -17,7 +17,7 @@ import re
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
     API_LAYOUTS, OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_CHECK_CONNECTION, OP_DICTIONARY, OP_DIGIT, OP_ORG_CONFIG, OP_POLICIES, OP_POLICY, OP_QUERY, OP_SET,
     OP_SOURCE, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE, OP_SOURCES, OP_STATUS, OP_SYNC_GROUP, OP_SYNC_GROUPS,
-    OP_SEARCH, OP_TEST_CONFIGURATION,
+    OP_SEARCH, OP_TEST_CONFIGURATION, OP_MACHINE_ACCOUNTS,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights_table import RIGHTS
@@ -53,10 +53,13 @@ JOBS = {
                           ((OP_SEARCH, 'POST'), (OP_ACCOUNTS, 'GET'), (OP_SOURCES, 'GET'))),
     'verify-from-isc': ('module sailpoint_isc.passwords.isc_account_info with verify (the role with '
                         'service_account_rotation_verify_from_isc)', ((OP_ACCOUNT_RELOAD, 'POST'), (OP_SEARCH, 'POST'))),
+    'machine-account-details': ('inventory plugin sailpoint_isc.passwords.isc_accounts with machine_accounts '
+                                '(a personal access token)', ((OP_MACHINE_ACCOUNTS, 'GET'),)),
 }
 
 # Jobs that run on some API versions only (the connector operations are documented for v1 alone).
-JOB_VERSIONS = {'source-credential': ('v1',), 'account-discovery': ('v1',), 'verify-from-isc': ('v1',)}
+JOB_VERSIONS = {'source-credential': ('v1',), 'account-discovery': ('v1',), 'verify-from-isc': ('v1',),
+                'machine-account-details': ('v1',)}
 
 
 def job_version(job):
@@ -82,6 +85,7 @@ WHY = {
     OP_SEARCH: 'finds the identities and their accounts, with passwordLastSet (identities index)',
     OP_ACCOUNTS: 'lists the uncorrelated accounts, which search never shows',
     OP_ACCOUNT_RELOAD: 'aggregates one account now, so that passwordLastSet shows the change',
+    OP_MACHINE_ACCOUNTS: "reads each machine account's owner, subtype and environment (a user token only)",
 }
 
 

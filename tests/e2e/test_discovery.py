@@ -111,6 +111,29 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert _list(ansible, path) == inventory
     assert simulator.counters()['requests'] == counters
 
+    # machine accounts (a user token only): owner, subtype and environment on the hosts ISC classifies so; with an
+    # API client the same inventory fails naming the fix
+    machine = os.path.join(workdir, 'machine', 'isc_accounts.yml')
+    os.makedirs(os.path.dirname(machine))
+    text = ('plugin: sailpoint_isc.passwords.isc_accounts\nsources: [Corp-AD, Corp-LDAP]\ntoken_cache: false\n'
+            'machine_accounts: true\nclient_id: {id}\nclient_secret: {secret}\nkeyed_groups:\n'
+            "  - key: isc_account.machine_account.environment | default('none', true)\n    prefix: env\n")
+    with open(machine, 'w') as handle:
+        handle.write(text.format(id='demo-client-id', secret='demo-client-secret'))
+    refused = subprocess.run([os.path.join(ansible.bin, 'ansible-inventory'), '-i', machine, '--list'], cwd=workdir,
+                             env=ansible.env(), capture_output=True, text=True, timeout=120, check=False)
+    assert 'personal access token' in refused.stderr and 'list-machine-accounts' in refused.stderr, refused.stderr[-2000:]
+    with open(machine, 'w') as handle:
+        handle.write(text.format(id='demo-pat-id', secret='demo-pat-secret'))
+    enriched = _list(ansible, machine)
+    details = enriched['_meta']['hostvars']['Corp-LDAP/svc-app-002']
+    assert details['isc_account']['machine_account'] == {'owner': 'Carl.Jones', 'subtype': 'Application', 'environment': 'TEST',
+                                                         'classification': 'SOURCE', 'machine_identity': 'svc-app-002'}
+    assert details['owner'] == 'Carl.Jones'
+    assert _hosts(enriched, 'env_PRODUCTION') == {'Corp-AD/svc-app-001'}
+    assert _hosts(enriched, 'env_DEVELOPMENT') == {'Corp-AD/svc-orphan-01'}  # uncorrelated, still enriched
+    assert enriched['_meta']['hostvars']['Corp-AD/svc-app-004']['isc_account']['machine_account'] is None
+
     # passwords changed behind our back (seconds after our rotation: drift_tolerance 2 s here, 600 s by default):
     # drift is exactly those 5 after the next aggregation
     for user in NATIVE:

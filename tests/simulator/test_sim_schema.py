@@ -193,3 +193,58 @@ def test_source_connector_answers_match_spec(make_sim):
     resp = api.call('POST', '/sources/v1/%s/connector/check-connection' % ('0' * 32))
     assert resp.status_code == 404
     _error_shape(validate(resp, check, 'post'))
+
+
+# -- discovery (issue 26): search, accounts and machine accounts, against their v1 documents ------------------------
+
+def _v1_validator(name):
+    with open(os.path.join(VENDORED_SPEC_DIR, name), encoding='utf-8') as handle:
+        doc = json.load(handle)
+
+    def validate(resp, path, method):
+        responses = doc['paths'][path][method]['responses']
+        assert str(resp.status_code) in responses, (path, method, resp.status_code, resp.text[:300])
+        schema = _resolve(doc, responses[str(resp.status_code)])['content']['application/json']['schema']
+        jsonschema.validate(resp.json(), to_json_schema(schema))
+        return resp.json()
+    return validate
+
+
+def test_discovery_answers_match_spec(make_sim):
+    sim = make_sim()
+    api = Api(sim.base_url)
+    sources = {s['name']: s['id'] for s in api.call('GET', '/sources/v1').json()}
+    # search: the document's items are a oneOf of every document type without a discriminator (an identity
+    # document is "valid" under several), so each item is validated against the identity document's branch
+    with open(os.path.join(VENDORED_SPEC_DIR, 'isc-v1-search.json'), encoding='utf-8') as handle:
+        doc = json.load(handle)
+    answer = _resolve(doc, doc['paths']['/search/v1']['post']['responses']['200'])['content']['application/json']
+    branches = to_json_schema(answer['schema'])['items']['oneOf']
+    identity = [b for b in branches if 'accountCount' in json.dumps(b)]
+    assert len(identity) == 1
+    resp = api.call('POST', '/search/v1?limit=10', {'indices': ['identities'], 'query': {'query': '*'}, 'sort': ['id']})
+    assert resp.status_code == 200 and len(resp.json()) == 10
+    for item in resp.json():
+        jsonschema.validate(item, identity[0])
+    accounts = _v1_validator('isc-v1-accounts.json')
+    listed = accounts(api.call('GET', '/accounts/v1', params={'limit': 5}), '/accounts/v1', 'get')
+    assert len(listed) == 5
+    # machine accounts: a user token only, with the experimental header in v1
+    machine = _v1_validator('isc-v1-machine-accounts.json')
+    experimental = {'X-SailPoint-Experimental': 'true'}
+    path = '/machine-accounts/v1'
+    refused = api.call('GET', path, headers=experimental)  # the demo API client: userAuth only
+    assert refused.status_code == 403 and 'API client (client credentials) tokens are refused' in refused.text
+    pat = Api(sim.base_url, client=('demo-pat-id', 'demo-pat-secret'))
+    no_header = pat.call('GET', path)
+    assert no_header.status_code == 400 and 'X-SailPoint-Experimental' in no_header.text
+    items = machine(pat.call('GET', path, headers=experimental), path, 'get')
+    assert sorted((i['source']['name'], i['name'], i['environment'], (i['ownerIdentity'] or {}).get('name'))
+                  for i in items) == [('Corp-AD', 'svc-app-001', 'PRODUCTION', 'Abby.Smith'),
+                                      ('Corp-AD', 'svc-orphan-01', 'DEVELOPMENT', None),
+                                      ('Corp-LDAP', 'svc-app-002', 'TEST', 'Carl.Jones')]
+    only = pat.call('GET', path, headers=experimental, params={'filters': 'source.id in ("%s")' % sources['Corp-LDAP']})
+    assert [i['name'] for i in machine(only, path, 'get')] == ['svc-app-002']
+    page = pat.call('GET', path, headers=experimental, params={'limit': 1, 'offset': 1, 'count': 'true'})
+    assert len(page.json()) == 1 and page.headers['X-Total-Count'] == '3'
+    assert pat.call('GET', path, headers=experimental, params={'filters': 'locked eq true'}).status_code == 400

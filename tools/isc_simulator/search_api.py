@@ -19,7 +19,7 @@ from .state import Reply, _bool_param, _int_param, bad_request, iso, not_found
 
 SEARCH_LIMIT = 10000          # ISC's largest page and its window without searchAfter
 ACCOUNTS_LIMIT = 250
-OPERATIONS = ('search', 'accounts', 'account_reload')
+OPERATIONS = ('search', 'accounts', 'account_reload', 'machine_accounts')
 SIM_PATHS = ('/__sim/discovery', '/__sim/native-change', '/__sim/aggregate')
 DAY = 86400.0
 
@@ -76,6 +76,28 @@ class Discovery:
             native = str(spec.get('account_id') or source.account_id_template.format(name=spec['name']))
             self.uncorrelated.append({'id': derived_id('account', source.id + '/' + native), 'name': spec['name'],
                                       'nativeIdentity': native, 'source': source})
+        self.machine = [self._machine_item(spec) for spec in state.seed_data.get('machine_accounts') or []]
+
+    def _machine_item(self, spec):
+        """One item of GET /machine-accounts/v1 for a seed's machine_accounts entry (an account the seed has)."""
+        known = [(a.source, a.account_id, a.account_name) for a in self.records if a.source.name == spec.get('source')]
+        known += [(u['source'], u['nativeIdentity'], u['name']) for u in self.uncorrelated
+                  if u['source'].name == spec.get('source')]
+        found = [k for k in known if spec.get('name') in (k[1], k[2])]
+        if len(found) != 1:
+            raise ValueError('machine_accounts[]: %r names no single account of the seed' % (spec,))
+        source, native, name = found[0]
+        owner = spec.get('owner')
+        created = iso(time.time() - 400 * DAY)
+        return {'id': derived_id('machine-account', source.id + '/' + native), 'name': name, 'created': created,
+                'modified': created, 'description': spec.get('description'), 'nativeIdentity': native, 'uuid': None,
+                'classificationMethod': spec.get('classification', 'SOURCE'),
+                'machineIdentity': {'id': derived_id('machine-identity', name), 'type': 'MACHINE_IDENTITY', 'name': name},
+                'ownerIdentity': {'id': derived_id('identity', owner), 'type': 'IDENTITY', 'name': owner} if owner else None,
+                'accessType': 'direct', 'subtype': spec.get('subtype'), 'environment': spec.get('environment'),
+                'attributes': {}, 'connectorAttributes': {}, 'manuallyCorrelated': False, 'manuallyEdited': False,
+                'locked': False, 'enabled': True, 'hasEntitlements': False,
+                'source': {'id': source.id, 'type': 'SOURCE', 'name': source.name}}
 
     def refresh(self, now=None):
         """Take applied changes into the live times, and aggregate what is due to be aggregated."""
@@ -395,6 +417,8 @@ def handle(state, operation, method, ident, query, body):
             return _search(state, query, body)
         if operation == 'accounts':
             return _accounts(state, query)
+        if operation == 'machine_accounts':
+            return _machine_accounts(state, query)
         return _reload(state, ident)
     except ValueError as exc:
         return bad_request(str(exc), '400.1.3 Illegal value')
@@ -475,6 +499,27 @@ def _accounts(state, query):
         items += [disc.account_api(uncorrelated=u) for u in disc.uncorrelated]
     found = [i for i in items if all(t(i) for t in tests)]
     return Reply(200, found[offset:offset + limit], {'X-Total-Count': str(len(found))} if count else {})
+
+
+_MACHINE_FILTER = re.compile(r'^\s*(source\.id|source\.name|nativeIdentity|environment)\s+(eq|in)\s+(\(.*?\)|"[^"]*")\s*$')
+
+
+def _machine_accounts(state, query):
+    limit = _int(query, 'limit', ACCOUNTS_LIMIT, ACCOUNTS_LIMIT)
+    offset = _int(query, 'offset', 0, None)
+    tests = []
+    for part in [p for p in re.split(r'\s+and\s+', (query.get('filters') or [''])[0]) if p.strip()]:
+        m = _MACHINE_FILTER.match(part)
+        if not m:
+            raise ValueError("Illegal value for query parameter 'filters': %r. The simulator understands source.id, "
+                             'source.name, nativeIdentity or environment with eq or in, joined by and.' % part)
+        wanted = set(re.findall(r'"([^"]*)"', m.group(3)))
+        first, _dot, rest = m.group(1).partition('.')
+        tests.append(lambda item, a=first, b=rest, w=wanted: (item[a][b] if b else item[a]) in w)
+    with state.lock:
+        found = [dict(i) for i in state.discovery.machine if all(t(i) for t in tests)]
+    headers = {'X-Total-Count': str(len(found))} if _bool_param(query, 'count') else {}
+    return Reply(200, found[offset:offset + limit], headers)
 
 
 def _reload(state, account_id):

@@ -66,6 +66,7 @@ ROUTES = [
     ('POST', r'/search/(?P<v>v1)', 'search'),  # discovery (search_api.py)
     ('GET', r'/accounts/(?P<v>v1)', 'accounts'),
     ('POST', r'/accounts/(?P<v>v1)/(?P<id>[^/]+)/reload', 'account_reload'),
+    ('GET', r'/machine-accounts/(?P<v>v1)', 'machine_accounts'),
 ]
 ROUTES = [(tuple(m.split()), re.compile('^' + p + '$'), op) for m, p, op in ROUTES]
 
@@ -311,6 +312,8 @@ class Handler(BaseHTTPRequestHandler):
                                       sim.faults.roll), operation)
         elif operation in DISCOVERY_OPERATIONS:
             data, problem = _parse_json(body, allow_empty=operation != 'search')
+            if operation == 'machine_accounts':  # experimental in v1
+                problem = problem or experimental_missing(groups['v'], self.headers)
             ident = unquote(groups['id']) if groups.get('id') else None
             self._send(problem or discovery_request(state, operation, self.command, ident, query, data), operation)
         else:

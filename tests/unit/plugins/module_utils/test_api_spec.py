@@ -29,7 +29,7 @@ METHODS = {
     api.OP_ORG_CONFIG: ('get', 'post', 'put'), api.OP_SOURCE_POLICIES: ('get',),
     api.OP_SOURCE_POLICIES_UPDATE: ('patch',),
     api.OP_SOURCE: ('get', 'patch'), api.OP_CHECK_CONNECTION: ('post',), api.OP_TEST_CONFIGURATION: ('post',),
-    api.OP_SEARCH: ('post',), api.OP_ACCOUNTS: ('get',), api.OP_ACCOUNT_RELOAD: ('post',),
+    api.OP_SEARCH: ('post',), api.OP_ACCOUNTS: ('get',), api.OP_ACCOUNT_RELOAD: ('post',), api.OP_MACHINE_ACCOUNTS: ('get',),
 }
 
 

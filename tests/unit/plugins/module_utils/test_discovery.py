@@ -146,3 +146,34 @@ def test_ledger_and_unknown_sources(tmp_path):
             return [{'id': 'S1', 'name': 'AD'}]
     with pytest.raises(IscError, match='no source named Nope'):
         discovery.Reader(NoSuchSource()).sources(['AD', 'Nope'])
+
+
+def test_machine_accounts_enrich_by_source_and_native_identity():
+    records = [{'source_id': 's1', 'account_id': 'CN=a', 'owner': 'manager-of-a', 'machine_account': None},
+               {'source_id': 's1', 'account_id': 'CN=b', 'owner': 'manager-of-b', 'machine_account': None},
+               {'source_id': 's2', 'account_id': 'CN=a', 'owner': None, 'machine_account': None}]
+    items = [{'nativeIdentity': 'CN=a', 'source': {'id': 's1', 'name': 'AD'}, 'ownerIdentity': {'name': 'Owner A'},
+              'subtype': 'Application', 'environment': 'PRODUCTION', 'classificationMethod': 'SOURCE',
+              'machineIdentity': {'name': 'app-a'}},
+             {'nativeIdentity': 'CN=b', 'source': {'id': 's1'}, 'ownerIdentity': None, 'environment': 'TEST'}]
+    discovery.enrich(records, discovery.machine_details(items))
+    assert records[0]['machine_account'] == {'owner': 'Owner A', 'subtype': 'Application', 'environment': 'PRODUCTION',
+                                             'classification': 'SOURCE', 'machine_identity': 'app-a'}
+    assert records[0]['owner'] == 'Owner A'
+    assert records[1]['machine_account']['environment'] == 'TEST' and records[1]['owner'] == 'manager-of-b'  # no owner: kept
+    assert records[2]['machine_account'] is None  # the same native identity on another source is another account
+
+
+def test_machine_accounts_are_read_per_source_with_paging():
+    pages = [[{'nativeIdentity': str(n)} for n in range(250)], [{'nativeIdentity': 'last'}]]
+    calls = []
+
+    class Client:
+        def call_json(self, operation, method, query=None, shape=None):
+            calls.append((operation, method, dict(query)))
+            return pages[len(calls) - 1]
+
+    found = discovery.Reader(Client()).machine_accounts(['s1', 's2'])
+    assert len(found) == 251
+    assert [c[2]['offset'] for c in calls] == [0, 250]
+    assert calls[0][:2] == ('list-machine-accounts', 'GET') and calls[0][2]['filters'] == 'source.id in ("s1","s2")'
