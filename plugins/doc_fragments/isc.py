@@ -120,6 +120,11 @@ notes:
   - >-
     The modules call the ISC API from where they run; usually run them on the controller
     with C(delegate_to=localhost) or C(connection=local).
+  - >-
+    Each module runs pipelined whatever the play's C(pipelining) setting (its action plugin turns it on for the task),
+    because its arguments carry secrets (O(client_secret), passwords) that Ansible would otherwise write to a
+    temporary file with the module. Where Ansible cannot pipeline (C(ANSIBLE_KEEP_REMOTE_FILES), C(become_method=su),
+    C(async), a connection without pipelining) the task fails naming the setting, and nothing is sent.
 requirements:
   - requests
   - cryptography

@@ -14,6 +14,8 @@ only where Ansible pipelines.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible.plugins.action import ActionBase
+
 
 def problems(keep_remote_files, connection, has_pipelining, always_pipeline, enabled, become=None,
              become_pipelining=True, async_val=0, native_async=False):
@@ -59,3 +61,24 @@ def action_problems(action):
     if not found and not action._is_pipelining_enabled('new', wrap_async=bool(action._task.async_val)):
         found.append('Ansible would not pipeline modules on this connection (%s)' % getattr(connection, '_load_name', '?'))
     return found
+
+
+class PipelinedModuleAction(ActionBase):
+    """The action of a module whose arguments carry secrets (an API client secret, a password): it runs the module of
+    its name always pipelined, so Ansible never writes it with its arguments to a temporary file, and refuses where
+    Ansible cannot pipeline. Pipelining is off by default in Ansible; turning it on for this one task changes nothing
+    else, and the module runs exactly as it would without this action."""
+
+    def run(self, tmp=None, task_vars=None):
+        del tmp
+        result = super(PipelinedModuleAction, self).run(None, task_vars)
+        self._connection.set_option('pipelining', True)
+        found = action_problems(self)
+        if found:
+            result.update(failed=True, msg='%s takes secrets (an API client secret, a password) in its arguments, and '
+                          'Ansible cannot pipeline it here, so it would write them to a temporary file: %s. Nothing was '
+                          'sent' % (self._task.action, '; '.join(found)))
+            return result
+        result.update(self._execute_module(task_vars=task_vars))
+        self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result

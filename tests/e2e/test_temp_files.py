@@ -1,4 +1,5 @@
-"""Issue 22 item 3: no task of the role writes a password or a credential to a temporary file, in any mode.
+"""Issue 22 item 3: no task of the role, and no isc_* module on its own, writes a password or a credential to a
+temporary file, in any mode.
 
 The API client secret is given the way issue 22 found it leaking: through module_defaults (isc_client_secret of
 the shipped playbook). ANSIBLE_HOME, ANSIBLE_LOCAL_TEMP and ANSIBLE_REMOTE_TEMP point into the work directory;
@@ -47,6 +48,33 @@ SU_PLAY = """
   roles:
     - role: sailpoint_isc.passwords.service_account_rotation
 """
+
+
+# The modules on their own in a user's play, with Ansible's default (pipelining off): the new password and the client
+# secret (module_defaults) are arguments; each module's action runs it pipelined (plugin_utils/pipelining.py)
+MODULES_PLAY = """
+- name: The modules on their own, pipelining left at Ansible's default (off)
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      client_id: "{{ canary_client_id }}"
+      client_secret: "{{ canary_client_secret }}"
+  tasks:
+    - name: Set one password
+      sailpoint_isc.passwords.isc_set_password:
+        source_name: Corp-AD
+        user_name: svc-app-001
+        password: "{{ canary_password }}"
+        wait: true
+        poll_interval: 1
+    - name: Read its policy
+      sailpoint_isc.passwords.isc_password_info:
+        source_name: Corp-AD
+        user_name: svc-app-001
+"""
+MODULE_PASSWORD = 'Standalone-Canary-7wQ2!x'
 
 
 class TreeWatcher(threading.Thread):
@@ -178,6 +206,36 @@ def test_keep_remote_files_is_refused_before_anything_is_generated_or_sent(canar
     watcher = TreeWatcher(sorted(roots.values()))
     watcher.sweep()
     assert watcher.findings(canaries) == []
+
+
+@pytest.mark.parametrize('core', ['project', '2.16.19', '2.21.5'])
+def test_standalone_modules_run_pipelined_and_refuse_where_they_cannot(canary_env, workdir, core):  # noqa: F811 # pylint: disable=redefined-outer-name
+    """Each isc_* module's action runs it pipelined even where the play leaves pipelining off (Ansible's default,
+    which would put AnsiballZ_isc_set_password.py with the password and client secret under the temporary
+    directory), and refuses, sending nothing, where Ansible cannot pipeline (ANSIBLE_KEEP_REMOTE_FILES)."""
+    simulator, ansible, canaries = canary_env
+    if core != 'project':
+        ansible.use_venv(core_venv(core))
+    canaries.add('password', MODULE_PASSWORD)
+    roots = temp_roots(workdir)
+    play = write_playbook(workdir, 'modules.yml', MODULES_PLAY)
+    values = {'canary_client_id': CLIENT_ID, 'canary_client_secret': CLIENT_SECRET, 'canary_password': MODULE_PASSWORD}
+    refused = ansible.run(play, values, env=run_env(ansible, roots, ANSIBLE_KEEP_REMOTE_FILES='1', ANSIBLE_PIPELINING='False'),
+                          vault=False)
+    assert refused.returncode != 0 and 'ANSIBLE_KEEP_REMOTE_FILES' in refused.stdout and 'Nothing was sent' in refused.stdout, \
+        refused.stdout[-3000:]
+    assert sum(sum(v.values()) for v in simulator.counters()['requests'].values()) == 0, 'nothing sent, not even a token request'
+    watcher = TreeWatcher(sorted(roots.values()))
+    watcher.start()
+    try:
+        result = ansible.run(play, values, env=run_env(ansible, roots, ANSIBLE_PIPELINING='False'), vault=False)
+    finally:
+        watcher.stop()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert simulator.requests_of('set_password') == 1 and 'changed: [localhost]' in result.stdout
+    assert watcher.findings(canaries) == [], 'secrets in temporary files'
+    assert not any('AnsiballZ' in path for path in watcher.seen), sorted(watcher.seen)
+    assert canaries.find(result.stdout + result.stderr + refused.stdout + refused.stderr) == []
 
 
 def test_become_su_is_refused_naming_the_become_method(ansible, simulator, workdir):
