@@ -295,13 +295,16 @@ def summary(records):
     return totals
 
 
-def discover(client, sources=None, extra_query=None, ledger_path=None, max_age_days=90, drift_tolerance=600, now=None):
+def discover(client, sources=None, extra_query=None, ledger_path=None, max_age_days=90, drift_tolerance=600, now=None,
+             machine_accounts=False):
     """Everything in one call: (records, stats). stats: request counts per kind."""
     reader = Reader(client)
     listed, docs, uncorrelated = collect(reader, sources, extra_query)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     records = classify(listed, docs, uncorrelated, load_ledger(ledger_path), now, max_age_days, drift_tolerance,
                        sources)
+    if machine_accounts:
+        enrich(records, machine_details(reader.machine_accounts([s['id'] for s in listed if s.get('id')])))
     return records, {'search_requests': reader.search_requests, 'identities': len(docs)}
 
 

@@ -53,8 +53,8 @@ JOBS = {
                           ((OP_SEARCH, 'POST'), (OP_ACCOUNTS, 'GET'), (OP_SOURCES, 'GET'))),
     'verify-from-isc': ('module sailpoint_isc.passwords.isc_account_info with verify (the role with '
                         'service_account_rotation_verify_from_isc)', ((OP_ACCOUNT_RELOAD, 'POST'), (OP_SEARCH, 'POST'))),
-    'machine-account-details': ('inventory plugin sailpoint_isc.passwords.isc_accounts with machine_accounts '
-                                '(a personal access token)', ((OP_MACHINE_ACCOUNTS, 'GET'),)),
+    'machine-account-details': ('inventory plugin sailpoint_isc.passwords.isc_accounts and module isc_account_info '
+                                'with machine_accounts (a personal access token)', ((OP_MACHINE_ACCOUNTS, 'GET'),)),
 }
 
 # Jobs that run on some API versions only (the connector operations are documented for v1 alone).

@@ -47,6 +47,14 @@ options:
     description: Seconds ISC's C(passwordLastSet) may be later than the ledger's last rotation without being drift.
     type: int
     default: 600
+  machine_accounts:
+    description:
+      - Also read C(GET /machine-accounts/v1) (experimental in v1) and add each machine account's owner, subtype,
+        environment and classification to its item (RV(accounts[].machine_account)); its owner becomes
+        RV(accounts[].owner).
+      - ISC answers it for a user token only - a personal access token with the scope C(idn:mis-account:read).
+    type: bool
+    default: false
   verify:
     description:
       - Instead of listing, prove from ISC's side that finished password changes reached these accounts - each is
@@ -147,8 +155,13 @@ accounts:
       description: "The ledger's last rotation."
       type: str
     owner:
-      description: "The identity's manager."
+      description: "The machine account's owner with O(machine_accounts), else the identity's manager."
       type: str
+    machine_account:
+      description:
+        - "With O(machine_accounts), what ISC's machine account adds - C(owner), C(subtype), C(environment),
+          C(classification), C(machine_identity); null for an account that is no machine account, or without it."
+      type: dict
     correlated:
       description: "Whether the account belongs to an identity."
       type: bool
@@ -205,7 +218,7 @@ def main():
         argument_spec=isc_argument_spec(
             sources=dict(type='list', elements='str', default=[]), query=dict(type='str'),
             max_age_days=dict(type='int', default=90), ledger_path=dict(type='path'),
-            drift_tolerance=dict(type='int', default=600),
+            drift_tolerance=dict(type='int', default=600), machine_accounts=dict(type='bool', default=False),
             verify=dict(type='list', elements='dict', options=dict(
                 key=dict(type='str', required=True, no_log=False), source_name=dict(type='str', required=True),
                 user_name=dict(type='str', required=True), account_id=dict(type='str'))),
@@ -223,9 +236,11 @@ def main():
         module.fail_json(msg='sources has an empty name: give source names as ISC spells them')
     client = IscClient.from_module(module, api_version=discovery.API_VERSION)
     preflight(module, client, 'account-discovery')  # rights.py: before any request but the token's
+    if p['machine_accounts']:
+        preflight(module, client, 'machine-account-details')
     try:
         records, stats = discovery.discover(client, p['sources'] or None, p['query'], p['ledger_path'],
-                                            p['max_age_days'], p['drift_tolerance'])
+                                            p['max_age_days'], p['drift_tolerance'], machine_accounts=p['machine_accounts'])
     except IscError as exc:
         fail_isc(module, exc, changed=False)
     except RotationError as exc:

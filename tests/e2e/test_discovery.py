@@ -50,6 +50,28 @@ FROM_INVENTORY = """
 """
 
 
+MACHINE_PLAY = """
+- name: Machine-account details from the module
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: List Corp-LDAP with machine-account details
+      sailpoint_isc.passwords.isc_account_info:
+        sources: [Corp-LDAP]
+        machine_accounts: true
+        client_id: "{{ pat_id }}"
+        client_secret: "{{ pat_secret }}"
+        token_cache: false
+      register: found
+    - name: Show svc-app-002's
+      ansible.builtin.debug:
+        msg: "machine {{ item.machine_account.environment }} {{ item.owner }}"
+      loop: "{{ found.accounts | selectattr('user_name', 'equalto', 'svc-app-002') | list }}"
+      loop_control:
+        label: "{{ item.host }}"
+"""
+
+
 def _inventory(ansible, workdir, name, max_age):
     folder = os.path.join(workdir, name)
     os.makedirs(folder, exist_ok=True)
@@ -133,6 +155,10 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert _hosts(enriched, 'env_PRODUCTION') == {'Corp-AD/svc-app-001'}
     assert _hosts(enriched, 'env_DEVELOPMENT') == {'Corp-AD/svc-orphan-01'}  # uncorrelated, still enriched
     assert enriched['_meta']['hostvars']['Corp-AD/svc-app-004']['isc_account']['machine_account'] is None
+    play = write_playbook(workdir, 'machine.yml', MACHINE_PLAY)  # the same from the module
+    result = ansible.run(play, {'pat_id': 'demo-pat-id', 'pat_secret': 'demo-pat-secret'}, vault=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert 'machine TEST Carl.Jones' in result.stdout
 
     # passwords changed behind our back (seconds after our rotation: drift_tolerance 2 s here, 600 s by default):
     # drift is exactly those 5 after the next aggregation
