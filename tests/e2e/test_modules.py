@@ -208,7 +208,6 @@ def test_twenty_tasks_fetch_one_token(ansible, simulator, workdir):
     assert simulator.counters()['tokensIssued'] == 1
 
 
-
 def test_wait_polls_sooner_first(ansible, simulator, workdir):
     """wait: true reads the status after 1 s, then backs off to poll_interval: a change that completes in 0.3 s is
     seen finished about a second later, not a whole poll_interval (10 s here) later."""
