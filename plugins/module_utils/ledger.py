@@ -49,6 +49,7 @@ class Ledger:
         self.path = path
         self.journal_path = path + '.journal'
         self.accounts = {}
+        self.shard = None  # the shard setting of the run that last recorded ('' for the whole fleet); None: never
         self._lock = threading.Lock()
         self._journal = None
 
@@ -64,6 +65,7 @@ class Ledger:
                     'rotation ledger %s is corrupt (%s); restore it from backup or move it aside '
                     '(the secret store still holds every password) and re-run' % (self.path, exc))
             self.accounts = data['accounts']
+            self.shard = data.get('shard')
         if os.path.exists(self.journal_path):
             with open(self.journal_path) as handle:
                 for line in handle:
@@ -140,8 +142,10 @@ class Ledger:
 
     def save(self):
         with self._lock:
-            write_atomic(self.path, json.dumps({'version': LEDGER_VERSION, 'accounts': self.accounts},
-                                               indent=1, sort_keys=True) + '\n')
+            data = {'version': LEDGER_VERSION, 'accounts': self.accounts}
+            if self.shard is not None:
+                data['shard'] = self.shard
+            write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + '\n')
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None

@@ -208,3 +208,19 @@ def test_audit_trail_survives_no_op_runs(ansible, simulator, workdir):
     assert second['accounts'][0]['request_id'] == sent[1] and second['run_id'] == history[1]['run_id']
     latest = json.load(open(os.path.join(state, 'report.json')))
     assert latest['accounts'][0]['status'] == 'skipped' and latest['run_id'] not in (h['run_id'] for h in history)
+
+
+def test_a_run_that_fails_before_the_plan_writes_a_failed_report(ansible, simulator, workdir):
+    """Issue 24: every run leaves a report. The API client's secret is wrong, so the plan fails: the run fails once,
+    with the reason, and report.json / report.xml say so (no account, the reason, one failing case)."""
+    extra = rotate_vars(workdir, write_accounts(workdir, fleet(simulator, limit=2)))
+    result = ansible.run(ROTATE, extra, env={'SAIL_CLIENT_SECRET': 'not-the-secret'})
+    assert result.returncode != 0
+    assert 'Bad client credentials' in result.stdout, result.stdout[-3000:]
+    report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
+    assert report['accounts'] == [] and report['totals'] == {'failed_before_plan': 1}, report
+    assert 'before its plan' in report['failure'] and 'Bad client credentials' in report['failure'], report
+    assert report['run_id'] and report['who']['api_clients'] == ['demo-client-id']
+    junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
+    assert 'tests="1" failures="1"' in junit and 'Bad client credentials' in junit, junit
+    assert 'not-the-secret' not in result.stdout + result.stderr + json.dumps(report) + junit
