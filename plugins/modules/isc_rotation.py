@@ -307,7 +307,7 @@ options:
     description:
       - Where to write the JSON report (O(phase=record)); none when omitted.
       - When O(phase=reconcile) or O(phase=plan) fails in a run that holds the lease (O(run_id)), it writes a report
-        too, with no accounts, C(totals) C({"failed_before_plan": 1}) and the reason in C(failure) (and one failing
+        too, with no accounts, C(failed_before_plan) 1 as its only total and the reason in C(failure) (and one failing
         case in the JUnit report).
     type: path
   report_junit:
