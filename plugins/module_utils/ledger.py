@@ -86,8 +86,11 @@ class Ledger:
             if event.get('run_id') and kind in ('finished', 'failed', 'unknown', 'retired'):
                 # the audit trail: when, which request, how it ended, which run (never a secret)
                 history = entry.setdefault('history', [])
+                # run_id settled it; sent_by sent it (another run when that one was killed), why, and who settled
+                sent = entry.get('sent') or {}
                 history.append({'at': event['at'], 'outcome': {'finished': 'rotated'}.get(kind, kind),
-                                'request_id': event.get('request_id'), 'run_id': event['run_id']})
+                                'request_id': event.get('request_id'), 'run_id': event['run_id'],
+                                'sent_by': sent.get('run_id'), 'why': sent.get('why'), 'who': event.get('who')})
                 del history[:-HISTORY_LIMIT]
             if kind == 'submitting':
                 # which attempt (store pending) this request carries, whether its password may already be
@@ -95,6 +98,7 @@ class Ledger:
                 entry.update(state='pending', request_id=None, group=event.get('group'), submitted_at=event['at'],
                              attempt=event.get('attempt'), resend=bool(event.get('resend')),
                              sources=event.get('sources') or [])
+                entry['sent'] = {'run_id': event.get('run_id'), 'why': event.get('why')}
                 if (event.get('names') or {}).get(key):
                     entry['names'] = event['names'][key]
                 if (event.get('key_sources') or {}).get(key):

@@ -204,6 +204,11 @@ options:
         description: The password to set.
         type: str
         required: true
+      why:
+        description:
+          - Why the change is sent (V(due), V(forced), V(drift) or V(resend)), from the plan; kept in the ledger with
+            the run that sent it, for each settled change's history entry.
+        type: str
   pending_passwords:
     description:
       - Escrowed pending passwords by account key, read from the store for the reconcile phase's C(orphans)
@@ -516,14 +521,14 @@ def run_phase(module):
         keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], module.check_mode)
         return dict(changed=True, retired=keys)
     if phase == 'record':
+        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
             ledger.shard = shard_setting(params['shard'])  # saved with the records: the next plan compares
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                            run_id=params['run_id'], retired=params['retired'])
+                            run_id=params['run_id'], retired=params['retired'], who=who)
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'],
                                             store_pending=params['store_pending'], retired=params['retired'])
-        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
@@ -597,7 +602,8 @@ def run_phase(module):
         try:
             outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                       poll_interval=params['poll_interval'], workers=params['workers'],
-                                      batch_size=params['batch_size'], progress=progress, reach=check)
+                                      batch_size=params['batch_size'], progress=progress, reach=check,
+                                      run_id=params['run_id'])
         finally:
             progress.close()
         reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger)  # before the records: it moves keys
@@ -649,6 +655,7 @@ def main():
             names=dict(type='dict', default={}),
             key_sources=dict(type='dict', default={}, no_log=False),
             password=dict(type='str', required=True, no_log=True),
+            why=dict(type='str'),
         )),
         pending_passwords=dict(type='dict', default={}, no_log=True),
         pending_attempts=dict(type='dict', default={}),

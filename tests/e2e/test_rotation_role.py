@@ -202,6 +202,10 @@ def test_audit_trail_survives_no_op_runs(ansible, simulator, workdir):
     assert [h['request_id'] for h in history] == sent and len(sent) == 2
     assert all(h['outcome'] == 'rotated' and h['at'] for h in history)
     assert len(set(h['run_id'] for h in history)) == 2
+    # who, where and why (issue 24): the run that sent each change (here the one that settled it), the reason
+    assert [h['sent_by'] for h in history] == [h['run_id'] for h in history] and [h['why'] for h in history] == ['due', 'forced']
+    assert all(h['who'] == {'controller_host': socket.gethostname(), 'controller_user': getpass.getuser(),
+                            'awx_job_id': None, 'api_clients': ['demo-client-id']} for h in history), history
     runs = sorted(os.listdir(os.path.join(state, 'runs')))
     assert len([n for n in runs if n.endswith('.json')]) == 3 and len([n for n in runs if n.endswith('.xml')]) == 3
     second = json.load(open(os.path.join(state, 'runs', [n for n in runs if n.endswith('.json')][1])))
