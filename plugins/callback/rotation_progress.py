@@ -69,7 +69,7 @@ class CallbackModule(CallbackBase):
         pid = os.getpid()
         interval = max(1.0, float(self.get_option('interval')))
         while not self._stop.wait(interval):
-            line = newest_line(read_pointer(pid))
+            line = newest_line(*read_pointer(pid))
             if line and line != self._shown:
                 self._shown = line
                 self._display.display('rotation progress: %s' % line)
@@ -78,15 +78,16 @@ class CallbackModule(CallbackBase):
         self._stop.set()
 
 
-def newest_line(path):
-    """The last complete line of a progress log, reading only its end; None when there is none."""
+def newest_line(path, offset=0):
+    """The last complete line of a progress log after offset (an earlier run's lines come before it), reading only
+    its end; None when there is none."""
     if not path:
         return None
     try:
         with open(path, 'rb') as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
-            handle.seek(max(0, size - 4096))
+            handle.seek(max(offset, size - 4096))
             tail = handle.read().decode('utf-8', 'replace')
     except OSError:
         return None

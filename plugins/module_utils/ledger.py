@@ -49,6 +49,7 @@ class Ledger:
         self.path = path
         self.journal_path = path + '.journal'
         self.accounts = {}
+        self.shard = None  # the shard setting of the run that last recorded ('' for the whole fleet); None: never
         self._lock = threading.Lock()
         self._journal = None
 
@@ -64,6 +65,7 @@ class Ledger:
                     'rotation ledger %s is corrupt (%s); restore it from backup or move it aside '
                     '(the secret store still holds every password) and re-run' % (self.path, exc))
             self.accounts = data['accounts']
+            self.shard = data.get('shard')
         if os.path.exists(self.journal_path):
             with open(self.journal_path) as handle:
                 for line in handle:
@@ -84,8 +86,11 @@ class Ledger:
             if event.get('run_id') and kind in ('finished', 'failed', 'unknown', 'retired'):
                 # the audit trail: when, which request, how it ended, which run (never a secret)
                 history = entry.setdefault('history', [])
+                # run_id settled it; sent_by sent it (another run when that one was killed), why, and who settled
+                sent = entry.get('sent') or {}
                 history.append({'at': event['at'], 'outcome': {'finished': 'rotated'}.get(kind, kind),
-                                'request_id': event.get('request_id'), 'run_id': event['run_id']})
+                                'request_id': event.get('request_id'), 'run_id': event['run_id'],
+                                'sent_by': sent.get('run_id'), 'why': sent.get('why'), 'who': event.get('who')})
                 del history[:-HISTORY_LIMIT]
             if kind == 'submitting':
                 # which attempt (store pending) this request carries, whether its password may already be
@@ -93,6 +98,7 @@ class Ledger:
                 entry.update(state='pending', request_id=None, group=event.get('group'), submitted_at=event['at'],
                              attempt=event.get('attempt'), resend=bool(event.get('resend')),
                              sources=event.get('sources') or [])
+                entry['sent'] = {'run_id': event.get('run_id'), 'why': event.get('why')}
                 if (event.get('names') or {}).get(key):
                     entry['names'] = event['names'][key]
                 if (event.get('key_sources') or {}).get(key):
@@ -140,8 +146,10 @@ class Ledger:
 
     def save(self):
         with self._lock:
-            write_atomic(self.path, json.dumps({'version': LEDGER_VERSION, 'accounts': self.accounts},
-                                               indent=1, sort_keys=True) + '\n')
+            data = {'version': LEDGER_VERSION, 'accounts': self.accounts}
+            if self.shard is not None:
+                data['shard'] = self.shard
+            write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True) + '\n')
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None

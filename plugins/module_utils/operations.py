@@ -50,6 +50,7 @@ def wait_for_statuses(client, request_ids, timeout, poll_interval, workers=4, fi
     """
     deadline = _now(client) + timeout
     results = list(first) if first is not None else [None] * len(request_ids)
+    delay = 1.0  # poll sooner first (a change often completes in a second or two), then back off to poll_interval
     while True:
         todo = [i for i, r in enumerate(results)
                 if request_ids[i] and (r is None or (isinstance(r, dict) and r.get('state') not in TERMINAL_STATES))]
@@ -63,4 +64,5 @@ def wait_for_statuses(client, request_ids, timeout, poll_interval, workers=4, fi
                 if request_ids[i] and isinstance(r, dict) and r.get('state') not in TERMINAL_STATES]
         if not todo or _now(client) >= deadline:
             return results
-        client.sleep(max(0.0, min(poll_interval, deadline - _now(client))))
+        client.sleep(max(0.0, min(delay, poll_interval, deadline - _now(client))))
+        delay *= 2

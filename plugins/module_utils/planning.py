@@ -316,6 +316,10 @@ def decide_groups(members, group_of, group_meta, pending_passwords, pending_atte
             if decision is not None:
                 decisions.append(decision)
         if group is not None:
+            # why it is sent, for the ledger's history: due, forced, drift, or resend (an escrowed password again)
+            reason = str(lead.get('reason'))
+            group['why'] = 'resend' if action in ('resubmit', 'supersede') else (
+                'forced' if reason == 'forced' else 'drift' if reason.startswith('drift') else 'due')
             out.append(group)
     return decisions, out
 

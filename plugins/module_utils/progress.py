@@ -28,12 +28,13 @@ def pointer_path(pid):
 
 
 def read_pointer(pid):
-    """The progress log named for controller ``pid``, or None."""
+    """(progress log, offset where the running phase's lines begin) named for controller ``pid``, or (None, 0)."""
     try:
         with open(pointer_path(pid)) as handle:
-            return json.load(handle).get('path')
-    except (OSError, ValueError, AttributeError):
-        return None
+            pointer = json.load(handle)
+        return pointer.get('path'), int(pointer.get('offset') or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None, 0
 
 
 class ProgressLog:
@@ -46,7 +47,9 @@ class ProgressLog:
         self._started = clock()
         self._pointer = pointer_path(controller_pid())
         try:
-            write_atomic(self._pointer, json.dumps({'path': os.path.abspath(self.path)}) + '\n')
+            # the log keeps earlier runs' lines: the callback reads only what this phase appends after offset
+            offset = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+            write_atomic(self._pointer, json.dumps({'path': os.path.abspath(self.path), 'offset': offset}) + '\n')
         except OSError:
             self._pointer = None  # no live progress in the job log; progress.log still has it
 

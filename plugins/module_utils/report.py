@@ -165,22 +165,25 @@ def _prune(path, keep):
 
 
 def write_reports(rows, counts, json_path=None, junit_path=None, started=None, run_id=None, keep_runs=30,
-                  now=None, failed_clients=None, who=None):
+                  now=None, failed_clients=None, who=None, failure=None):
     """The JSON and JUnit reports: at their paths (the latest run) and, when keep_runs, one copy per run
     under runs/ beside them, with a UTC timestamp in the name; older copies beyond keep_runs are removed.
     failed_clients: {client id: reason} of the API clients taken out of the run (authentication failed).
-    who: the controller host and user, the AWX job id and the API client ids of the run (audit.who)."""
+    who: the controller host and user, the AWX job id and the API client ids of the run (audit.who).
+    failure: why a run stopped before its plan (no rows then): the JSON's "failure", one failing JUnit case."""
     now = now or utcnow()
     stamp = now.strftime('%Y%m%dT%H%M%SZ') + ('-' + run_id[:8] if run_id else '')
     elapsed = max(0.0, (now - parse_iso(started)).total_seconds()) if started else 0.0
     outputs = []
     if json_path:
-        outputs.append((json_path, json.dumps({'generated': iso(now), 'started': started, 'run_id': run_id,
-                                               'totals': counts, 'api_clients_failed': dict(failed_clients or {}),
-                                               'who': who,
-                                               'accounts': rows}, indent=1) + '\n'))
+        report = {'generated': iso(now), 'started': started, 'run_id': run_id, 'totals': counts,
+                  'api_clients_failed': dict(failed_clients or {}), 'who': who, 'accounts': rows}
+        if failure:
+            report['failure'] = failure
+        outputs.append((json_path, json.dumps(report, indent=1) + '\n'))
     if junit_path:
-        outputs.append((junit_path, _junit(rows, elapsed)))
+        run_row = [{'account': 'run/' + (run_id or ''), 'status': 'failed', 'detail': failure}] if failure else []
+        outputs.append((junit_path, _junit(rows + run_row, elapsed)))
     for path, text in outputs:
         write_atomic(path, text, 0o644)
         if keep_runs:

@@ -149,7 +149,7 @@ def reached_beyond(source_ids, planned_sources):
 # --------------------------------------------------------------------------- apply
 
 def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
-          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None):
+          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None):
     """Submit every group's change and poll them all until terminal or wait_timeout.
 
     One scheduler feeds a small thread pool: a status poll that is due goes first, otherwise the
@@ -196,7 +196,8 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
             raise HeldBack(why)  # nothing sent, nothing journalled: the role plans it again
         ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                       resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
-                      names=group.get('names') or {}, key_sources=group.get('key_sources') or {})
+                      names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
+                      run_id=run_id, why=group.get('why'))
         encrypted = encrypt_password(group['public_key'], group['password'])
         return pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
                                                group['public_key_id'], encrypted)
@@ -361,24 +362,25 @@ def outcome_records(outcomes):
             store_records([o for o in outcomes if o['state'] in DISCARD_STATES and o.get('attempt')]))
 
 
-def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None, retired=()):
+def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None, retired=(), who=None):
     """Fold settled outcomes into the ledger (after the store has committed, discarded or retired).
-    retired: keys the store has archived because ISC no longer knows their account."""
+    retired: keys the store has archived because ISC no longer knows their account.
+    who: the settling run's controller host and user, AWX job and API client ids (audit.who), for the history."""
     for item in reconciled.get('finished', []) + [o for o in outcomes if o['state'] in COMMIT_STATES]:
-        ledger.append('finished', item['keys'], request_id=item.get('request_id'), run_id=run_id)
+        ledger.append('finished', item['keys'], request_id=item.get('request_id'), run_id=run_id, who=who)
     for item in reconciled.get('failed', []) + [o for o in outcomes if o['state'] in DISCARD_STATES]:
         reason = '; '.join(item.get('errors') or []) or item.get('state', 'FAILED')
         ledger.append('failed', item['keys'], reason=reason, max_attempts=max_attempts,
-                      request_id=item.get('request_id'), run_id=run_id)
+                      request_id=item.get('request_id'), run_id=run_id, who=who)
     for outcome in outcomes:
         if outcome['state'] == 'UNKNOWN':
             # no request to poll: the next run re-sends the escrowed password
             refused = {'attempt': outcome.get('attempt'), 'reason': (outcome.get('errors') or ['refused'])[0]}
             ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []),
-                          request_id=outcome.get('request_id'), run_id=run_id,
+                          request_id=outcome.get('request_id'), run_id=run_id, who=who,
                           refused=refused if outcome.get('refused') and outcome.get('resend') else None)
     if retired:
-        ledger.append('retired', sorted(retired), run_id=run_id,
+        ledger.append('retired', sorted(retired), run_id=run_id, who=who,
                       reason='ISC no longer knows the account; its passwords are archived in the store')
     if reconciled.get('abandoned'):
         ledger.append('abandoned', reconciled['abandoned'])

@@ -72,3 +72,23 @@ def in_shard(user_name, shard):
 def select(accounts, shard):
     """The accounts (dicts with user_name) of shard (i, n), in their order; all of them when shard is None."""
     return [acct for acct in accounts if in_shard(acct['user_name'], shard)]
+
+
+def setting(text):
+    """The shard setting as the ledger records it: 'i/N', or '' for the whole fleet (so '01/4' and '1/4' agree)."""
+    shard = parse_shard(text)
+    return '%d/%d' % shard if shard and shard[1] > 1 else ''
+
+
+def change_warning(recorded, now, ledger_path):
+    """The warning for a run whose shard setting differs from the one its ledger recorded; None when they agree."""
+    if recorded is None or recorded == now:
+        return None
+
+    def say(value):
+        return "'%s' (shard %s of %s)" % ((value,) + tuple(value.split('/'))) if value else "'' (the whole fleet)"
+    return ('%s changed: the ledger %s was last written by a run with %s, this run has %s. Accounts move between '
+            'jobs with their shard: those this state directory no longer rotates keep their current password in its '
+            'store only, and those it rotates for the first time are due at once. Meant: check the stores of the '
+            "other shards' state directories (each shard setting has its own by default); otherwise set %s back to %s"
+            % (VARIABLE, ledger_path, say(recorded), say(now), VARIABLE, "'%s'" % recorded))

@@ -236,6 +236,18 @@ def releasing(client, groups, current, wanted_ids):
     return kept
 
 
+def named_diff(client, changed, header):
+    """--diff of a sync group: the sources by name (as the options give them) beside their ids."""
+    out = pc.diff(changed, header)
+    if 'sourceIds' in changed:
+        names = pc.source_names(client, [i for ids in changed['sourceIds'] for i in ids or ()])
+        for side in ('before', 'after'):
+            ids = out[side].get('sourceIds')
+            if ids is not None:
+                out[side]['sources'] = [names.get(i, i) for i in ids]
+    return out
+
+
 def run(module, client):
     p = module.params
     groups = pc.list_all(client, OP_SYNC_GROUPS)
@@ -253,7 +265,7 @@ def run(module, client):
         if not module.check_mode:
             body = pc.merged(current, wanted, read_only=pc.SYNC_GROUP_READ_ONLY)
             result = client.call_json(OP_SYNC_GROUP, 'PUT', current['id'], json_body=body, shape=dict) or result
-        out = dict(changed=True, sync_group=pc.sync_group_views(client, [result])[0], diff=pc.diff(changed, header))
+        out = dict(changed=True, sync_group=pc.sync_group_views(client, [result])[0], diff=named_diff(client, changed, header))
         return out
 
     if p['state'] == 'absent':
@@ -296,7 +308,7 @@ def run(module, client):
                 result = answer or result
     out = dict(changed=bool(changed), sync_group=pc.sync_group_views(client, [result], policies)[0])
     if changed:
-        out['diff'] = pc.diff(changed, header)
+        out['diff'] = named_diff(client, changed, header)
         if current is None:
             out['diff']['before'] = {}
     return out

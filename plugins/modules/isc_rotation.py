@@ -119,6 +119,8 @@ options:
         of one identity on one source, in one shard.
       - Each shard must have its own O(ledger_path) and secret store (with the role, its own
         C(service_account_rotation_state_dir)); the role sets it as C(service_account_rotation_shard).
+      - O(phase=record) keeps it in the ledger; O(phase=plan) warns, naming both, when it differs from the one the
+        ledger kept (the role then needs it in both phases).
     type: str
     default: ''
   replan_users:
@@ -202,6 +204,11 @@ options:
         description: The password to set.
         type: str
         required: true
+      why:
+        description:
+          - Why the change is sent (V(due), V(forced), V(drift) or V(resend)), from the plan; kept in the ledger with
+            the run that sent it, for each settled change's history entry.
+        type: str
   pending_passwords:
     description:
       - Escrowed pending passwords by account key, read from the store for the reconcile phase's C(orphans)
@@ -302,7 +309,11 @@ options:
     description: When the run began (the C(started) result of O(phase=reconcile)), for the JSON report (O(phase=record)).
     type: str
   report_json:
-    description: Where to write the JSON report (O(phase=record)); none when omitted.
+    description:
+      - Where to write the JSON report (O(phase=record)); none when omitted.
+      - When O(phase=reconcile) or O(phase=plan) fails in a run that holds the lease (O(run_id)), it writes a report
+        too, with no accounts, C(failed_before_plan) 1 as its only total and the reason in C(failure) (and one failing
+        case in the JUnit report).
     type: path
   report_junit:
     description: Where to write the JUnit XML report (O(phase=record)); none when omitted.
@@ -494,6 +505,8 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import set
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import change_warning as shard_change_warning
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
@@ -508,13 +521,14 @@ def run_phase(module):
         keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], module.check_mode)
         return dict(changed=True, retired=keys)
     if phase == 'record':
+        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
+            ledger.shard = shard_setting(params['shard'])  # saved with the records: the next plan compares
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                            run_id=params['run_id'], retired=params['retired'])
+                            run_id=params['run_id'], retired=params['retired'], who=who)
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'],
                                             store_pending=params['store_pending'], retired=params['retired'])
-        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
@@ -550,6 +564,10 @@ def run_phase(module):
         # names that would make keys ambiguous are refused in the whole list (row numbers as the user wrote them,
         # and two spellings of one identity may fall into different shards)
         planning.check_names(params['accounts'])
+        warning = shard_change_warning(ledger.shard if ledger.accounts else None, shard_setting(params['shard']),
+                                       params['ledger_path'])
+        if warning:
+            module.warn(warning)
         # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
         accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
                                           params['max_age_days'], params['password_length'], params['exclude_chars'])
@@ -584,7 +602,8 @@ def run_phase(module):
         try:
             outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                       poll_interval=params['poll_interval'], workers=params['workers'],
-                                      batch_size=params['batch_size'], progress=progress, reach=check)
+                                      batch_size=params['batch_size'], progress=progress, reach=check,
+                                      run_id=params['run_id'])
         finally:
             progress.close()
         reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger)  # before the records: it moves keys
@@ -636,6 +655,7 @@ def main():
             names=dict(type='dict', default={}),
             key_sources=dict(type='dict', default={}, no_log=False),
             password=dict(type='str', required=True, no_log=True),
+            why=dict(type='str'),
         )),
         pending_passwords=dict(type='dict', default={}, no_log=True),
         pending_attempts=dict(type='dict', default={}),
@@ -676,10 +696,28 @@ def main():
             exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']])
         module.exit_json(**result)
     except (IscError, ledger_mod.RotationError, lease.LeaseError) as exc:
+        if not isinstance(exc, lease.LeaseError):  # refused by a lease: the state is another run's
+            failed_report(module, str(exc))
         fail_isc(module, exc)
     except (OSError, ValueError) as exc:
+        failed_report(module, 'rotation %s phase failed: %s' % (module.params['phase'], exc))
         module.fail_json(msg='rotation %s phase failed: %s' % (module.params['phase'], exc),
                          exception=traceback.format_exc())
+
+
+def failed_report(module, reason):
+    """A run that stops before its plan still leaves a report: failed, with the reason (the job log's message).
+    Only for a real run that holds the lease (a run id)."""
+    params = module.params
+    if params['phase'] not in ('reconcile', 'plan') or module.check_mode or not params['run_id']:
+        return
+    try:
+        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
+        report_mod.write_reports([], {'failed_before_plan': 1}, params['report_json'], params['report_junit'],
+                                 started=params['started'], run_id=params['run_id'], keep_runs=params['report_history'],
+                                 who=who, failure='the run stopped before its plan: %s' % reason)
+    except (OSError, ValueError):
+        pass  # the run's own failure is the message that matters
 
 
 if __name__ == '__main__':

@@ -130,7 +130,7 @@ options:
     type: int
     default: 300
   poll_interval:
-    description: Seconds between status checks with O(wait=true).
+    description: Seconds between status checks with O(wait=true); the first reads come sooner (after 1 s, then twice as long each time, up to this).
     type: int
     default: 5
   passwords:

@@ -136,7 +136,7 @@ options:
     type: int
     default: 300
   poll_interval:
-    description: Seconds between status reads of that set-password.
+    description: Seconds between status reads of that set-password; the first reads come sooner (after 1 s, then twice as long each time, up to this).
     type: int
     default: 5
 seealso:

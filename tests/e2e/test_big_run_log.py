@@ -50,3 +50,18 @@ def test_a_2000_account_run_logs_progress_and_a_short_summary(simulator, workdir
     assert max((b - a).total_seconds() for a, b in zip(stamps, stamps[1:])) <= 30
     assert all(int(m.group(3)) == 2000 for m in progress)
     assert int(progress[-1].group(2)) >= int(progress[0].group(2))
+
+
+def test_progress_shows_only_this_runs_lines(simulator_factory, workdir):
+    """progress.log keeps earlier runs' lines: the callback's first line is never the previous run's last one."""
+    sim = simulator_factory('--completion-delay', '3')
+    ansible = PlaybookRunner(workdir, sim)
+    extra = rotate_vars(workdir, write_accounts(workdir, fleet(sim, limit=3)))
+    os.makedirs(extra['rotation_state_dir'])
+    with open(os.path.join(extra['rotation_state_dir'], 'progress.log'), 'w') as handle:
+        handle.write('2026-01-01T00:00:00Z 9/9 changes settled (0 not FINISHED), 0 in flight - EARLIER RUN (60 s)\n')
+    result = ansible.run(ROTATE, extra, env={'ANSIBLE_CALLBACKS_ENABLED': 'sailpoint_isc.passwords.rotation_progress',
+                                             'SAIL_ROTATION_PROGRESS_INTERVAL': '1'})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert 'totals: rotated=3' in result.stdout, result.stdout[-3000:]
+    assert 'EARLIER RUN' not in result.stdout, [line for line in result.stdout.splitlines() if 'EARLIER' in line]

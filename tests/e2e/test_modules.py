@@ -206,3 +206,36 @@ def test_twenty_tasks_fetch_one_token(ansible, simulator, workdir):
     assert result.stdout.count('ok: [localhost]') == 20
     assert simulator.requests_of('query_password_info') == 20
     assert simulator.counters()['tokensIssued'] == 1
+
+
+def test_wait_polls_sooner_first(ansible, simulator, workdir):
+    """wait: true reads the status after 1 s, then backs off to poll_interval: a change that completes in 0.3 s is
+    seen finished about a second later, not a whole poll_interval (10 s here) later."""
+    import datetime
+    import time
+    path = write_playbook(workdir, 'wait.yml', """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: set and wait
+      sailpoint_isc.passwords.isc_set_password:
+        base_url: "{{ sim_url }}"
+        client_id: demo-client-id
+        client_secret: demo-client-secret
+        user_name: Abby.Smith
+        source_name: My-AD
+        password: "{{ new_password }}"
+        wait: true
+        poll_interval: 10
+      register: change
+    - name: finished
+      ansible.builtin.assert:
+        that: change.state == 'FINISHED'
+""")
+    result = ansible.run(path, {'sim_url': simulator.base_url, 'new_password': PASSWORD}, vault=False)
+    ended = time.time()
+    assert result.returncode == 0, result.stdout[-3000:]
+    [change] = simulator.call('GET', '/__sim/requests')['requests']
+    completed = datetime.datetime.fromisoformat(change['completesAt'].replace('Z', '+00:00')).timestamp()
+    # one poll_interval sleep alone (10 s) is more than the margin left for the end of the play
+    assert ended - completed < 6, 'the play ended %.1f s after the change completed' % (ended - completed)

@@ -213,6 +213,9 @@ def test_a_source_moves_between_sync_groups_whatever_the_file_order(workdir, ans
     review = ansible.run(APPLY, {'password_config_file': path}, env=PAT, check=True, diff=True)
     assert review.returncode == 0, review.stdout + review.stderr  # the review shows the move, writes nothing
     assert config_of(ansible.simulator) == before and 'Kerberos Sync' in review.stdout
+    # the diff names the sources as the file does, beside their ids (issue 24 item 7)
+    diff = review.stdout[review.stdout.index('sync group Kerberos Sync'):]
+    assert '"sources": [' in diff and '"Oracle-DB"' in diff and '"sourceIds": [' in diff, review.stdout[-3000:]
     first = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
     assert first.returncode == 0, first.stdout + first.stderr
     config = config_of(ansible.simulator)

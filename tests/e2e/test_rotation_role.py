@@ -202,9 +202,29 @@ def test_audit_trail_survives_no_op_runs(ansible, simulator, workdir):
     assert [h['request_id'] for h in history] == sent and len(sent) == 2
     assert all(h['outcome'] == 'rotated' and h['at'] for h in history)
     assert len(set(h['run_id'] for h in history)) == 2
+    # who, where and why (issue 24): the run that sent each change (here the one that settled it), the reason
+    assert [h['sent_by'] for h in history] == [h['run_id'] for h in history] and [h['why'] for h in history] == ['due', 'forced']
+    assert all(h['who'] == {'controller_host': socket.gethostname(), 'controller_user': getpass.getuser(),
+                            'awx_job_id': None, 'api_clients': ['demo-client-id']} for h in history), history
     runs = sorted(os.listdir(os.path.join(state, 'runs')))
     assert len([n for n in runs if n.endswith('.json')]) == 3 and len([n for n in runs if n.endswith('.xml')]) == 3
     second = json.load(open(os.path.join(state, 'runs', [n for n in runs if n.endswith('.json')][1])))
     assert second['accounts'][0]['request_id'] == sent[1] and second['run_id'] == history[1]['run_id']
     latest = json.load(open(os.path.join(state, 'report.json')))
     assert latest['accounts'][0]['status'] == 'skipped' and latest['run_id'] not in (h['run_id'] for h in history)
+
+
+def test_a_run_that_fails_before_the_plan_writes_a_failed_report(ansible, simulator, workdir):
+    """Issue 24: every run leaves a report. The API client's secret is wrong, so the plan fails: the run fails once,
+    with the reason, and report.json / report.xml say so (no account, the reason, one failing case)."""
+    extra = rotate_vars(workdir, write_accounts(workdir, fleet(simulator, limit=2)))
+    result = ansible.run(ROTATE, extra, env={'SAIL_CLIENT_SECRET': 'not-the-secret'})
+    assert result.returncode != 0
+    assert 'Bad client credentials' in result.stdout, result.stdout[-3000:]
+    report = json.load(open(os.path.join(workdir, 'rotation', 'report.json')))
+    assert report['accounts'] == [] and report['totals'] == {'failed_before_plan': 1}, report
+    assert 'before its plan' in report['failure'] and 'Bad client credentials' in report['failure'], report
+    assert report['run_id'] and report['who']['api_clients'] == ['demo-client-id']
+    junit = open(os.path.join(workdir, 'rotation', 'report.xml')).read()
+    assert 'tests="1" failures="1"' in junit and 'Bad client credentials' in junit, junit
+    assert 'not-the-secret' not in result.stdout + result.stderr + json.dumps(report) + junit

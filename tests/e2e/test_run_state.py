@@ -11,6 +11,7 @@ ansible-playbook against the simulator.
   default ./rotation stops the run with the way to move it (item 2).
 """
 
+import json
 import os
 import re
 import shutil
@@ -77,6 +78,12 @@ def test_check_run_after_a_killed_run_leaves_the_leases_to_the_next_real_run(sim
     assert 'took over the lease' in final.stdout + final.stderr
     assert not [name for name in os.listdir(state) if name.endswith('.lease')], 'both leases given back'
     assert unaccounted(simulator, accounts, read_store(workdir), allow_pending=False) == []
+    # the ledger's history names the crashed run that sent a change and the run that settled it (issue 24)
+    settled_by = json.load(open(os.path.join(state, 'report.json')))['run_id']
+    history = [h for entry in json.load(open(os.path.join(state, 'ledger.json')))['accounts'].values()
+               for h in entry.get('history', [])]
+    handed_over = [h for h in history if h['run_id'] == settled_by and h['sent_by'] not in (None, settled_by)]
+    assert handed_over and all(h['why'] == 'forced' and h['who']['api_clients'] for h in handed_over), history
 
 
 def test_stale_after_below_three_heartbeats_is_refused_before_anything(ansible, simulator, workdir):

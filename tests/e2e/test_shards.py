@@ -178,6 +178,25 @@ def test_a_bad_shard_fails_naming_the_variable_and_changes_nothing(ansible, simu
     assert simulator.requests_of('set_password') == 0 and simulator.requests_of('query_password_info') == 0
 
 
+def test_a_changed_shard_setting_is_named_from_the_ledger(ansible, simulator, workdir):
+    """Issue 24: the ledger keeps the shard setting; a run over the same state directory with another one (here the
+    whole fleet after shard 1/2; a check run, which plans as a real run does and writes nothing) gets a warning
+    naming both."""
+    accounts_file = write_accounts(workdir, fleet(simulator, prefix='svc-app-', limit=3))
+    state = os.path.join(workdir, 'state')
+    first = ansible.run(ROTATE, rotate_vars(workdir, accounts_file, rotation_state_dir=state,
+                                            service_account_rotation_shard='01/2'))
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert json.load(open(os.path.join(state, 'ledger.json')))['shard'] == '1/2'
+    assert 'WARNING' not in first.stdout + first.stderr
+    second = ansible.run(ROTATE, rotate_vars(workdir, accounts_file, rotation_state_dir=state), check=True)
+    assert second.returncode == 0, second.stdout[-3000:]
+    out = ' '.join((second.stdout + second.stderr).split())  # the warning is wrapped
+    assert "service_account_rotation_shard changed" in out, out[-3000:]
+    assert "'1/2' (shard 1 of 2)" in out and "'' (the whole fleet)" in out and "back to '1/2'" in out, out[-3000:]
+    assert json.load(open(os.path.join(state, 'ledger.json')))['shard'] == '1/2'  # the check run kept it
+
+
 # --------------------------------------------------------------------------- the AWX workflow as code
 
 # Stand-in for every awx.awx module the example uses: records its arguments, talks to no controller.

@@ -650,13 +650,13 @@ def test_check_mode_writes_nothing(store):
 def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server, monkeypatch):
     """Two runs that read the same free lease version: only the first write lands, the second run is refused.
 
-    Runs the lease program of the AWS example in this process, with its read made stale on purpose."""
+    Runs the AWS example's program in this process, with its read made stale on purpose."""
     import io
     import boto3
     import yaml
     with open(os.path.join(REPO, 'playbooks', 'stores', 'aws_secrets_manager.yml')) as handle:
         tasks = yaml.safe_load(handle)
-    program = next(t for t in tasks if 'aws_sm_lease_program' in t.get('vars', {}))['vars']['aws_sm_lease_program']
+    program = next(t for t in tasks if 'aws_sm_program' in t.get('vars', {}))['vars']['aws_sm_program']
     for name, value in moto_server.credentials_env().items():
         monkeypatch.setenv(name, value)
     name = 'race-%s-lease' % uuid.uuid4().hex[:8]
@@ -676,12 +676,12 @@ def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server
             return made
         monkeypatch.setattr(boto3, 'client', client)
         monkeypatch.setattr(sys, 'stdin', io.StringIO(json.dumps({
-            'op': 'lease_acquire', 'name': name, 'run_id': holder['run_id'], 'holder': holder, 'replaces': '',
+            'op': 'lease_acquire', 'lease': name, 'names': {}, 'run_id': holder['run_id'], 'holder': holder, 'replaces': '',
             'conn': {'endpoint_url': moto_server.url, 'region': 'us-east-1'}, 'check_mode': False})))
         out = io.StringIO()
         monkeypatch.setattr(sys, 'stdout', out)
         try:
-            exec(compile(program, 'aws_sm_lease_program', 'exec'), {'__name__': '__main__'})  # pylint: disable=exec-used
+            exec(compile(program, 'aws_sm_program', 'exec'), {'__name__': '__main__'})  # pylint: disable=exec-used
         except SystemExit:
             pass
         finally:

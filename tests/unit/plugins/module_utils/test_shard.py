@@ -122,3 +122,14 @@ def test_same_answer_in_another_process():
         out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
                              env={'PYTHONHASHSEED': seed, 'PYTHONPATH': ':'.join(p for p in sys.path if p)})
         assert out.stdout.strip() == here
+
+
+def test_the_ledger_keeps_one_spelling_and_a_change_is_named():
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import change_warning, setting
+    assert [setting(t) for t in ('01/4', ' 1 / 4', '1/1', '', None)] == ['1/4', '1/4', '', '', '']
+    assert change_warning(None, '1/4', 'l.json') is None  # a ledger that never kept one
+    assert change_warning('1/4', '1/4', 'l.json') is None
+    text = change_warning('1/4', '', '/state/ledger.json')
+    assert "ledger /state/ledger.json was last written by a run with '1/4' (shard 1 of 4)" in text
+    assert "this run has '' (the whole fleet)" in text and "set service_account_rotation_shard back to '1/4'" in text
+    assert "this run has '2/4' (shard 2 of 4)" in change_warning('1/4', '2/4', 'l.json')

@@ -171,7 +171,8 @@ def test_change_policy_only_puts_merged_with_diff(capsys, monkeypatch):
 def test_change_in_check_mode_reports_without_put(capsys, monkeypatch):
     res, t = run({'name': 'Unix Password Sync', 'sources': ['Unix-LDAP']}, capsys, monkeypatch, check_mode=True, diff=True)
     assert res['changed'] and t.writes() == []
-    assert res['diff']['after'] == {'sourceIds': ['src-ul']}
+    assert res['diff']['after'] == {'sourceIds': ['src-ul'], 'sources': ['Unix-LDAP']}  # names beside the ids
+    assert res['diff']['before'] == {'sourceIds': ['src-ul', 'src-uk'], 'sources': ['Unix-LDAP', 'Unix-Kerberos']}
     assert res['sync_group']['sources'] == ['Unix-LDAP'] and t.groups[0]['sourceIds'] == ['src-ul', 'src-uk']
 
 
