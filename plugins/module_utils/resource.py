@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Internal to the sailpoint_isc.passwords collection. Not a public API: names and behaviour
+# may change in any release without notice.
+
+"""The one flow of the password-configuration modules: find, delete, create or update, check mode, diff.
+
+A module declares its resource as a subclass of Resource (how to read it, what the user wants, how to
+write it, how its result looks) and hands it to execute(); the order of the steps, what check mode skips
+and how an ISC error becomes a result live here only.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+
+
+class Resource:
+    """One configuration resource. The defaults fit an object matched by name that ISC replaces whole on PUT."""
+
+    read_only = pc.POLICY_READ_ONLY  # API fields ISC sets itself: never sent back
+    fail_fields = {'changed': False}  # what a failed run reports beside the error
+
+    def __init__(self, module, client):
+        self.module, self.client, self.params = module, client, module.params
+        self.check_mode = module.check_mode
+
+    @property
+    def absent(self):
+        return self.params.get('state') == 'absent'
+
+    # ---- what a resource declares: reading ----
+    def find(self):
+        """The tenant's object (None when there is none)."""
+        raise NotImplementedError
+
+    def wanted(self, current):
+        """``{api_field: value}`` of what the user declared (may fail on what ISC would refuse)."""
+        raise NotImplementedError
+
+    def changes(self, wanted, current):
+        """What differs, ``{field: (before, after)}``; empty when nothing does."""
+        return pc.changes(wanted, current)
+
+    # ---- writing: never called in check mode; each returns ISC's answer (None when it has none) ----
+    def create(self, body):
+        raise NotImplementedError
+
+    def update(self, current, body):
+        raise NotImplementedError
+
+    def delete(self, current):
+        raise NotImplementedError
+
+    def new_body(self, wanted):
+        return dict(wanted)
+
+    def update_body(self, current, wanted, changed):
+        return pc.merged(current, wanted, read_only=self.read_only)
+
+    def expected(self, current, wanted):
+        """The object after an update, as check mode (or an empty answer) reports it."""
+        return dict(current, **wanted)
+
+    # ---- results ----
+    def result(self, current, after, changed):
+        """The module's result besides ``changed``, diff included (``current`` None: it was created)."""
+        raise NotImplementedError
+
+    def gone(self, current):
+        """The result (diff included) of state=absent; called before the delete."""
+        raise NotImplementedError
+
+    # ---- the flow ----
+    def run(self):
+        current = self.find()
+        if self.absent:
+            out = dict(changed=current is not None, **self.gone(current))
+            if current is not None and not self.check_mode:
+                self.delete(current)
+            return out
+        wanted = self.wanted(current)
+        if current is None:
+            body = self.new_body(wanted)
+            changed = dict((field, (None, value)) for field, value in body.items())
+            after = body
+            if changed and not self.check_mode:
+                after = self.create(body) or body
+        else:
+            changed = self.changes(wanted, current)
+            after = current
+            if changed:
+                after = self.expected(current, wanted)
+                if not self.check_mode:
+                    after = self.update(current, self.update_body(current, wanted, changed)) or after
+        return dict(changed=bool(changed), **self.result(current, after, changed))
+
+
+def execute(module, resource, job='password-config'):
+    """Connect, check the token's rights (check mode needs only the read rights), run, exit."""
+    client = IscClient.from_module(module)
+    preflight(module, client, EXPORT_JOB if module.check_mode else job)  # rights.py: before any request but the token's
+    instance = resource(module, client)
+    try:
+        result = instance.run()
+    except IscError as exc:
+        fail_isc(module, exc, **instance.fail_fields)
+    module.exit_json(**result)
