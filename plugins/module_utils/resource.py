@@ -22,8 +22,12 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights imp
 
 
 class Resource:
-    """One configuration resource. The defaults fit an object matched by name that ISC replaces whole on PUT."""
+    """One configuration resource. The defaults fit an object matched by name, listed and created at
+    ``collection_op``, replaced whole (PUT) and deleted at ``item_op``."""
 
+    kind = None  # what the diff's header calls it ('password policy')
+    result_key = None  # the result's key for the object
+    collection_op = item_op = None  # operation names (api.py)
     read_only = pc.POLICY_READ_ONLY  # API fields ISC sets itself: never sent back
     fail_fields = {'changed': False}  # what a failed run reports beside the error
 
@@ -34,6 +38,9 @@ class Resource:
     @property
     def absent(self):
         return self.params.get('state') == 'absent'
+
+    def header(self, current=None):
+        return '%s %s' % (self.kind, current.get('name') if current else self.params['name'])
 
     # ---- what a resource declares: reading ----
     def find(self):
@@ -50,16 +57,16 @@ class Resource:
 
     # ---- writing: never called in check mode; each returns ISC's answer (None when it has none) ----
     def create(self, body):
-        raise NotImplementedError
+        return self.client.call_json(self.collection_op, 'POST', json_body=body, shape=dict)
 
     def update(self, current, body):
-        raise NotImplementedError
+        return self.client.call_json(self.item_op, 'PUT', current['id'], json_body=body, shape=dict)
 
     def delete(self, current):
-        raise NotImplementedError
+        self.client.call(self.item_op, 'DELETE', current['id'])
 
     def new_body(self, wanted):
-        return dict(wanted)
+        return dict(name=self.params['name'], **wanted)
 
     def update_body(self, current, wanted, changed):
         return pc.merged(current, wanted, read_only=self.read_only)
@@ -74,8 +81,11 @@ class Resource:
         raise NotImplementedError
 
     def gone(self, current):
-        """The result (diff included) of state=absent; called before the delete."""
-        raise NotImplementedError
+        """The result of state=absent (called before the delete): the whole object before as the diff."""
+        if current is None:
+            return {self.result_key: {}}
+        before = dict((k, v) for k, v in current.items() if k not in self.read_only)
+        return {self.result_key: {}, 'diff': pc.whole_diff(before, {}, self.header(current))}
 
     # ---- the flow ----
     def run(self):
@@ -85,7 +95,10 @@ class Resource:
             if current is not None and not self.check_mode:
                 self.delete(current)
             return out
-        wanted = self.wanted(current)
+        return self.apply(current, self.wanted(current))
+
+    def apply(self, current, wanted):
+        """Create or update toward ``wanted`` (writes skipped in check mode); the module's result."""
         if current is None:
             body = self.new_body(wanted)
             changed = dict((field, (None, value)) for field, value in body.items())

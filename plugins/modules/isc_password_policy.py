@@ -283,8 +283,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource i
 class Policy(Resource):
     """A PasswordPolicyV3Dto, matched by name (or id), replaced whole on PUT."""
 
-    def header(self, current):
-        return 'password policy %s' % (current.get('name') if current else self.params['name'])
+    kind, result_key, collection_op, item_op = 'password policy', 'policy', OP_POLICIES, OP_POLICY
 
     def find(self):
         return pc.find(pc.list_all(self.client, OP_POLICIES), self.params['name'], 'password policy')
@@ -299,16 +298,7 @@ class Policy(Resource):
         return wanted
 
     def new_body(self, wanted):
-        return dict(wanted, name=self.params['name'])
-
-    def create(self, body):
-        return self.client.call_json(OP_POLICIES, 'POST', json_body=body, shape=dict)
-
-    def update(self, current, body):
-        return self.client.call_json(OP_POLICY, 'PUT', current['id'], json_body=body, shape=dict)
-
-    def delete(self, current):
-        self.client.call(OP_POLICY, 'DELETE', current['id'])
+        return dict(wanted, name=self.params['name'])  # the order ISC has always been sent
 
     def gone(self, current):
         out = {'policy': {}}
