@@ -63,3 +63,47 @@ def views(holders, policies, with_ids=True):
             view['policy_id'] = pid
         out.append(view)
     return out
+
+
+def input_problem(params):
+    """What is wrong with isc_source_password_policies' options before anything is sent, as a message naming
+    the fix; None when nothing."""
+    if not (params['source'] or '').strip():
+        return 'source must not be empty: give the source by display name or id'
+    if params['state'] == 'absent' and params['holders'] is not None:
+        return 'state=absent removes every holder: leave holders unset (or use holders: [] with state=present)'
+    seen, whole = {}, None
+    for n, holder in enumerate(params['holders'] or ()):
+        if not (holder['policy'] or '').strip():
+            return 'holders[%d].policy must not be empty: give a policy name or id' % n
+        pairs = [(a['name'], a['value']) for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        if any(not (name or '').strip() for name, _v in pairs):
+            return 'holders[%d].selectors.identity_attr has an attribute without a name' % n
+        ident = (holder['policy'], tuple(sorted(pairs)))
+        if ident in seen:
+            return 'holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident])
+        seen[ident] = n
+        if not pairs:
+            if whole is not None:
+                return ('holders[%d] and holders[%d] both lack selectors: only one policy can hold the whole source; '
+                        'give the other one selectors (selectors.identity_attr)' % (whole, n))
+            whole = n
+    return None
+
+
+def wanted(holders, policies, policy_id):
+    """The holders as ISC takes them: policy id and name, and selectors when the policy applies to some
+    identities only. A holder of every identity has no selectors key: the documents' schema types
+    selectors as an object (their example shows null, which the schema does not allow).
+    ``policy_id(ref)`` resolves a policy name or id."""
+    names = pc.policy_names(policies)
+    body = []
+    for holder in holders:
+        pid = policy_id(holder['policy'])
+        identity_attr = [{'name': a['name'], 'value': a['value']}
+                         for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        entry = {'policyId': pid, 'policyName': names.get(pid)}
+        if identity_attr:
+            entry['selectors'] = {'identityAttr': identity_attr}
+        body.append(entry)
+    return body

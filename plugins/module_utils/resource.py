@@ -55,12 +55,13 @@ class Resource:
         """What differs, ``{field: (before, after)}``; empty when nothing does."""
         return pc.changes(wanted, current)
 
-    # ---- writing: never called in check mode; each returns ISC's answer (None when it has none) ----
-    def create(self, body):
-        return self.client.call_json(self.collection_op, 'POST', json_body=body, shape=dict)
+    # ---- writing: never called in check mode; create and update return the object after the write,
+    # ISC's answer or, when it answers nothing, ``fallback`` (what check mode reports) ----
+    def create(self, body, fallback):
+        return self.client.call_json(self.collection_op, 'POST', json_body=body, shape=dict) or fallback
 
-    def update(self, current, body):
-        return self.client.call_json(self.item_op, 'PUT', current['id'], json_body=body, shape=dict)
+    def update(self, current, body, fallback):
+        return self.client.call_json(self.item_op, 'PUT', current['id'], json_body=body, shape=dict) or fallback
 
     def delete(self, current):
         self.client.call(self.item_op, 'DELETE', current['id'])
@@ -104,14 +105,14 @@ class Resource:
             changed = dict((field, (None, value)) for field, value in body.items())
             after = body
             if changed and not self.check_mode:
-                after = self.create(body) or body
+                after = self.create(body, body)
         else:
             changed = self.changes(wanted, current)
             after = current
             if changed:
                 after = self.expected(current, wanted)
                 if not self.check_mode:
-                    after = self.update(current, self.update_body(current, wanted, changed)) or after
+                    after = self.update(current, self.update_body(current, wanted, changed), after)
         return dict(changed=bool(changed), **self.result(current, after, changed))
 
 
