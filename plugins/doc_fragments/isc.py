@@ -142,3 +142,28 @@ attributes:
     membership:
       - sailpoint_isc.passwords.isc
 """
+
+    # A module that only reads: check mode changes nothing about what it does.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Runs normally in check mode; it only reads.
+  diff_mode:
+    support: none
+"""
+
+    # The batch options of isc_set_password, isc_password_info and isc_password_status.
+    BATCH = r"""
+options:
+  workers:
+    description: How many items of the batch form are processed concurrently (all under the same rate limit).
+    type: int
+    default: 4
+  fail_on_item_error:
+    description:
+      - In the batch form, whether the task fails when at least one item failed.
+      - Either way every item is attempted and reported with its own C(failed) and C(msg).
+    type: bool
+    default: true
+"""
