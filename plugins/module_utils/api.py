@@ -62,7 +62,8 @@ DEFAULT_LIMITER_STATE = '~/.cache/sailpoint_isc/limiter'
 TOKEN_PATH = '/oauth/token'  # the same for every API version
 TERMINAL_STATES = ('FINISHED', 'FAILED')  # the states of a password change that do not change any more
 SOURCE_FILTER_CHUNK = 50  # ids per `id in (...)` filter of one sources request
-SOURCE_PAGE_LIMIT = 250  # the largest page ISC serves
+PAGE_LIMIT = 250  # the largest page ISC serves on its lists (limit/offset): policies, sync groups, sources, accounts
+SOURCE_PAGE_LIMIT = PAGE_LIMIT
 
 
 def client_arguments(params):

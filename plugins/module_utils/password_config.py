@@ -15,11 +15,11 @@ __metaclass__ = type
 import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    OP_DICTIONARY, OP_POLICIES, OP_SOURCES, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, filter_string,
+    OP_DICTIONARY, OP_POLICIES, OP_SOURCES, PAGE_LIMIT, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, filter_string,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
-PAGE_SIZE = 250  # the largest page ISC serves on its lists
+PAGE_SIZE = PAGE_LIMIT
 NOT_YET_CREATED = '(not yet created) '  # check mode's stand-in for the id of a policy an earlier task creates
 
 # PasswordPolicyV3Dto: (module option, API field, option type). name and sources are handled apart.
