@@ -101,6 +101,9 @@ options:
         fetching one per task.
       - A directory (default C(~/.cache/sailpoint_isc/tokens)), or a file path ending in
         C(.json). V(false) disables the cache (each task then fetches its own token).
+      - Every cache file of the collection (tokens, the limiter's hand-over files, set-password
+        fingerprints) lives under C(~/.cache/sailpoint_isc), or C($XDG_CACHE_HOME/sailpoint_isc) when
+        E(XDG_CACHE_HOME) is set to an absolute path.
       - The cache holds one entry per base URL, client ID and secret, named by a SHA-256 digest
         over the base URL, the client ID and an HMAC of the secret. The entry holds the token's
         expiry time and the token itself encrypted with Fernet (AES-128-CBC with HMAC-SHA256)

@@ -16,6 +16,26 @@ except ImportError:  # pragma: no cover - not POSIX
     HAS_FCNTL = False
 
 
+# The collection's cache root as documented; $XDG_CACHE_HOME/sailpoint_isc when XDG_CACHE_HOME is an absolute path.
+CACHE_ROOT = '~/.cache/sailpoint_isc'
+
+
+def cache_home(environ=None):
+    """The cache root of this user: $XDG_CACHE_HOME/sailpoint_isc, else ~/.cache/sailpoint_isc."""
+    xdg = (os.environ if environ is None else environ).get('XDG_CACHE_HOME')
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, 'sailpoint_isc')
+    return os.path.expanduser(CACHE_ROOT)
+
+
+def expand(path, environ=None):
+    """``path`` with ~ expanded; a path under the documented cache root moves to cache_home() (XDG)."""
+    path = str(path)
+    if path == CACHE_ROOT or path.startswith(CACHE_ROOT + '/'):
+        return cache_home(environ) + path[len(CACHE_ROOT):]
+    return os.path.expanduser(path)
+
+
 def ensure_private_dir(directory):
     """Create directory (and parents) as 0700 when missing."""
     if directory and not os.path.isdir(directory):

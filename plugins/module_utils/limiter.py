@@ -12,6 +12,7 @@ import os
 import threading
 import time
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import files
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 
 
@@ -122,4 +123,4 @@ def state_path(directory, key, api_version):
     ``key`` names the client without revealing it (auth.credentials_key); the file lives in
     ``directory`` whether or not tokens are cached.
     """
-    return os.path.join(os.path.expanduser(str(directory)), '%s.%s.limiter' % (key[:40], api_version))
+    return os.path.join(files.expand(directory), '%s.%s.limiter' % (key[:40], api_version))

@@ -16,15 +16,15 @@ import json
 import os
 import time
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT, expand, write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.lease import controller_pid
 
-POINTER_DIR = '~/.cache/sailpoint_isc/progress'
+POINTER_DIR = CACHE_ROOT + '/progress'
 
 
 def pointer_path(pid):
     """Where the module running under controller ``pid`` names its progress log."""
-    return os.path.join(os.path.expanduser(POINTER_DIR), '%d.json' % pid)
+    return os.path.join(expand(POINTER_DIR), '%d.json' % pid)
 
 
 def read_pointer(pid):
