@@ -14,11 +14,21 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 )
 
 
+def reading_versions():
+    """The API versions that can read the holders of a source (api.py's table: v2025 and v1)."""
+    return [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+
+
+def reading_version(api_version):
+    """``api_version`` when it can read the holders, else the first version that can (the playbooks' choice)."""
+    return api_version if api_version in reading_versions() else reading_versions()[0]
+
+
 def version_problem(module_name, api_version, compares=True):
     """Why this api_version cannot run the module (None when it can): reading, and so comparing, needs the GET."""
     if serves(api_version, OP_SOURCE_POLICIES):
         return None
-    reading = [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+    reading = reading_versions()
     if not serves(api_version, OP_SOURCE_POLICIES_UPDATE):
         what = 'has neither reading nor writing them'
     else:
