@@ -13,8 +13,7 @@ current passwords where a key has none. ``retire`` moves a key's passwords to ``
 The run lease lives beside the store in ``<path>.lease``.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import json

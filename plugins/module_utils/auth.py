@@ -5,8 +5,7 @@
 tasks of a play through an encrypted cache) or a given access token (used as is). Each strategy checks
 its inputs offline, before anything is sent."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import base64
 import hashlib

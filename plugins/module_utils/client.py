@@ -8,8 +8,7 @@ small method per operation. What it builds on has a file each: the API layout (a
 hints (errors.py), the rate limiter (limiter.py), tokens (auth.py) and the retry policy (retry.py).
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import atexit
 import os

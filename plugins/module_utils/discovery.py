@@ -8,8 +8,7 @@ against the rotation ledger: due, drift (changed behind our back) and unrotatabl
 Shared by the isc_accounts inventory plugin and the isc_account_info module. Read-only; never a secret.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import re

@@ -16,8 +16,7 @@ lease is stale only when its controller is gone AND no module holds the work loc
 released by the kernel when the module process ends, however it ends.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import errno

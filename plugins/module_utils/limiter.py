@@ -4,8 +4,7 @@
 """The client-side rate limiter, and the small file through which one task of a play hands its recent
 request times (timestamps only, no token, no secret) to the next, so that the budget outlives a task."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import os

@@ -9,8 +9,7 @@ isc_password_org_config and isc_password_dictionary (and their _info twins) buil
 HTTP calls themselves go through IscClient.call / call_json.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import uuid
 

@@ -5,8 +5,7 @@
 attribute selectors): the versions that can read them, their comparison without regard to order, and
 their views for module results. Used by isc_source_password_policies and its _info twin."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (

@@ -9,8 +9,7 @@ after the ansible-playbook process that runs it, from which the ``rotation_progr
 controller finds the log and prints its newest line while the task is still running.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import os
