@@ -15,6 +15,9 @@ except ImportError:  # pragma: no cover - not POSIX
     HAS_FCNTL = False
 
 
+# How every timestamp the collection writes to its files (ledger, leases, store, progress log) looks: UTC, seconds.
+TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+
 # The collection's cache root as documented; $XDG_CACHE_HOME/sailpoint_isc when XDG_CACHE_HOME is an absolute path.
 CACHE_ROOT = '~/.cache/sailpoint_isc'
 

@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT, expand, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT, TIME_FORMAT, expand, write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.lease import controller_pid
 
 POINTER_DIR = CACHE_ROOT + '/progress'
@@ -50,7 +50,7 @@ class ProgressLog:
             self._pointer = None  # no live progress in the job log; progress.log still has it
 
     def __call__(self, line):
-        line = '%s %s (%.0f s)' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), line,
+        line = '%s %s (%.0f s)' % (time.strftime(TIME_FORMAT, time.gmtime()), line,
                                    self._clock() - self._started)
         self.lines.append(line)
         with open(self.path, 'a') as handle:
