@@ -116,6 +116,17 @@ class Resource:
         return dict(changed=bool(changed), **self.result(current, after, changed))
 
 
+def report(module, read, job=EXPORT_JOB):
+    """The _info twins: connect, check the read rights, ``read(client)`` (a dict of results), exit unchanged."""
+    client = IscClient.from_module(module)
+    preflight(module, client, job)  # rights.py: before any request but the token's
+    try:
+        result = read(client)
+    except IscError as exc:
+        fail_isc(module, exc, changed=False)
+    module.exit_json(changed=False, **result)
+
+
 def execute(module, resource, job='password-config'):
     """Connect, check the token's rights (check mode needs only the read rights), run, exit."""
     client = IscClient.from_module(module)
