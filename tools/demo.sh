@@ -30,9 +30,8 @@ SIM="http://127.0.0.1:$(cat "$DEMO/port")"
 
 export SAIL_BASE_URL=$SIM SAIL_CLIENT_ID=demo-client-id SAIL_CLIENT_SECRET=demo-client-secret
 export ANSIBLE_COLLECTIONS_PATH=$REPO/build/collections XDG_CACHE_HOME=$DEMO/cache
-# The modules cache OAuth tokens in ~/.cache/sailpoint_isc/tokens (the token_cache default, which
-# follows HOME, not XDG_CACHE_HOME), and Ansible keeps its temporary files under ~/.ansible: point
-# both into the demo's directory so that nothing is left in the real home directory.
+# The modules cache OAuth tokens under XDG_CACHE_HOME (above), and Ansible keeps its temporary files
+# under ~/.ansible: point both into the demo's directory so that nothing is left in the real home directory.
 export HOME=$DEMO/home ANSIBLE_HOME=$DEMO/home/.ansible
 export ANSIBLE_LOCAL_TEMP=$DEMO/home/.ansible/tmp ANSIBLE_REMOTE_TEMP=$DEMO/home/.ansible/tmp
 mkdir -p "$HOME"

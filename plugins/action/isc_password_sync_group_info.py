@@ -3,8 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Runs the module isc_password_sync_group_info always pipelined: its arguments carry secrets (plugin_utils/pipelining.py)."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.pipelining import PipelinedModuleAction
 

@@ -3,8 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of rotation_settings: the role's settings checked in one task, one line in the log."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils import role_settings

@@ -13,8 +13,7 @@ current passwords where a key has none. ``retire`` moves a key's passwords to ``
 The run lease lives beside the store in ``<path>.lease``.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import json
@@ -24,7 +23,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, fsync_dir, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, fsync_dir, write_atomic
 
 STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -35,7 +34,6 @@ WRITE_OPS = ('pending', 'commit', 'discard', 'import', 'retire')
 LEASE_OPS = ('lease_acquire', 'lease_release')
 PENDING_FIELDS = ('pending', 'pending_attempt', 'pending_since')
 PREVIOUS_FIELDS = ('previous', 'previous_since')
-TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
 ARGUMENT_SPEC = {
     'path': {'type': 'path', 'required': True},

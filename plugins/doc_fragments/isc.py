@@ -101,6 +101,9 @@ options:
         fetching one per task.
       - A directory (default C(~/.cache/sailpoint_isc/tokens)), or a file path ending in
         C(.json). V(false) disables the cache (each task then fetches its own token).
+      - Every cache file of the collection (tokens, the limiter's hand-over files, set-password
+        fingerprints) lives under C(~/.cache/sailpoint_isc), or C($XDG_CACHE_HOME/sailpoint_isc) when
+        E(XDG_CACHE_HOME) is set to an absolute path.
       - The cache holds one entry per base URL, client ID and secret, named by a SHA-256 digest
         over the base URL, the client ID and an HMAC of the secret. The entry holds the token's
         expiry time and the token itself encrypted with Fernet (AES-128-CBC with HMAC-SHA256)
@@ -146,4 +149,29 @@ attributes:
     support: full
     membership:
       - sailpoint_isc.passwords.isc
+"""
+
+    # A module that only reads: check mode changes nothing about what it does.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Runs normally in check mode; it only reads.
+  diff_mode:
+    support: none
+"""
+
+    # The batch options of isc_set_password, isc_password_info and isc_password_status.
+    BATCH = r"""
+options:
+  workers:
+    description: How many items of the batch form are processed concurrently (all under the same rate limit).
+    type: int
+    default: 4
+  fail_on_item_error:
+    description:
+      - In the batch form, whether the task fails when at least one item failed.
+      - Either way every item is attempted and reported with its own C(failed) and C(msg).
+    type: bool
+    default: true
 """

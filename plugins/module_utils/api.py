@@ -16,6 +16,7 @@ import re
 from urllib.parse import quote, urlsplit
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT
 # the operation names are imported from here (OP_TOKEN only re-exported: its path is TOKEN_PATH)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_names import (  # pylint: disable=unused-import
     OP_DICTIONARY,
@@ -56,14 +57,15 @@ CONNECTION_DEFAULTS = {
     'max_retries': 5,
 }
 # token_cache has no argument-spec default: unset means this location, false means no cache.
-DEFAULT_TOKEN_CACHE = '~/.cache/sailpoint_isc/tokens'
+DEFAULT_TOKEN_CACHE = CACHE_ROOT + '/tokens'  # files.expand: under $XDG_CACHE_HOME when set
 # Where the rate limiter hands its budget on to the next task of a play, with or without a token cache.
-DEFAULT_LIMITER_STATE = '~/.cache/sailpoint_isc/limiter'
+DEFAULT_LIMITER_STATE = CACHE_ROOT + '/limiter'
 
 TOKEN_PATH = '/oauth/token'  # the same for every API version
 TERMINAL_STATES = ('FINISHED', 'FAILED')  # the states of a password change that do not change any more
 SOURCE_FILTER_CHUNK = 50  # ids per `id in (...)` filter of one sources request
-SOURCE_PAGE_LIMIT = 250  # the largest page ISC serves
+PAGE_LIMIT = 250  # the largest page ISC serves on its lists (limit/offset): policies, sync groups, sources, accounts
+SOURCE_PAGE_LIMIT = PAGE_LIMIT
 
 
 def client_arguments(params):

@@ -6,8 +6,7 @@
 Internal to the sailpoint_isc.passwords collection; may change without notice.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import getpass
 import os

@@ -5,8 +5,7 @@
 tasks of a play through an encrypted cache) or a given access token (used as is). Each strategy checks
 its inputs offline, before anything is sent."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import base64
 import hashlib
@@ -26,6 +25,7 @@ except ImportError:  # pragma: no cover - crypto.HAS_CRYPTOGRAPHY tells
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import HAS_CRYPTOGRAPHY
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import files
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, ensure_private_dir, write_atomic
 
 TOKEN_REFRESH_MARGIN = 60  # seconds of life left below which a token is renewed
@@ -57,7 +57,7 @@ class TokenCache(object):
     """
 
     def __init__(self, location, base_url, client_id, client_secret):
-        location = os.path.expanduser(str(location))
+        location = files.expand(location)
         ident = _identity(base_url, client_id, client_secret)
         self.key_id = hashlib.sha256(ident).hexdigest()
         if location.endswith('.json'):

@@ -8,8 +8,7 @@ small method per operation. What it builds on has a file each: the API layout (a
 hints (errors.py), the rate limiter (limiter.py), tokens (auth.py) and the retry policy (retry.py).
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import atexit
 import os
@@ -33,7 +32,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import auth, retry
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
     CONNECTION_DEFAULTS, DEFAULT_LIMITER_STATE, OP_DIGIT, OP_QUERY, OP_SET, OP_SOURCES, OP_STATUS,
-    OP_SYNC_GROUPS, OP_TOKEN, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, TOKEN_PATH, USER_AGENT, check_api_version,
+    OP_SYNC_GROUPS, OP_TOKEN, PAGE_LIMIT, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, TOKEN_PATH, USER_AGENT, check_api_version,
     client_arguments, experimental, filter_string, normalize_base_url, operation_path, plain_http_warning,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
@@ -329,7 +328,7 @@ class IscClient(object):
             result['digitToken'] = token
         return result
 
-    def list_password_sync_groups(self, page_size=250):
+    def list_password_sync_groups(self, page_size=PAGE_LIMIT):
         groups = []
         offset = 0
         path = operation_path(self.api_version, OP_SYNC_GROUPS)

@@ -16,8 +16,7 @@ has not started, and the unsent work of a client that fails authentication moves
 A pool of one client behaves as that client alone.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import collections
 import json

@@ -84,6 +84,18 @@ def fail_isc(module, exc, **result):
     module.fail_json(msg=str(exc), **dict(result, **error_fields(exc)))
 
 
+def exit_batch(module, items, failed_what, key='results', changed=False, **extra):
+    """The end of a batch form: every item carries ``failed`` (False unless it says so); when some failed and
+    fail_on_item_error is set the task fails naming the first, else it exits with all of them."""
+    for item in items:
+        item.setdefault('failed', False)
+    failed = [item for item in items if item['failed']]
+    if failed and module.params['fail_on_item_error']:
+        module.fail_json(msg='%d of %d %s; first: %s' % (len(failed), len(items), failed_what, failed[0]['msg']),
+                         **dict({'changed': changed, key: items}, **extra))
+    module.exit_json(**dict({'changed': changed, key: items}, **extra))
+
+
 NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 

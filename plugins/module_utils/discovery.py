@@ -8,8 +8,7 @@ against the rotation ledger: due, drift (changed behind our back) and unrotatabl
 Shared by the isc_accounts inventory plugin and the isc_account_info module. Read-only; never a secret.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import re
@@ -17,14 +16,15 @@ import time
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_MACHINE_ACCOUNTS, OP_SEARCH, OP_SOURCES, SOURCE_PAGE_LIMIT, client_arguments, filter_string,
+    OP_ACCOUNT_RELOAD, OP_ACCOUNTS, OP_MACHINE_ACCOUNTS, OP_SEARCH, OP_SOURCES, PAGE_LIMIT, SOURCE_PAGE_LIMIT,
+    client_arguments, filter_string,
     normalize_base_url,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import Ledger
 
 SEARCH_PAGE = 10000     # ISC's largest search page; beyond 10,000 results only sort + searchAfter reach
-ACCOUNTS_PAGE = 250     # GET /accounts/v1's largest page
+ACCOUNTS_PAGE = PAGE_LIMIT  # GET /accounts/v1's largest page
 ID_CHUNK = 50           # source ids per `sourceId in (...)` filter
 API_VERSION = 'v1'      # search and accounts are per-resource v1 APIs (their own rate budget)
 # The fields of an identity document discovery reads (queryResultFilter keeps the answers small).

@@ -4,8 +4,7 @@
 """Errors of ISC calls: the exceptions, one readable line per failure with its hint, and what a
 transport exception says about the request (a TLS certificate problem, or whether it may have left)."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 import ssl

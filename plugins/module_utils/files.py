@@ -3,8 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Local state files (store, ledger, reports, token cache, fingerprints): one way to write and lock them."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import tempfile
@@ -14,6 +13,29 @@ try:
     HAS_FCNTL = True
 except ImportError:  # pragma: no cover - not POSIX
     HAS_FCNTL = False
+
+
+# How every timestamp the collection writes to its files (ledger, leases, store, progress log) looks: UTC, seconds.
+TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+
+# The collection's cache root as documented; $XDG_CACHE_HOME/sailpoint_isc when XDG_CACHE_HOME is an absolute path.
+CACHE_ROOT = '~/.cache/sailpoint_isc'
+
+
+def cache_home(environ=None):
+    """The cache root of this user: $XDG_CACHE_HOME/sailpoint_isc, else ~/.cache/sailpoint_isc."""
+    xdg = (os.environ if environ is None else environ).get('XDG_CACHE_HOME')
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, 'sailpoint_isc')
+    return os.path.expanduser(CACHE_ROOT)
+
+
+def expand(path, environ=None):
+    """``path`` with ~ expanded; a path under the documented cache root moves to cache_home() (XDG)."""
+    path = str(path)
+    if path == CACHE_ROOT or path.startswith(CACHE_ROOT + '/'):
+        return cache_home(environ) + path[len(CACHE_ROOT):]
+    return os.path.expanduser(path)
 
 
 def ensure_private_dir(directory):

@@ -34,10 +34,9 @@ import json
 import os
 import time
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT, FileLock, expand, write_atomic
 
-DEFAULT_PATH = '~/.cache/sailpoint_isc/fingerprints.json'
-CACHE_SUBPATH = os.path.join('sailpoint_isc', 'fingerprints.json')
+DEFAULT_PATH = CACHE_ROOT + '/fingerprints.json'
 KDF = 'pbkdf2-sha256'
 ITERATIONS = 200000
 STATE_CONFIRMED = 'confirmed'
@@ -52,10 +51,7 @@ def fingerprint_key(base_url, source_id, account_id):
 
 def default_path(environ=None):
     """The fingerprint file when none is given: under XDG_CACHE_HOME if set, else ~/.cache."""
-    cache_home = (os.environ if environ is None else environ).get('XDG_CACHE_HOME')
-    if cache_home and os.path.isabs(cache_home):
-        return os.path.join(cache_home, CACHE_SUBPATH)
-    return os.path.expanduser(DEFAULT_PATH)
+    return expand(DEFAULT_PATH, environ)
 
 
 def _derive(password, salt, iterations=ITERATIONS):

@@ -16,8 +16,7 @@ lease is stale only when its controller is gone AND no module holds the work loc
 released by the kernel when the module process ends, however it ends.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import datetime
 import errno
@@ -28,7 +27,7 @@ import threading
 import time
 import uuid
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import FileLock, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, write_atomic
 
 try:
     import fcntl
@@ -58,7 +57,7 @@ def work_lock_path(ledger_path):
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
 
 
 def process_start(pid):

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, write_atomic
 
 LEDGER_VERSION = 1
 HISTORY_LIMIT = 20  # settled changes kept per account in the ledger (the audit trail)
@@ -30,11 +30,11 @@ def utcnow():
 
 
 def iso(dt):
-    return dt.strftime('%Y-%m-%dT%H:%M:%SZ')
+    return dt.strftime(TIME_FORMAT)
 
 
 def parse_iso(text):
-    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+    return datetime.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
 
 
 class Ledger:

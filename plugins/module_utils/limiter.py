@@ -4,14 +4,14 @@
 """The client-side rate limiter, and the small file through which one task of a play hands its recent
 request times (timestamps only, no token, no secret) to the next, so that the budget outlives a task."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import os
 import threading
 import time
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import files
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 
 
@@ -122,4 +122,4 @@ def state_path(directory, key, api_version):
     ``key`` names the client without revealing it (auth.credentials_key); the file lives in
     ``directory`` whether or not tokens are cached.
     """
-    return os.path.join(os.path.expanduser(str(directory)), '%s.%s.limiter' % (key[:40], api_version))
+    return os.path.join(files.expand(directory), '%s.%s.limiter' % (key[:40], api_version))

@@ -9,17 +9,16 @@ isc_password_org_config and isc_password_dictionary (and their _info twins) buil
 HTTP calls themselves go through IscClient.call / call_json.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
-    OP_DICTIONARY, OP_POLICIES, OP_SOURCES, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, filter_string,
+    OP_DICTIONARY, OP_POLICIES, OP_SOURCES, PAGE_LIMIT, SOURCE_FILTER_CHUNK, SOURCE_PAGE_LIMIT, filter_string,
 )
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
-PAGE_SIZE = 250  # the largest page ISC serves on its lists
+PAGE_SIZE = PAGE_LIMIT
 NOT_YET_CREATED = '(not yet created) '  # check mode's stand-in for the id of a policy an earlier task creates
 
 # PasswordPolicyV3Dto: (module option, API field, option type). name and sources are handled apart.
@@ -55,6 +54,56 @@ POLICY_READ_ONLY = ('id', 'dateCreated', 'lastUpdated', 'created', 'modified')
 # Read-only fields passed through to results as (result key, API field), when ISC returns them.
 POLICY_PASSTHROUGH = (('date_created', 'dateCreated'), ('last_updated', 'lastUpdated'), ('created', 'created'),
                       ('modified', 'modified'))
+
+# Options whose -1 means "not set" (the DTO's default); every other number must not be negative.
+POLICY_MINUS_ONE_ALLOWED = ('min_character_types', 'max_repeated_chars', 'account_id_min_word_length',
+                            'account_name_min_word_length')
+POLICY_OPTION_OF = dict([(field, option) for option, field, _kind in POLICY_FIELDS] + [('sourceIds', 'sources')])
+
+
+def policy_problem(params):
+    """What ISC would refuse in isc_password_policy's options, as a message naming the fix; None when nothing."""
+    if not (params['name'] or '').strip():
+        return 'name is empty: give the name of the password policy'
+    for option, _field, kind in POLICY_FIELDS:
+        value = params[option]
+        if kind != 'int' or value is None:
+            continue
+        if option == 'min_character_types' and not -1 <= value <= 4:
+            return 'min_character_types is %d: give 1 to 4 kinds of characters, or -1 to turn the rule off' % value
+        low = -1 if option in POLICY_MINUS_ONE_ALLOWED else 0
+        if value < low:
+            return '%s is %d: it must not be negative%s' % (option, value, ' (-1 means not set)' if low == -1 else '')
+    if any(s is None or not str(s).strip() for s in params['sources'] or ()):
+        return 'sources has an empty entry: give source names or ids (or [] for no sources)'
+    return None
+
+
+def length_problem(wanted, current):
+    """min_length must not exceed max_length (0 = no maximum), with the tenant's value for the one not given."""
+    if 'minLength' not in wanted and 'maxLength' not in wanted:
+        return None
+    low = wanted.get('minLength', (current or {}).get('minLength'))
+    high = wanted.get('maxLength', (current or {}).get('maxLength'))
+    if isinstance(low, int) and isinstance(high, int) and high > 0 and low > high:
+        given = [o for o, f in (('min_length', 'minLength'), ('max_length', 'maxLength')) if f in wanted]
+        return ('min_length (%d) is greater than max_length (%d)%s: raise max_length, lower min_length, '
+                'or set max_length to 0 for no maximum'
+                % (low, high, '' if len(given) == 2 else " (the tenant's value of %s)"
+                   % ('max_length' if given == ['min_length'] else 'min_length')))
+    return None
+
+
+def named_changes(changed, names):
+    """``{option: (before, after)}`` of a policy's changes() result, sources as names."""
+    out = {}
+    for field, (before, after) in changed.items():
+        if field == 'sourceIds':
+            before = [names.get(i, i) for i in before or []]
+            after = [names.get(i, i) for i in after or []]
+        out[POLICY_OPTION_OF.get(field, field)] = (before, after)
+    return out
+
 
 # PasswordOrgConfig
 ORG_CONFIG_FIELDS = (
@@ -123,6 +172,11 @@ def diff(changed, header):
     return {'before': dict((f, b) for f, (b, _a) in sorted(changed.items())),
             'after': dict((f, a) for f, (_b, a) in sorted(changed.items())),
             'before_header': header, 'after_header': header}
+
+
+def whole_diff(before, after, header):
+    """Ansible's --diff of a whole object created (before {}) or deleted (after {})."""
+    return {'before': before, 'after': after, 'before_header': header, 'after_header': header}
 
 
 def merged(current, wanted, read_only=POLICY_READ_ONLY):

@@ -5,8 +5,7 @@
 attribute selectors): the versions that can read them, their comparison without regard to order, and
 their views for module results. Used by isc_source_password_policies and its _info twin."""
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
@@ -14,11 +13,21 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 )
 
 
+def reading_versions():
+    """The API versions that can read the holders of a source (api.py's table: v2025 and v1)."""
+    return [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+
+
+def reading_version(api_version):
+    """``api_version`` when it can read the holders, else the first version that can (the playbooks' choice)."""
+    return api_version if api_version in reading_versions() else reading_versions()[0]
+
+
 def version_problem(module_name, api_version, compares=True):
     """Why this api_version cannot run the module (None when it can): reading, and so comparing, needs the GET."""
     if serves(api_version, OP_SOURCE_POLICIES):
         return None
-    reading = [v for v in API_VERSIONS if serves(v, OP_SOURCE_POLICIES)]
+    reading = reading_versions()
     if not serves(api_version, OP_SOURCE_POLICIES_UPDATE):
         what = 'has neither reading nor writing them'
     else:
@@ -63,3 +72,47 @@ def views(holders, policies, with_ids=True):
             view['policy_id'] = pid
         out.append(view)
     return out
+
+
+def input_problem(params):
+    """What is wrong with isc_source_password_policies' options before anything is sent, as a message naming
+    the fix; None when nothing."""
+    if not (params['source'] or '').strip():
+        return 'source must not be empty: give the source by display name or id'
+    if params['state'] == 'absent' and params['holders'] is not None:
+        return 'state=absent removes every holder: leave holders unset (or use holders: [] with state=present)'
+    seen, whole = {}, None
+    for n, holder in enumerate(params['holders'] or ()):
+        if not (holder['policy'] or '').strip():
+            return 'holders[%d].policy must not be empty: give a policy name or id' % n
+        pairs = [(a['name'], a['value']) for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        if any(not (name or '').strip() for name, _v in pairs):
+            return 'holders[%d].selectors.identity_attr has an attribute without a name' % n
+        ident = (holder['policy'], tuple(sorted(pairs)))
+        if ident in seen:
+            return 'holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident])
+        seen[ident] = n
+        if not pairs:
+            if whole is not None:
+                return ('holders[%d] and holders[%d] both lack selectors: only one policy can hold the whole source; '
+                        'give the other one selectors (selectors.identity_attr)' % (whole, n))
+            whole = n
+    return None
+
+
+def wanted(holders, policies, policy_id):
+    """The holders as ISC takes them: policy id and name, and selectors when the policy applies to some
+    identities only. A holder of every identity has no selectors key: the documents' schema types
+    selectors as an object (their example shows null, which the schema does not allow).
+    ``policy_id(ref)`` resolves a policy name or id."""
+    names = pc.policy_names(policies)
+    body = []
+    for holder in holders:
+        pid = policy_id(holder['policy'])
+        identity_attr = [{'name': a['name'], 'value': a['value']}
+                         for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
+        entry = {'policyId': pid, 'policyName': names.get(pid)}
+        if identity_attr:
+            entry['selectors'] = {'identityAttr': identity_attr}
+        body.append(entry)
+    return body

@@ -9,22 +9,21 @@ after the ansible-playbook process that runs it, from which the ``rotation_progr
 controller finds the log and prints its newest line while the task is still running.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import os
 import time
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import CACHE_ROOT, TIME_FORMAT, expand, write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.lease import controller_pid
 
-POINTER_DIR = '~/.cache/sailpoint_isc/progress'
+POINTER_DIR = CACHE_ROOT + '/progress'
 
 
 def pointer_path(pid):
     """Where the module running under controller ``pid`` names its progress log."""
-    return os.path.join(os.path.expanduser(POINTER_DIR), '%d.json' % pid)
+    return os.path.join(expand(POINTER_DIR), '%d.json' % pid)
 
 
 def read_pointer(pid):
@@ -54,7 +53,7 @@ class ProgressLog:
             self._pointer = None  # no live progress in the job log; progress.log still has it
 
     def __call__(self, line):
-        line = '%s %s (%.0f s)' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), line,
+        line = '%s %s (%.0f s)' % (time.strftime(TIME_FORMAT, time.gmtime()), line,
                                    self._clock() - self._started)
         self.lines.append(line)
         with open(self.path, 'a') as handle:

@@ -14,8 +14,7 @@ counted on the members it read; a change reaches the members the group has when 
                   found (reached) so that the role escrows the change's password for them too
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import threading
 import time

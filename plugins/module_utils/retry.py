@@ -8,8 +8,7 @@ and says what comes next. It sends, sleeps and counts nothing itself: IscClient.
 decision says. A new retry rule is a new row here and a new case in tests/unit/.../test_retry.py.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import collections
 import datetime

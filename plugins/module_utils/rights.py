@@ -9,8 +9,7 @@ gives each operation on the client's API version: no scope is typed here. ISC gr
 the token has any one of the scopes the operation lists, or ``sp:scopes:all`` (ISC_FACTS §11.3).
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 

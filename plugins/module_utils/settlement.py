@@ -14,8 +14,7 @@ answers of the world end that loop:
              to the store's archive, which consumers never read, and the account is no longer rotated.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, parse_key

@@ -9,8 +9,7 @@ A shard is written ``i/N``: shard i of N, counted from 1 (``1/4``, ``2/4``, ``3/
 the whole fleet, and so is an empty shard. Every account belongs to exactly one shard of N.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import hashlib
 import re

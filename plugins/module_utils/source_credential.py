@@ -15,8 +15,7 @@ with retries, rolls back where it can, records the outcome and tells the caller 
 (``store_action``: commit, discard or keep).
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import time

@@ -18,8 +18,7 @@ is not the scheme's default, and its path, with every other character than lette
 127.0.0.1_8089. A shard is read with shard.parse_shard, so '01/4', '1/4' and ' 1 / 4' are one directory.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import re

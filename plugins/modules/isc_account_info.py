@@ -21,12 +21,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.read_only
 options:
   sources:
     description: Names of the sources whose accounts are listed. Empty lists the accounts of every source.

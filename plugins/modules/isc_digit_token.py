@@ -99,6 +99,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import ORG_CONFIG_RANGES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
 
@@ -113,10 +114,12 @@ def main():
     )
     p = module.params
     check_not_empty(module, {'user_id': p['user_id']})
-    if not 6 <= p['length'] <= 18:
-        module.fail_json(msg='length must be between 6 and 18 digits (got %d)' % p['length'])
-    if not 1 <= p['duration_minutes'] <= 60:
-        module.fail_json(msg='duration_minutes must be between 1 and 60 (got %d)' % p['duration_minutes'])
+    low, high = ORG_CONFIG_RANGES['digit_token_length']  # ISC's limits, one home, checked against its documents
+    if not low <= p['length'] <= high:
+        module.fail_json(msg='length must be between %d and %d digits (got %d)' % (low, high, p['length']))
+    low, high = ORG_CONFIG_RANGES['digit_token_duration_minutes']
+    if not low <= p['duration_minutes'] <= high:
+        module.fail_json(msg='duration_minutes must be between %d and %d (got %d)' % (low, high, p['duration_minutes']))
     try:
         operation_path(p['api_version'], OP_DIGIT)
     except IscError as exc:

@@ -147,98 +147,54 @@ removed_words:
   sample: []
 """
 
-import os
+import functools
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import dictionary
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import (
-    DICTIONARY_MAX_LINE_LENGTH, dictionary_problems, dictionary_text, dictionary_words, read_dictionary,
-    write_dictionary,
+    dictionary_text, read_dictionary, write_dictionary,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
-
-LISTED = 50  # the most words RV(added_words) and RV(removed_words) list
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import Resource, execute
 
 
-def content_lines(text):
-    """(line number, stripped line) of the lines of a dictionary file that are not blank or comments (#)."""
-    return [(number, line.strip()) for number, line in enumerate((text or '').splitlines(), 1)
-            if line.strip() and not line.strip().startswith('#')]
+class Dictionary(Resource):
+    """The tenant's one password dictionary: always there (empty when ISC has none), compared as a set of
+    words and a locale, replaced whole."""
 
+    absent, fail_fields = False, {}  # state=absent is the empty list; a failure reports no changed key
 
-def parse(text):
-    """(locale or None, [words]) of a dictionary file: comment and blank lines skipped, then a first
-    ``locale=`` line taken as the locale (password_config.dictionary_words)."""
-    return dictionary_words('\n'.join(line for _number, line in content_lines(text)))
+    def __init__(self, module, client, declared=None):
+        Resource.__init__(self, module, client)
+        self.locale, self.words, self.manage_locale = declared
 
+    def find(self):
+        locale, words = dictionary.parse(read_dictionary(self.client))
+        return {'locale': locale, 'words': words}
 
-def word_problem(word, where):
-    """Why ``word`` (stripped) cannot be one line of ISC's file, or None."""
-    if any(c.isspace() for c in word):
-        return '%s (%r) contains a space or tab: ISC takes one word per line, give each word on its own' % (where, word)
-    if word.startswith('#'):
-        return '%s (%r) starts with "#", which ISC reads as a comment: drop the "#"' % (where, word)
-    if word.lower().startswith('locale='):
-        return ('%s (%r) starts with "locale=", which ISC may read as the locale line: set the locale with the '
-                'locale option' % (where, word))
-    return None
+    def wanted(self, current):
+        return {'locale': (self.locale if self.manage_locale else current['locale']) or None, 'words': self.words}
 
+    def changes(self, wanted, current):
+        same = set(wanted['words']) == set(current['words']) and wanted['locale'] == current['locale']
+        return {} if same else {'dictionary': (current, wanted)}
 
-def read_src(module, path):
-    """(locale or None, [(where, word)]) of the src file, read on the host the module runs on."""
-    if not os.path.isfile(path):
-        module.fail_json(msg='src: there is no file %s on the host the module runs on; the file is read there, '
-                         'so run the task with delegate_to: localhost for a file on the controller' % path)
-    try:
-        with open(path, 'rb') as handle:
-            text = handle.read().decode('utf-8')
-    except UnicodeDecodeError:
-        module.fail_json(msg='src: %s is not UTF-8 text; ISC takes UTF-8 only: convert it (iconv -t UTF-8)' % path)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='src: %s cannot be read: %s' % (path, exc))
-    lines = content_lines(text.lstrip(u'\ufeff'))
-    locale = None
-    if lines and lines[0][1].lower().startswith('locale='):
-        locale = lines[0][1].split('=', 1)[1].strip() or None
-        lines = lines[1:]
-    return locale, [('src line %d' % number, line) for number, line in lines]
+    def update_body(self, current, wanted, changed):
+        return dictionary_text(wanted['locale'], wanted['words'])
 
+    def update(self, current, body, fallback):
+        write_dictionary(self.client, body)
+        return fallback
 
-def declared_words(module):
-    """(locale or None when not declared, [words]) of the words or src option; fails on bad input."""
-    p = module.params
-    locale = None
-    if p['src'] is not None:
-        locale, entries = read_src(module, p['src'])
-    else:
-        entries = []
-        for index, word in enumerate(p['words']):
-            if '\n' in word or '\r' in word:
-                module.fail_json(msg='words[%d] contains a line break: give one word per entry' % index)
-            entries.append(('words[%d]' % index, word.strip()))
-    for where, word in entries:
-        problem = word and word_problem(word, where)
-        if problem:
-            module.fail_json(msg=problem)
-    if p['locale'] is not None:
-        locale = p['locale'].strip()
-        if any(c.isspace() for c in locale) or len('locale=' + locale) > DICTIONARY_MAX_LINE_LENGTH:
-            module.fail_json(msg='locale %r is not a locale: give a code without spaces such as en_US, or "" for none'
-                             % p['locale'])
-    return locale, list(dict.fromkeys(word for _where, word in entries if word))
-
-
-def dictionary_diff(locale_before, locale_after, removed, added):
-    """--diff of only what differs: the removed words before, the added ones after (sorted, a word per line),
-    each preceded by its locale line when the locale changes (none on the side without a locale)."""
-    def text(locale, words):
-        lines = (['locale=%s' % locale] if locale and locale_before != locale_after else []) + list(words)
-        return ''.join(line + '\n' for line in lines)
-    return {'before': text(locale_before, removed), 'after': text(locale_after, added),
-            'before_header': 'password dictionary: the words removed', 'after_header': 'password dictionary: the words added'}
+    def result(self, current, after, changed):
+        added = sorted(set(self.words) - set(current['words']))
+        removed = sorted(set(current['words']) - set(self.words))
+        out = dict(words_count=len(self.words), locale=after['locale'], added=len(added), removed=len(removed),
+                   added_words=added[:dictionary.LISTED], removed_words=removed[:dictionary.LISTED])
+        if self.module._diff and changed:
+            out['diff'] = dictionary.dictionary_diff(current['locale'], after['locale'], removed, added)
+        return out
 
 
 def main():
@@ -253,42 +209,7 @@ def main():
         required_if=[('state', 'present', ('words', 'src'), True)],
         supports_check_mode=True,
     )
-    p = module.params
-    if p['state'] == 'absent':
-        given = [o for o in ('words', 'src', 'locale') if p[o] is not None]
-        if given:
-            module.fail_json(msg='%s: not used with state=absent, which empties the dictionary; drop %s'
-                             % (', '.join(given), 'them' if len(given) > 1 else 'it'))
-        locale, words, manage_locale = None, [], True
-    else:
-        locale, words = declared_words(module)
-        if not words:
-            module.fail_json(msg='%s holds no word: give at least one, or use state=absent to empty the dictionary'
-                             % ('words' if p['words'] is not None else 'src'))
-        manage_locale = p['locale'] is not None or locale is not None
-        problem = dictionary_problems(locale if manage_locale else None, words)
-        if problem:
-            module.fail_json(msg=problem)
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
-    try:
-        current_locale, current = parse(read_dictionary(client))
-        if not manage_locale:
-            locale = current_locale
-        locale = locale or None
-        have, want = set(current), set(words)
-        added = sorted(want - have)
-        removed = sorted(have - want)
-        changed = bool(added or removed or locale != current_locale)
-        if changed and not module.check_mode:
-            write_dictionary(client, dictionary_text(locale, words))
-    except IscError as exc:
-        fail_isc(module, exc)
-    result = dict(changed=changed, words_count=len(words), locale=locale, added=len(added), removed=len(removed),
-                  added_words=added[:LISTED], removed_words=removed[:LISTED])
-    if module._diff and changed:
-        result['diff'] = dictionary_diff(current_locale, locale, removed, added)
-    module.exit_json(**result)
+    execute(module, functools.partial(Dictionary, declared=dictionary.declared(module)))
 
 
 if __name__ == '__main__':

@@ -20,12 +20,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.read_only
 seealso:
   - module: sailpoint_isc.passwords.isc_password_dictionary
 author:
@@ -70,24 +65,21 @@ words_count:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import (
     dictionary_words, read_dictionary,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import report
+
+
+def read(client):
+    locale, words = dictionary_words(read_dictionary(client))
+    return dict(words=words, locale=locale, words_count=len(words))
 
 
 def main():
     module = AnsibleModule(argument_spec=isc_argument_spec(), supports_check_mode=True)
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
-    try:
-        locale, words = dictionary_words(read_dictionary(client))
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(changed=False, words=words, locale=locale, words_count=len(words))
+    report(module, read)
 
 
 if __name__ == '__main__':

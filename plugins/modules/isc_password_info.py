@@ -20,12 +20,8 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.batch
+  - sailpoint_isc.passwords.isc.read_only
 options:
   user_name:
     description:
@@ -51,17 +47,6 @@ options:
         description: Display name of the source.
         type: str
         required: true
-  workers:
-    description:
-      - How many batch queries run concurrently (all under the same rate limit).
-    type: int
-    default: 4
-  fail_on_item_error:
-    description:
-      - In the batch form, whether the task fails when at least one query failed.
-      - Either way every item is attempted and reported in RV(results) with its own C(failed) and C(msg).
-    type: bool
-    default: true
 notes:
   - The public key and key id are not secrets; they are what a client needs to encrypt a password
     for O(sailpoint_isc.passwords.isc_set_password#module:encrypted_password).
@@ -160,7 +145,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, error_result, fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
+    check_not_empty, error_result, exit_batch, fail_isc, isc_argument_spec,
+)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import password_info
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
@@ -199,18 +186,9 @@ def main():
                          p['queries'], workers=p['workers'])
     results = []
     for query, ans in zip(p['queries'], answers):
-        if isinstance(ans, Exception):
-            r = {'user_name': query['user_name'], 'source_name': query['source_name']}
-            r.update(error_result(ans))
-            results.append(r)
-        else:
-            ans['failed'] = False
-            results.append(ans)
-    failed = [r for r in results if r.get('failed')]
-    if failed and p['fail_on_item_error']:
-        module.fail_json(msg='%d of %d queries failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
-                         results=results, changed=False)
-    module.exit_json(changed=False, results=results)
+        failure = isinstance(ans, Exception)
+        results.append(dict(user_name=query['user_name'], source_name=query['source_name'], **error_result(ans)) if failure else ans)
+    exit_batch(module, results, 'queries failed')
 
 
 if __name__ == '__main__':

@@ -140,13 +140,12 @@ changed_fields:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_ORG_CONFIG
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import (
-    ORG_CONFIG_FIELDS, ORG_CONFIG_RANGES, argument_spec, changes, check_ranges, declared, diff, to_options,
+    ORG_CONFIG_FIELDS, ORG_CONFIG_RANGES, argument_spec, check_ranges, declared, diff, to_options,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import Resource, execute
 
 # The defaults SailPoint's documents give for PasswordOrgConfig: what a tenant without a config applies.
 ISC_DEFAULTS = {'customInstructionsEnabled': False, 'digitTokenEnabled': False, 'digitTokenDurationMinutes': 5,
@@ -154,21 +153,57 @@ ISC_DEFAULTS = {'customInstructionsEnabled': False, 'digitTokenEnabled': False, 
 OPTION_OF = dict((field, option) for option, field, _kind in ORG_CONFIG_FIELDS)
 
 
-def read_config(client):
-    """The tenant's org config, or None when it has none (404, or an empty answer or object)."""
-    try:
-        current = client.call_json(OP_ORG_CONFIG, 'GET', shape=dict)
-    except IscError as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return current or None
+class OrgConfig(Resource):
+    """The tenant's one password org config: created (POST) when it has none, else PUT with the changed fields."""
 
+    absent, fail_fields = False, {}  # no state option; a failure reports no changed key, as it always has
 
-def write_config(client, method, body):
-    """POST or PUT ``body``; the config ISC answers with (None when it answers no object)."""
-    answer = client.call_json(OP_ORG_CONFIG, method, json_body=body, shape=object)
-    return answer if isinstance(answer, dict) and answer else None
+    def find(self):
+        """The tenant's org config, or None when it has none (404, or an empty answer or object)."""
+        try:
+            current = self.client.call_json(OP_ORG_CONFIG, 'GET', shape=dict)
+        except IscError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return current or None
+
+    def wanted(self, current):
+        self.wanted_fields = declared(self.params, ORG_CONFIG_FIELDS)
+        self.created = current is None and bool(self.wanted_fields)
+        return self.wanted_fields
+
+    def new_body(self, wanted):
+        return dict(wanted)
+
+    def write(self, method, body, fallback):
+        answer = self.client.call_json(OP_ORG_CONFIG, method, json_body=body, shape=object)
+        return answer if isinstance(answer, dict) and answer else fallback
+
+    def create(self, body, fallback):
+        return self.write('POST', body, fallback)
+
+    def update_body(self, current, wanted, changed):
+        return dict((f, a) for f, (_b, a) in changed.items())
+
+    def update(self, current, body, fallback):
+        try:
+            return self.write('PUT', body, fallback)
+        except IscError as exc:
+            if exc.status != 404:  # a tenant without a config may refuse PUT: create it instead
+                raise
+            self.created = True
+            return self.write('POST', self.wanted_fields, fallback)
+
+    def result(self, current, after, changed):
+        config = dict(ISC_DEFAULTS, **(current or {}))
+        config.update((field, value) for field, (_before, value) in changed.items())
+        config.update(after)  # ISC's answer when it gave one (else what is already there)
+        out = dict(created=self.created, org_config=to_options(config, ORG_CONFIG_FIELDS),
+                   changed_fields=sorted(OPTION_OF[field] for field in changed))
+        if self.module._diff and changed:
+            out['diff'] = diff(dict((OPTION_OF[field], change) for field, change in changed.items()), 'password org config')
+        return out
 
 
 def main():
@@ -177,35 +212,7 @@ def main():
         options[option]['no_log'] = False  # settings of digit tokens, not a token
     module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
     check_ranges(module, module.params, ORG_CONFIG_RANGES)
-    wanted = declared(module.params, ORG_CONFIG_FIELDS)
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
-    try:
-        current = read_config(client)
-        created = current is None and bool(wanted)
-        changed = changes(wanted, current if current is not None else {})
-        after = dict(ISC_DEFAULTS, **(current or {}))
-        after.update((field, value) for field, (_before, value) in changed.items())
-        if changed and not module.check_mode:
-            if created:
-                answer = write_config(client, 'POST', wanted)
-            else:
-                try:
-                    answer = write_config(client, 'PUT', dict((f, a) for f, (_b, a) in changed.items()))
-                except IscError as exc:
-                    if exc.status != 404:  # a tenant without a config may refuse PUT: create it instead
-                        raise
-                    created = True
-                    answer = write_config(client, 'POST', wanted)
-            if answer is not None:
-                after = dict(after, **answer)
-    except IscError as exc:
-        fail_isc(module, exc)
-    result = dict(changed=bool(changed), created=created, org_config=to_options(after, ORG_CONFIG_FIELDS),
-                  changed_fields=sorted(OPTION_OF[field] for field in changed))
-    if module._diff and changed:
-        result['diff'] = diff(dict((OPTION_OF[field], change) for field, change in changed.items()), 'password org config')
-    module.exit_json(**result)
+    execute(module, OrgConfig)
 
 
 if __name__ == '__main__':

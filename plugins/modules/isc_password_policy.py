@@ -276,137 +276,65 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_POLICIES, OP_POLICY
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
-
-# Options whose -1 means "not set" (the DTO's default); every other number must not be negative.
-MINUS_ONE_ALLOWED = ('min_character_types', 'max_repeated_chars', 'account_id_min_word_length',
-                     'account_name_min_word_length')
-OPTION_OF = dict([(field, option) for option, field, _kind in pc.POLICY_FIELDS] + [('sourceIds', 'sources')])
-HEADER = 'password policy %s'
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import Resource, execute
 
 
-def check_input(module):
-    """Fail on what ISC would refuse, before anything is sent."""
-    p = module.params
-    if not (p['name'] or '').strip():
-        module.fail_json(msg='name is empty: give the name of the password policy')
-    for option, _field, kind in pc.POLICY_FIELDS:
-        value = p[option]
-        if kind != 'int' or value is None:
-            continue
-        if option == 'min_character_types' and not -1 <= value <= 4:
-            module.fail_json(msg='min_character_types is %d: give 1 to 4 kinds of characters, or -1 to turn the '
-                                 'rule off' % value)
-        low = -1 if option in MINUS_ONE_ALLOWED else 0
-        if value < low:
-            module.fail_json(msg='%s is %d: it must not be negative%s' % (
-                option, value, ' (-1 means not set)' if low == -1 else ''))
-    if any(s is None or not str(s).strip() for s in p['sources'] or ()):
-        module.fail_json(msg='sources has an empty entry: give source names or ids (or [] for no sources)')
+class Policy(Resource):
+    """A PasswordPolicyV3Dto, matched by name (or id), replaced whole on PUT."""
 
+    kind, result_key, collection_op, item_op = 'password policy', 'policy', OP_POLICIES, OP_POLICY
 
-def check_lengths(module, wanted, current):
-    """min_length must not exceed max_length (0 = no maximum), with the tenant's value for the one not given."""
-    if 'minLength' not in wanted and 'maxLength' not in wanted:
-        return
-    low = wanted.get('minLength', (current or {}).get('minLength'))
-    high = wanted.get('maxLength', (current or {}).get('maxLength'))
-    if isinstance(low, int) and isinstance(high, int) and high > 0 and low > high:
-        given = [o for o, f in (('min_length', 'minLength'), ('max_length', 'maxLength')) if f in wanted]
-        module.fail_json(msg='min_length (%d) is greater than max_length (%d)%s: raise max_length, lower min_length, '
-                             'or set max_length to 0 for no maximum'
-                         % (low, high, '' if len(given) == 2 else " (the tenant's value of %s)"
-                            % ('max_length' if given == ['min_length'] else 'min_length')))
+    def find(self):
+        return pc.find(pc.list_all(self.client, OP_POLICIES), self.params['name'], 'password policy')
 
+    def wanted(self, current):
+        wanted = pc.declared(self.params, pc.POLICY_FIELDS)
+        if self.params['sources'] is not None:
+            wanted['sourceIds'] = pc.source_ids(self.client, self.params['sources'], 'sources')
+        problem = pc.length_problem(wanted, current)
+        if problem:
+            self.module.fail_json(msg=problem)
+        return wanted
 
-def named_changes(changed, names):
-    """``{option: (before, after)}`` of a changes() result, sources as names."""
-    out = {}
-    for field, (before, after) in changed.items():
-        if field == 'sourceIds':
-            before = [names.get(i, i) for i in before or []]
-            after = [names.get(i, i) for i in after or []]
-        out[OPTION_OF.get(field, field)] = (before, after)
-    return out
+    def new_body(self, wanted):
+        return dict(wanted, name=self.params['name'])  # the order ISC has always been sent
 
+    def gone(self, current):
+        out = {'policy': {}}
+        if current is not None and self.module._diff:
+            before = pc.policy_options(current, pc.source_names(self.client, current.get('sourceIds') or []))
+            out['diff'] = pc.whole_diff(before, {}, self.header(current))
+        return out
 
-def run(module, client):
-    p = module.params
-    name = p['name']
-    found = pc.find(pc.list_all(client, OP_POLICIES), name, 'password policy')
-    result = {'changed': False, 'policy': {}}
-
-    if p['state'] == 'absent':
-        if found is not None:
-            result['changed'] = True
-            if module._diff:
-                before = pc.policy_options(found, pc.source_names(client, found.get('sourceIds') or []))
-                result['diff'] = {'before': before, 'after': {}, 'before_header': HEADER % found.get('name'),
-                                  'after_header': HEADER % found.get('name')}
-            if not module.check_mode:
-                client.call(OP_POLICY, 'DELETE', found['id'])
-        return result
-
-    wanted = pc.declared(p, pc.POLICY_FIELDS)
-    if p['sources'] is not None:
-        wanted['sourceIds'] = pc.source_ids(client, p['sources'], 'sources')
-    check_lengths(module, wanted, found)
-
-    if found is None:
-        body = dict(wanted, name=name)
-        result['changed'] = True
-        policy = body if module.check_mode else client.call_json(OP_POLICIES, 'POST', json_body=body, shape=dict)
-        names = pc.source_names(client, (policy or body).get('sourceIds') or [])
-        result['policy'] = pc.policy_options(policy or body, names)
-        if module._diff:
-            after = pc.policy_options(body, names)
-            result['diff'] = {'before': {}, 'after': after, 'before_header': HEADER % name,
-                              'after_header': HEADER % name}
-        return result
-
-    changed = pc.changes(wanted, found)
-    policy = found
-    if changed:
-        result['changed'] = True
-        body = pc.merged(found, wanted)
-        policy = dict(found, **wanted)  # what check mode reports, and the fallback for an empty answer
-        if not module.check_mode:
-            policy = client.call_json(OP_POLICY, 'PUT', found['id'], json_body=body, shape=dict) or policy
-    ids = set(policy.get('sourceIds') or []) | set(found.get('sourceIds') or [])
-    names = pc.source_names(client, sorted(ids))
-    result['policy'] = pc.policy_options(policy, names)
-    if module._diff:
-        result['diff'] = pc.diff(named_changes(changed, names), HEADER % found.get('name'))
-    return result
+    def result(self, current, after, changed):
+        if current is None:  # created: the diff shows the body sent
+            names = pc.source_names(self.client, after.get('sourceIds') or [])
+            body = dict((field, value) for field, (_before, value) in changed.items())
+            diff = pc.whole_diff({}, pc.policy_options(body, names), self.header(current))
+        else:
+            ids = set(after.get('sourceIds') or []) | set(current.get('sourceIds') or [])
+            names = pc.source_names(self.client, sorted(ids))
+            diff = pc.diff(pc.named_changes(changed, names), self.header(current))
+        out = {'policy': pc.policy_options(after, names)}
+        if self.module._diff:
+            out['diff'] = diff
+        return out
 
 
 def main():
-    options = dict(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        sources=dict(type='list', elements='str'),
-        id=dict(type='str'),
-        date_created=dict(type='raw'),
-        last_updated=dict(type='raw'),
-        created=dict(type='raw'),
-        modified=dict(type='raw'),
-    )
+    options = dict(name=dict(type='str', required=True), state=dict(type='str', default='present', choices=['present', 'absent']),
+                   sources=dict(type='list', elements='str'), id=dict(type='str'))
+    options.update((key, dict(type='raw')) for key, _field in pc.POLICY_PASSTHROUGH)  # read-only: accepted, ignored
     options.update(pc.argument_spec(pc.POLICY_FIELDS))
     # settings of a policy, not secrets, although Ansible's no_log heuristic flags their names
     options['password_expiration'] = dict(type='int', no_log=False)
     options['enable_passwd_expiration'] = dict(type='bool', no_log=False)
     module = AnsibleModule(argument_spec=isc_argument_spec(**options), supports_check_mode=True)
-    check_input(module)
-    try:
-        client = IscClient.from_module(module)
-        preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
-        result = run(module, client)
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(**result)
+    problem = pc.policy_problem(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+    execute(module, Policy)
 
 
 if __name__ == '__main__':

@@ -19,12 +19,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.read_only
 options:
   name:
     description:
@@ -134,10 +129,17 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_POLICIES
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import report
+
+
+def read(client, name):
+    policies = pc.list_all(client, OP_POLICIES)
+    if name is not None:
+        found = pc.find(policies, name, 'password policy')
+        policies = [found] if found is not None else []
+    names = pc.source_names(client, sorted(set(i for p in policies for i in p.get('sourceIds') or [])))
+    return {'policies': [pc.policy_options(p, names) for p in policies]}
 
 
 def main():
@@ -145,18 +147,7 @@ def main():
     name = module.params['name']
     if name is not None and not name.strip():
         module.fail_json(msg='name is empty: give the name or id of a password policy, or leave name out for all')
-    try:
-        client = IscClient.from_module(module)
-        preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
-        policies = pc.list_all(client, OP_POLICIES)
-        if name is not None:
-            found = pc.find(policies, name, 'password policy')
-            policies = [found] if found is not None else []
-        ids = sorted(set(i for p in policies for i in p.get('sourceIds') or []))
-        names = pc.source_names(client, ids)
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(changed=False, policies=[pc.policy_options(p, names) for p in policies])
+    report(module, lambda client: read(client, name))
 
 
 if __name__ == '__main__':

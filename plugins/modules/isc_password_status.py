@@ -17,12 +17,8 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.batch
+  - sailpoint_isc.passwords.isc.read_only
 options:
   request_id:
     description:
@@ -48,16 +44,9 @@ options:
     description: Seconds between polls with O(wait=true); the first reads come sooner (after 1 s, then twice as long each time, up to this).
     type: int
     default: 5
-  workers:
-    description: How many requests are read concurrently (under one rate limit).
-    type: int
-    default: 4
-  fail_on_item_error:
-    description:
-      - With O(request_ids), whether the task fails when a request could not be read (for example
-        an unknown ID). A request in state C(FAILED) is a result, not an error.
-    type: bool
-    default: true
+notes:
+  - With O(request_ids), an item fails (see O(fail_on_item_error)) when its request could not be read,
+    for example an unknown ID. A request in state C(FAILED) is a result, not an error.
 seealso:
   - module: sailpoint_isc.passwords.isc_set_password
 author:
@@ -130,7 +119,7 @@ source_ids:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result, exit_batch, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import wait_for_statuses
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
@@ -171,17 +160,13 @@ def main():
         pending = [s['request_id'] for s in statuses if s.get('state') == 'IN_PROGRESS']
         if pending:
             module.warn('still IN_PROGRESS after wait_timeout: %s' % ', '.join(pending))
-    failed = [s for s in statuses if s.get('failed')]
     if single:
         s = statuses[0]
         if s.get('failed'):
             module.fail_json(msg=s['msg'], changed=False, statuses=statuses)
         module.exit_json(changed=False, statuses=statuses, state=s['state'], errors=s['errors'],
                          source_ids=s['source_ids'])
-    if failed and p['fail_on_item_error']:
-        module.fail_json(msg='%d of %d requests could not be read; first: %s' % (len(failed), len(statuses), failed[0]['msg']),
-                         changed=False, statuses=statuses)
-    module.exit_json(changed=False, statuses=statuses)
+    exit_batch(module, statuses, 'requests could not be read', key='statuses')
 
 
 if __name__ == '__main__':

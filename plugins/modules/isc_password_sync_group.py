@@ -159,159 +159,59 @@ sync_group:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import sync_group as sg
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
     OP_POLICIES, OP_SYNC_GROUP, OP_SYNC_GROUPS,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
-
-KIND = 'password sync group'
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import Resource, execute
 
 
-def by_name(groups, name):
-    """The group named ``name`` (the match key), None when there is none; two of that name are an error."""
-    named = [g for g in groups if g.get('name') == name]
-    if len(named) > 1:
-        raise IscError('%d %ss are named %r (ids %s): rename all but one, then run again'
-                       % (len(named), KIND, name, ', '.join(str(g.get('id')) for g in named)))
-    return named[0] if named else None
+class SyncGroup(Resource):
+    """A password sync group, matched by name; release_only gives up sources only (the first pass of a file)."""
 
+    kind, result_key, collection_op, item_op = sg.KIND, 'sync_group', OP_SYNC_GROUPS, OP_SYNC_GROUP
+    read_only = pc.SYNC_GROUP_READ_ONLY
+    policies = None  # the tenant's policies once read (release_only never reads them before the result)
 
-def check_membership(client, groups, current, wanted_ids, released=None):
-    """Fail before sending when a wanted source is already in another group (ISC keeps a source in one).
-
-    released: {group name: source ids it declares, or None when declared absent} (check mode): a source such a
-    group holds and no longer declares is given up before this group is written."""
-    mine = current.get('id') if current else None
-    released = released or {}
-    for group in groups:
-        if group.get('id') == mine:
-            continue
-        keeps = group.get('sourceIds') or ()
-        if group.get('name') in released:  # declared by the same configuration: it keeps only what it declares
-            keeps = [i for i in keeps if i in (released[group['name']] or ())]
-        taken = [i for i in wanted_ids if i in keeps]
-        if taken:
-            names = pc.source_names(client, taken)
-            raise IscError('sources: %s %s already in the %s %r, and a source can be in one group only: '
-                           'take it out of that group first (or delete that group)'
-                           % (', '.join(repr(names.get(i, i)) for i in taken), 'is' if len(taken) == 1 else 'are',
-                              KIND, group.get('name')))
-
-
-def wanted_fields(module, client, policies):
-    """``{api_field: value}`` of the declared options, with the policy and the sources resolved to ids."""
-    p = module.params
-    wanted = {}
-    if p['password_policy'] is not None:
-        wanted['passwordPolicyId'] = pc.policy_id(client, p['password_policy'], policies, module)
-    if p['sources'] is not None:
-        wanted['sourceIds'] = pc.source_ids(client, p['sources'], 'sources')
-    return wanted
-
-
-def check_input(module):
-    """Bad input fails before anything is sent."""
-    p = module.params
-    if not (p['name'] or '').strip():
-        module.fail_json(msg='name must not be empty: give the name of the sync group')
-    if p['password_policy'] is not None and not p['password_policy'].strip():
-        module.fail_json(msg='password_policy must not be empty: give a policy name or id, or leave it unset')
-    if p['sources'] is not None and not [s for s in p['sources'] if s and str(s).strip()]:
-        module.fail_json(msg='sources must name at least one source; to dissolve the group use state=absent')
-    if p['sources'] is not None and any(not s or not str(s).strip() for s in p['sources']):
-        module.fail_json(msg='sources holds an empty entry: give each source by name or id')
-
-
-def releasing(client, groups, current, wanted_ids):
-    """The sources of ``current`` after its removals alone: those it keeps, plus the wanted ones no other group
-    holds; None when nothing would be freed or fewer than two sources would remain (ISC needs two)."""
-    held = set(i for g in groups if g.get('id') != current.get('id') for i in g.get('sourceIds') or ())
-    have = list(current.get('sourceIds') or ())
-    kept = [i for i in have if i in wanted_ids] + [i for i in wanted_ids if i not in have and i not in held]
-    if set(kept) == set(have) or len(set(kept)) < 2:
-        return None
-    return kept
-
-
-def named_diff(client, changed, header):
-    """--diff of a sync group: the sources by name (as the options give them) beside their ids."""
-    out = pc.diff(changed, header)
-    if 'sourceIds' in changed:
-        names = pc.source_names(client, [i for ids in changed['sourceIds'] for i in ids or ()])
-        for side in ('before', 'after'):
-            ids = out[side].get('sourceIds')
-            if ids is not None:
-                out[side]['sources'] = [names.get(i, i) for i in ids]
-    return out
-
-
-def run(module, client):
-    p = module.params
-    groups = pc.list_all(client, OP_SYNC_GROUPS)
-    current = by_name(groups, p['name'])
-    header = '%s %s' % (KIND, p['name'])
-    if p['release_only']:
-        if p['state'] == 'absent' or current is None or p['sources'] is None:
-            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0] if current else {})
-        kept = releasing(client, groups, current, pc.source_ids(client, p['sources'], 'sources'))
+    def run(self):
+        if not self.params['release_only']:
+            return Resource.run(self)
+        current, p = self.find(), self.params
+        kept = None
+        if p['state'] == 'present' and current is not None and p['sources'] is not None:
+            kept = sg.releasing(self.groups, current, pc.source_ids(self.client, p['sources'], 'sources'))
         if kept is None:
-            return dict(changed=False, sync_group=pc.sync_group_views(client, [current])[0])
-        wanted = {'sourceIds': kept}
-        changed = pc.changes(wanted, current)
-        result = dict(current, **wanted)
-        if not module.check_mode:
-            body = pc.merged(current, wanted, read_only=pc.SYNC_GROUP_READ_ONLY)
-            result = client.call_json(OP_SYNC_GROUP, 'PUT', current['id'], json_body=body, shape=dict) or result
-        out = dict(changed=True, sync_group=pc.sync_group_views(client, [result])[0], diff=named_diff(client, changed, header))
-        return out
+            return dict(changed=False, sync_group=pc.sync_group_views(self.client, [current])[0] if current else {})
+        return self.apply(current, {'sourceIds': kept})
 
-    if p['state'] == 'absent':
-        if current is None:
-            return dict(changed=False, sync_group={})
-        if not module.check_mode:
-            client.call(OP_SYNC_GROUP, 'DELETE', current['id'])
-        before = dict((k, v) for k, v in current.items() if k not in pc.SYNC_GROUP_READ_ONLY)
-        return dict(changed=True, sync_group={}, diff={'before': before, 'after': {},
-                                                       'before_header': header, 'after_header': header})
+    def find(self):
+        self.groups = pc.list_all(self.client, OP_SYNC_GROUPS)
+        return sg.by_name(self.groups, self.params['name'])
 
-    if current is None:
+    def wanted(self, current):
+        p, wanted = self.params, {}
         missing = [o for o in ('password_policy', 'sources') if p[o] is None]
-        if missing:
+        if current is None and missing:
             raise IscError('the %s %r does not exist yet and ISC needs %s to create it: set %s'
-                           % (KIND, p['name'], ' and '.join(missing), ' and '.join(missing)))
-    policies = pc.list_all(client, OP_POLICIES)
-    wanted = wanted_fields(module, client, policies)
-    if 'sourceIds' in wanted:
-        released = None
-        if module.check_mode and p['declared_groups']:
-            released = dict((name, None if sources is None else pc.source_ids(client, sources, 'declared_groups'))
-                            for name, sources in p['declared_groups'].items() if name != p['name'])
-        check_membership(client, groups, current, wanted['sourceIds'], released)
+                           % (sg.KIND, p['name'], ' and '.join(missing), ' and '.join(missing)))
+        self.policies = pc.list_all(self.client, OP_POLICIES)
+        if p['password_policy'] is not None:
+            wanted['passwordPolicyId'] = pc.policy_id(self.client, p['password_policy'], self.policies, self.module)
+        if p['sources'] is not None:
+            wanted['sourceIds'] = pc.source_ids(self.client, p['sources'], 'sources')
+            released = sg.declared_elsewhere(self.client, p) if self.check_mode and p['declared_groups'] else None
+            sg.check_membership(self.client, self.groups, current, wanted['sourceIds'], released)
+        return wanted
 
-    if current is None:
-        body = dict(name=p['name'], **wanted)
-        result = body
-        if not module.check_mode:
-            result = client.call_json(OP_SYNC_GROUPS, 'POST', json_body=body, shape=dict) or body
-        changed = dict((f, (None, body[f])) for f in body)
-    else:
-        changed = pc.changes(wanted, current)
-        result = current
+    def result(self, current, after, changed):
+        out = {'sync_group': pc.sync_group_views(self.client, [after], self.policies)[0]}
         if changed:
-            body = pc.merged(current, wanted, read_only=pc.SYNC_GROUP_READ_ONLY)
-            result = dict(current, **wanted)
-            if not module.check_mode:
-                answer = client.call_json(OP_SYNC_GROUP, 'PUT', current['id'], json_body=body, shape=dict)
-                result = answer or result
-    out = dict(changed=bool(changed), sync_group=pc.sync_group_views(client, [result], policies)[0])
-    if changed:
-        out['diff'] = named_diff(client, changed, header)
-        if current is None:
-            out['diff']['before'] = {}
-    return out
+            out['diff'] = sg.named_diff(self.client, changed, self.header(current))
+            if current is None:
+                out['diff']['before'] = {}
+        return out
 
 
 def main():
@@ -326,14 +226,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    check_input(module)
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
-    try:
-        result = run(module, client)
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(**result)
+    problem = sg.input_problem(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+    execute(module, SyncGroup)
 
 
 if __name__ == '__main__':

@@ -20,12 +20,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.read_only
 options:
   name:
     description:
@@ -94,12 +89,19 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import report
 
 OPTION_FORM = ('id', 'name', 'password_policy', 'sources')
+
+
+def read(client, ref):
+    groups = pc.list_all(client, OP_SYNC_GROUPS)
+    if ref is not None:
+        found = pc.find(groups, ref, 'password sync group')
+        groups = [found] if found else []
+    views = pc.sync_group_views(client, groups) if groups else []
+    return {'sync_groups': [dict((k, v[k]) for k in OPTION_FORM) for v in views]}
 
 
 def main():
@@ -110,17 +112,7 @@ def main():
     ref = module.params['name']
     if ref is not None and not ref.strip():
         module.fail_json(msg='name must not be empty: give a group name or id, or leave it unset for every group')
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
-    try:
-        groups = pc.list_all(client, OP_SYNC_GROUPS)
-        if ref is not None:
-            found = pc.find(groups, ref, 'password sync group')
-            groups = [found] if found else []
-        views = pc.sync_group_views(client, groups) if groups else []
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(changed=False, sync_groups=[dict((k, v[k]) for k in OPTION_FORM) for v in views])
+    report(module, lambda client: read(client, ref))
 
 
 if __name__ == '__main__':

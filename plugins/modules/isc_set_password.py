@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
+  - sailpoint_isc.passwords.isc.batch
 attributes:
   check_mode:
     support: full
@@ -166,16 +167,6 @@ options:
       public_key_id:
         description: ID of the key O(passwords[].encrypted_password) was encrypted with.
         type: str
-  workers:
-    description: How many batch entries are processed concurrently (under one rate limit).
-    type: int
-    default: 4
-  fail_on_item_error:
-    description:
-      - In the batch form, whether the task fails when at least one entry failed.
-      - Either way every entry is attempted and reported in RV(results).
-    type: bool
-    default: true
 notes:
   - Idempotency. ISC cannot read a password back, so with the default O(update_password=always)
     every run submits the password and reports changed. Use O(update_password=on_change), or decide
@@ -295,7 +286,7 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, exit_batch, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.set_password import SetPasswordRun, diff_for
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 
@@ -370,16 +361,10 @@ def main():
             module.fail_json(msg=msg, **dict(result, **extra))
         module.exit_json(**dict(result, **extra))
 
-    failed = [r for r in results if r.get('failed')]
-    for r in results:
-        r.setdefault('failed', False)
     extra = {}
     if module._diff:
         extra['diff'] = [diff_for(r) for r in results if not r.get('failed')]
-    if failed and p['fail_on_item_error']:
-        module.fail_json(msg='%d of %d password changes failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
-                         changed=changed, results=results, **extra)
-    module.exit_json(changed=changed, results=results, **extra)
+    exit_batch(module, results, 'password changes failed', changed=changed, **extra)
 
 
 if __name__ == '__main__':

@@ -160,79 +160,50 @@ holders:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy_holders as ph
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
     OP_POLICIES, OP_SOURCE_POLICIES, OP_SOURCE_POLICIES_UPDATE,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy_holders import (
-    comparable, version_problem, views,
-)
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import Resource, execute
 
 
-def check_input(module):
-    """Bad input fails before anything is sent."""
-    p = module.params
-    if not (p['source'] or '').strip():
-        module.fail_json(msg='source must not be empty: give the source by display name or id')
-    if p['state'] == 'absent' and p['holders'] is not None:
-        module.fail_json(msg='state=absent removes every holder: leave holders unset (or use holders: [] with state=present)')
-    seen, whole = {}, None
-    for n, holder in enumerate(p['holders'] or ()):
-        if not (holder['policy'] or '').strip():
-            module.fail_json(msg='holders[%d].policy must not be empty: give a policy name or id' % n)
-        pairs = [(a['name'], a['value']) for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
-        if any(not (name or '').strip() for name, _v in pairs):
-            module.fail_json(msg='holders[%d].selectors.identity_attr has an attribute without a name' % n)
-        ident = (holder['policy'], tuple(sorted(pairs)))
-        if ident in seen:
-            module.fail_json(msg='holders[%d] repeats holders[%d] (same policy, same selectors): drop one' % (n, seen[ident]))
-        seen[ident] = n
-        if not pairs:
-            if whole is not None:
-                module.fail_json(msg='holders[%d] and holders[%d] both lack selectors: only one policy can hold the '
-                                 'whole source; give the other one selectors (selectors.identity_attr)' % (whole, n))
-            whole = n
+class Holders(Resource):
+    """The password-policy holders of one source: always there (state=absent is the empty list), compared
+    without regard to order, replaced whole by a PATCH."""
 
+    absent = False
 
-def wanted_holders(module, client, holders, policies):
-    """The holders as ISC takes them: policy id and name, and selectors when the policy applies to some
-    identities only. A holder of every identity has no selectors key: the documents' schema types
-    selectors as an object (their example shows null, which the schema does not allow)."""
-    names = pc.policy_names(policies)
-    body = []
-    for holder in holders:
-        pid = pc.policy_id(client, holder['policy'], policies, module)
-        identity_attr = [{'name': a['name'], 'value': a['value']}
-                         for a in ((holder.get('selectors') or {}).get('identity_attr') or ())]
-        entry = {'policyId': pid, 'policyName': names.get(pid)}
-        if identity_attr:
-            entry['selectors'] = {'identityAttr': identity_attr}
-        body.append(entry)
-    return body
+    def find(self):
+        self.source_id = pc.source_ids(self.client, [self.params['source']], 'source')[0]
+        self.source = pc.source_names(self.client, [self.source_id]).get(self.source_id, self.source_id)
+        current = [h for h in pc.list_all(self.client, OP_SOURCE_POLICIES, self.source_id) if isinstance(h, dict)]
+        self.policies = pc.list_all(self.client, OP_POLICIES)
+        return current
 
+    def wanted(self, current):
+        return ph.wanted(self.params['holders'] or [], self.policies,
+                         lambda ref: pc.policy_id(self.client, ref, self.policies, self.module))
 
-def run(module, client):
-    p = module.params
-    source_id = pc.source_ids(client, [p['source']], 'source')[0]
-    source = pc.source_names(client, [source_id]).get(source_id, source_id)
-    current = [h for h in pc.list_all(client, OP_SOURCE_POLICIES, source_id) if isinstance(h, dict)]
-    policies = pc.list_all(client, OP_POLICIES)
-    wanted = wanted_holders(module, client, p['holders'] or [], policies)
-    default_id = ([pol.get('id') for pol in policies if pol.get('defaultPolicy')] or [None])[0]
-    changed = comparable(current, default_id) != comparable(wanted, default_id)
-    result = current
-    if changed:
-        result = wanted
-        if not module.check_mode:
-            answer = client.call_json(OP_SOURCE_POLICIES_UPDATE, 'PATCH', source_id, json_body=wanted, shape=list)
-            result = [h for h in answer if isinstance(h, dict)] if answer is not None else wanted
-    out = dict(changed=changed, source=source, source_id=source_id, holders=views(result, policies))
-    if changed:
-        out['diff'] = pc.diff({'holders': (current, wanted)}, 'password-policy holders of %s' % source)
-    return out
+    def changes(self, wanted, current):
+        default_id = ([pol.get('id') for pol in self.policies if pol.get('defaultPolicy')] or [None])[0]
+        return {} if ph.comparable(current, default_id) == ph.comparable(wanted, default_id) else {'holders': (current, wanted)}
+
+    def expected(self, current, wanted):
+        return wanted
+
+    def update_body(self, current, wanted, changed):
+        return wanted
+
+    def update(self, current, body, fallback):
+        answer = self.client.call_json(OP_SOURCE_POLICIES_UPDATE, 'PATCH', self.source_id, json_body=body, shape=list)
+        return [h for h in answer if isinstance(h, dict)] if answer is not None else fallback
+
+    def result(self, current, after, changed):
+        out = dict(source=self.source, source_id=self.source_id, holders=ph.views(after, self.policies))
+        if changed:
+            out['diff'] = pc.diff(changed, 'password-policy holders of %s' % self.source)
+        return out
 
 
 def main():
@@ -249,17 +220,10 @@ def main():
         required_if=[('state', 'present', ('holders',))],
         supports_check_mode=True,
     )
-    problem = version_problem('isc_source_password_policies', module.params['api_version'])
+    problem = ph.version_problem('isc_source_password_policies', module.params['api_version']) or ph.input_problem(module.params)
     if problem:
         module.fail_json(msg=problem)
-    check_input(module)
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB if module.check_mode else 'password-config')  # rights.py: before any request but the token's
-    try:
-        result = run(module, client)
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(**result)
+    execute(module, Holders)
 
 
 if __name__ == '__main__':

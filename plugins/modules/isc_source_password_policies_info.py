@@ -21,12 +21,7 @@ description:
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc
   - sailpoint_isc.passwords.isc.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Runs normally in check mode; it only reads.
-  diff_mode:
-    support: none
+  - sailpoint_isc.passwords.isc.read_only
 options:
   sources:
     description:
@@ -95,11 +90,9 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import pas
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import (
     OP_POLICIES, OP_SOURCE_POLICIES, OP_SOURCES,
 )
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy_holders import version_problem, views
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.resource import report
 
 
 def read(client, refs, selectors_only):
@@ -133,13 +126,7 @@ def main():
     refs = module.params['sources']
     if refs is not None and any(not (r or '').strip() for r in refs):
         module.fail_json(msg='sources has an empty entry: give each source by display name or id')
-    client = IscClient.from_module(module)
-    preflight(module, client, EXPORT_JOB)  # rights.py: before any request but the token's
-    try:
-        items = read(client, refs, module.params['selectors_only'])
-    except IscError as exc:
-        fail_isc(module, exc, changed=False)
-    module.exit_json(changed=False, source_password_policies=items)
+    report(module, lambda client: {'source_password_policies': read(client, refs, module.params['selectors_only'])})
 
 
 if __name__ == '__main__':

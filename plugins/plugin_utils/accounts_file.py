@@ -9,8 +9,7 @@ message, before Ansible's own checks would answer with the role's whole argument
 Internal to the sailpoint_isc.passwords collection; may change without notice.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 import difflib
 

@@ -11,8 +11,7 @@ kill. The rotation's modules carry new passwords and API client secrets in their
 only where Ansible pipelines.
 """
 
-from __future__ import absolute_import, division, print_function
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 

@@ -313,7 +313,8 @@ def cached_tokens(simulator, workdir):
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
     from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import TokenCache
-    cache = TokenCache(os.path.join(workdir, '.cache', 'sailpoint_isc', 'tokens'), simulator.base_url, CLIENT_ID, CLIENT_SECRET)
+    # the runner sets XDG_CACHE_HOME=<workdir>/cache: the cache root follows it (files.cache_home)
+    cache = TokenCache(os.path.join(workdir, 'cache', 'sailpoint_isc', 'tokens'), simulator.base_url, CLIENT_ID, CLIENT_SECRET)
     value, dummy = cache.load()
     return [value] if value else []
 
@@ -355,7 +356,7 @@ def test_module_scenarios_leak_no_secret_at_vvvv_with_diff(canary_env, workdir):
     probe = Canaries()
     probe.digit_hashes = {hashlib.sha256(b'09087713').hexdigest(): 8}
     assert probe.find('code 09087713.') == ['digit token'] and probe.find('code 090877134') == []
-    assert_nothing_leaked(canaries, workdir, [result], must_exist=['fingerprints.json', '.cache/sailpoint_isc/tokens'],
+    assert_nothing_leaked(canaries, workdir, [result], must_exist=['fingerprints.json', 'cache/sailpoint_isc/tokens'],
                           temps=temps)
 
 
@@ -435,7 +436,7 @@ def test_rotation_scenarios_leak_no_secret_at_vvvv_with_diff(canary_env, workdir
     canaries.add('vault password (wrong)', WRONG_VAULT_PASSWORD)
     for value in cached_tokens(simulator, workdir):
         canaries.add('access token (fetched by the modules)', value)
-    expected = ['rotation/ledger.json', 'rotation/report.json', 'rotation/report.xml', '.cache/sailpoint_isc/tokens']
+    expected = ['rotation/ledger.json', 'rotation/report.json', 'rotation/report.xml', 'cache/sailpoint_isc/tokens']
     scanned = assert_nothing_leaked(canaries, workdir, results, must_exist=expected, temps=temps, skip=[capture])
     assert 'rotation/store.vault' not in scanned and os.path.basename(capture) not in scanned
 

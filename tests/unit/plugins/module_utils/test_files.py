@@ -58,3 +58,25 @@ def test_required_lock_raises_without_fcntl(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         with FileLock(str(tmp_path / 'z.lock'), required=True):
             pass
+
+
+def test_the_cache_root_follows_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    assert files.expand(files.CACHE_ROOT + '/tokens', {}) == str(tmp_path / 'home' / '.cache' / 'sailpoint_isc' / 'tokens')
+    assert files.expand(files.CACHE_ROOT + '/tokens', {'XDG_CACHE_HOME': '/var/cache/u'}) == '/var/cache/u/sailpoint_isc/tokens'
+    assert files.expand(files.CACHE_ROOT, {'XDG_CACHE_HOME': '/var/cache/u'}) == '/var/cache/u/sailpoint_isc'
+    # a relative XDG_CACHE_HOME is ignored (the XDG rule); a path outside the cache root only loses its ~
+    assert files.expand(files.CACHE_ROOT + '/x', {'XDG_CACHE_HOME': 'rel'}) == files.expand(files.CACHE_ROOT + '/x', {})
+    assert files.expand('~/elsewhere/tokens', {'XDG_CACHE_HOME': '/var/cache/u'}) == str(tmp_path / 'home' / 'elsewhere' / 'tokens')
+
+
+def test_every_cache_default_lives_under_the_one_root(monkeypatch, tmp_path):
+    """The token cache, the limiter's hand-over files, the progress pointers and the fingerprints: one root."""
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import api, auth, fingerprint, limiter, progress
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    root = str(tmp_path / 'xdg' / 'sailpoint_isc')
+    cache = auth.TokenCache(api.DEFAULT_TOKEN_CACHE, 'https://acme.api.identitynow.com', 'cid', 'secret')
+    assert cache.directory == os.path.join(root, 'tokens')
+    assert os.path.dirname(limiter.state_path(api.DEFAULT_LIMITER_STATE, 'k' * 40, 'v2024')) == os.path.join(root, 'limiter')
+    assert progress.pointer_path(7) == os.path.join(root, 'progress', '7.json')
+    assert fingerprint.default_path() == os.path.join(root, 'fingerprints.json')
