@@ -53,7 +53,8 @@ options:
   results:
     description:
       - Per account, C(key), C(why) (from O(op=due)), optional C(rolled_back), and C(dependents) as C(id) and
-        C(outcome) (V(updated), V(restarted), V(healthy) or V(failed: <task name>)) (O(op=record)).
+        C(outcome) (V(updated), V(restarted), V(healthy), or V(failed) followed by the name of the task that failed)
+        (O(op=record)).
     type: list
     elements: dict
     default: []
@@ -65,6 +66,7 @@ attributes:
     support: none
     description: Nothing to show.
   platform:
+    support: full
     platforms: posix
     description: Runs where the ledger is, the controller.
 '''
