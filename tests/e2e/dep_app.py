@@ -81,12 +81,18 @@ def stop(app_dir):
     except OSError:
         return
     deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
+    while time.time() < deadline and alive(pid):
         time.sleep(0.02)
+
+
+def alive(pid):
+    """Whether pid still runs: an app whose parent is gone is re-parented to the test process (killer.py's
+    subreaper), which reaps it only later, so a zombie counts as gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except (OSError, IndexError):
+        return False
 
 
 def start(app_dir):
