@@ -198,6 +198,8 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
         assert health(app['port']) == 200, 'app%02d' % i
 
     # 3. a forced run of four accounts, crashed once the store committed their passwords
+    with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
+        second_run = json.load(handle)['run_id']
     few = accounts[:4]
     before = read_store(world.workdir)
     proc = world.rotate(few, spawn=True, service_account_rotation_force=True)
@@ -208,6 +210,8 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     killer.wait_for(committed, timeout=120, proc=proc)
     killer.crash(proc)
     world.outputs.append(proc.stdout.read())
+    with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
+        assert json.load(handle)['run_id'] == second_run, 'the crash came before the record (and its dependents)'
     sent = world.set_passwords()
     assert sent == N_ACCOUNTS + 4
 
