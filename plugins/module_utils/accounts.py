@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import check as check_dependents
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
 # A key is source/user#account_id: a '/' in the source name or a '#' in the user name would make two accounts
@@ -99,6 +100,7 @@ def check_names(accounts):
                 if first[1] != value:
                     problems.append('accounts[%d]: %s %r and accounts[%d] %r differ only in case; ISC treats them as one, '
                                     'so spell it one way in every row' % (index, field, value, first[0], first[1]))
+    problems += check_dependents(accounts)  # issue 27: the dependents of each account, row named
     if problems:
         raise RotationError('; '.join(problems[:10]) + ('; and %d more' % (len(problems) - 10) if len(problems) > 10 else ''))
 

@@ -127,6 +127,15 @@ class Ledger:
                 entry.update(state='current' if entry.get('last_rotated') else 'unmanaged', request_id=None)
             elif kind == 'unpark':
                 entry.update(state='failed', attempts=0)
+            elif kind == 'dependents':
+                # issue 27 (module_utils/dependents.py): the dependents still to apply (a marker the next run reads),
+                # and each one's outcome in the audit trail
+                entry['dependents_due'] = list(event.get('due') or [])
+                if event.get('run_id') and event.get('outcomes') is not None:
+                    history = entry.setdefault('history', [])
+                    history.append({'at': event['at'], 'outcome': event.get('status') or 'dependents',
+                                    'dependents': event['outcomes'], 'run_id': event['run_id']})
+                    del history[:-HISTORY_LIMIT]
 
     def append(self, kind, keys, **fields):
         event = dict(fields, event=kind, keys=list(keys))

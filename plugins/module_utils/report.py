@@ -18,11 +18,12 @@ from xml.sax.saxutils import quoteattr as _quoteattr, escape as _escape
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
 
-FAILING = ('failed', 'unknown', 'unverified')  # report statuses that are JUnit failures
+FAILING = ('failed', 'unknown', 'unverified', 'dependents_degraded')  # report statuses that are JUnit failures
 SKIPPED = ('skipped', 'parked', 'pending', 'would rotate', 'retired', 'would retire')  # JUnit skipped
 
 
-def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=(), store_pending=(), retired=()):
+def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures=(), store_pending=(), retired=(),
+              dependents=()):
     """One row per account: what happened to it in this run, and one for every key the store held pending when
     the run began (store_pending), listed or not. retired: the keys the store archived this run. Never a secret."""
     by_key, audit = {}, {}  # key -> (status, detail); key -> request id and seconds of its change
@@ -102,6 +103,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
         status, detail = by_key[key]
         rows.append(dict({'account': key, 'status': status, 'detail': detail + ' (not in the accounts list)'},
                          **_audit_fields(audit.get(key))))
+    _with_dependents(rows, dependents)
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
 
@@ -115,6 +117,17 @@ def _missed_rows(item, detail, by_key):
         else:
             by_key[key] = ('skipped', '%s; its source left the password sync group before the change was applied: ISC '
                                       'did not change it, it keeps its current password' % detail)
+
+
+def _with_dependents(rows, dependents):
+    """Each account's dependents (issue 27, dependents.rows()) in its row: their outcomes, their status when they set
+    one (dependents_degraded, rolled_back), else the account's own status with their detail added."""
+    by_key = dict((row['key'], row) for row in dependents or ())
+    for row in rows:
+        found = by_key.get(row['account'])
+        if found:
+            row.update(status=found['status'] or row['status'], dependents=found['dependents'],
+                       detail='%s; dependents: %s' % (row['detail'], found['detail']))
 
 
 def _audit_fields(found):
@@ -221,9 +234,11 @@ def _junit(rows, elapsed):
         # classname = the source, so CI report viewers group accounts by source; time = the change's own
         out.append('    <testcase classname=%s name=%s time="%.3f">'
                    % (quoteattr(row['account'].split('/', 1)[0]), quoteattr(row['account']), row.get('seconds') or 0))
-        if row.get('request_id'):
-            out.append('      <properties><property name="request_id" value=%s/></properties>'
-                       % quoteattr(row['request_id']))
+        props = ([('request_id', row['request_id'])] if row.get('request_id') else []) + [
+            ('dependent ' + d['id'], d['outcome']) for d in row.get('dependents') or ()]
+        if props:
+            out.append('      <properties>%s</properties>' % ''.join(
+                '<property name=%s value=%s/>' % (quoteattr(name), quoteattr(value)) for name, value in props))
         if row['status'] in FAILING:
             out.append('      <failure message=%s>%s</failure>' % (quoteattr(row['status']), escape(row['detail'])))
         elif row['status'] in SKIPPED:

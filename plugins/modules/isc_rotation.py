@@ -94,6 +94,12 @@ options:
             password change after our last rotation (the P(sailpoint_isc.passwords.isc_accounts#inventory) C(drift) group).
         type: str
         choices: [drift]
+      dependents:
+        description:
+          - What uses the account's password (issue 27); the role's dependents phase applies them. The plan only checks
+            them (C(docs/dependents.md)).
+        type: list
+        elements: dict
   max_age_days:
     description: Default maximum password age in days (O(phase=plan)).
     type: int
@@ -302,6 +308,13 @@ options:
     description:
       - Accounts whose new password ISC set but the role's verify task file rejected (O(phase=record)), as
         C(key) and C(reason). They are reported as C(unverified); the new password stays current in the store.
+    type: list
+    elements: dict
+    default: []
+  dependents:
+    description:
+      - The outcomes of the accounts' dependents in this run (O(phase=record)), as the role's dependents phase gives
+        them (C(key), C(status), C(detail), C(dependents)); in the reports.
     type: list
     elements: dict
     default: []
@@ -528,7 +541,8 @@ def run_phase(module):
                             run_id=params['run_id'], retired=params['retired'], who=who)
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                             check_mode=module.check_mode, verify_failures=params['verify_failures'],
-                                            store_pending=params['store_pending'], retired=params['retired'])
+                                            store_pending=params['store_pending'], retired=params['retired'],
+                                            dependents=params['dependents'])
         if not module.check_mode:
             report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                      run_id=params['run_id'], keep_runs=params['report_history'],
@@ -632,6 +646,7 @@ def main():
             password_length=dict(type='int', no_log=False),
             exclude_chars=dict(type='str'),
             rotate_reason=dict(type='str', choices=['drift']),
+            dependents=dict(type='list', elements='dict'),
         )),
         max_age_days=dict(type='int', default=90),
         password_length=dict(type='int', default=0, no_log=False),
@@ -675,6 +690,7 @@ def main():
         retired=dict(type='list', elements='str', default=[], no_log=False),
         retire_keys=dict(type='list', elements='str', default=[], no_log=False),
         verify_failures=dict(type='list', elements='dict', default=[]),
+        dependents=dict(type='list', elements='dict', default=[]),
         started=dict(type='str'),
         report_json=dict(type='path'),
         report_junit=dict(type='path'),

@@ -15,6 +15,8 @@ import difflib
 
 import yaml
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import problems_of as dependents_problems
+
 VAR = 'service_account_rotation_accounts'
 # field -> (the types it takes, what a row gives there)
 FIELDS = {
@@ -24,6 +26,7 @@ FIELDS = {
     'max_age_days': ('int', '<days, for example 90>'),
     'password_length': ('int', '<characters, 0 for the policy minimum>'),
     'exclude_chars': ('str', '<characters never used>'),
+    'dependents': ('list', '<a list of dependents, see docs/dependents.md>'),
 }
 REQUIRED = ('source_name', 'user_name')
 MAX_PROBLEMS = 10
@@ -88,6 +91,8 @@ def row_problems(row):
             problems.append('%s is empty; give %s' % (field, hint))
         elif kind == 'int' and not _is_int(value):
             problems.append('%s %r is not a whole number; give %s' % (field, value, hint))
+        elif kind == 'list':
+            problems.extend(dependents_problems(value))
         elif kind == 'str' and isinstance(value, (dict, list, bool)):
             problems.append('%s is a %s; give %s as text' % (field, type(value).__name__, hint))
     return problems

@@ -226,6 +226,11 @@ ACCOUNTS_FILE_CASES = [
     ('file-accounts-misspelled', 'service_account_rotation_acounts: []\n',
      ["does not set service_account_rotation_accounts (it sets 'service_account_rotation_acounts': a misspelling?)"]),
     ('file-missing', None, ['Could not find it', 'relative paths are taken from the working directory']),
+    # issue 27: a dependent without its host, and one of an unknown type
+    ('file-dependent-mistakes', ROW + '    dependents:\n      - {type: file, path: /etc/a.conf, regexp: "^p=", line: "p={password}"}\n'
+     '      - {type: ftp, host: app1}\n',
+     ['row 1 (', 'dependents[0] (file): host is missing; add "host: <an inventory host name>"',
+      "dependents[1]: type 'ftp' is not one of file, http_health, systemd, tasks"]),
 ]
 
 

@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to sailpoint_isc.passwords
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Dependents of a rotated password (issue 27): the accounts file's rules for them, which are due in a run,
+and what their outcomes make of an account's status. The role's tasks/dependents*.yml do the work on the hosts.
+
+Internal to the sailpoint_isc.passwords collection; may change without notice. Never a secret here: the
+password reaches the dependents' tasks only, with no_log.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+# type -> (required options, optional options); every type also takes COMMON
+TYPES = {
+    'file': (('path',), ('regexp', 'line', 'template', 'restart_command', 'service')),
+    'systemd': (('environment_file', 'variable'), ('unit', 'restart_command')),
+    'http_health': (('url',), ('status_code', 'retries', 'delay', 'timeout')),
+    'tasks': (('tasks',), ()),
+}
+COMMON = ('type', 'host', 'order')
+INT_OPTIONS = ('order', 'status_code', 'retries', 'delay', 'timeout')
+HINTS = {
+    'path': '<path of the config file on the host>',
+    'environment_file': '<the unit\'s EnvironmentFile path>',
+    'variable': '<the variable that holds the password, for example DB_PASSWORD>',
+    'url': '<http(s) URL that answers healthy>',
+    'tasks': '<path of your task file>',
+    'host': '<an inventory host name>',
+}
+POLICIES = ('roll_forward', 'rollback')
+
+
+def target(dep):
+    """What a dependent updates, for its id and the reports (never a secret)."""
+    for name in ('path', 'environment_file', 'url', 'tasks'):
+        if dep.get(name):
+            return str(dep[name])
+    return ''
+
+
+def dependent_id(dep):
+    """A dependent's name in the ledger and the reports: type, host and target; stable when the list is reordered."""
+    return '%s %s:%s' % (dep.get('type'), dep.get('host'), target(dep))
+
+
+def problems_of(deps):
+    """What is wrong with one account's dependents list, each with its fix; [] when nothing is."""
+    if deps is None:
+        return []
+    if not isinstance(deps, list):
+        return ['dependents is a %s; give a list of mappings, each with type and host' % type(deps).__name__]
+    out, seen = [], set()
+    for index, dep in enumerate(deps):
+        where = 'dependents[%d]' % index
+        if not isinstance(dep, dict):
+            out.append('%s is a %s, not a mapping; write "- type: file" with "host: %s" below it'
+                       % (where, type(dep).__name__, HINTS['host']))
+            continue
+        kind = dep.get('type')
+        if kind not in TYPES:
+            out.append('%s: type %r is not one of %s; set type to one of them' % (where, kind, ', '.join(sorted(TYPES))))
+            continue
+        required, optional = TYPES[kind]
+        for name in ('host',) + required:
+            value = dep.get(name)
+            if not isinstance(value, str) or not value.strip():
+                out.append('%s (%s): %s is missing; add "%s: %s"' % (where, kind, name, name, HINTS.get(name, '<text>')))
+        for name, value in dep.items():
+            if name not in COMMON + required + optional:
+                out.append('%s (%s): unknown option %r; a %s dependent takes %s'
+                           % (where, kind, name, kind, ', '.join(COMMON[1:] + required + optional)))
+            elif name in INT_OPTIONS and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                out.append('%s (%s): %s %r is not a whole number; give one' % (where, kind, name, value))
+        if kind == 'file' and bool(dep.get('template')) == bool(dep.get('line')):
+            out.append('%s (file): give either line (with regexp) or template, not %s'
+                       % (where, 'both' if dep.get('template') else 'neither'))
+        elif kind == 'file' and dep.get('line') and not dep.get('regexp'):
+            out.append('%s (file): line needs regexp, the line it replaces (for example "^password=")' % where)
+        elif kind == 'file' and dep.get('line') and '{password}' not in dep['line']:
+            out.append('%s (file): line must hold the placeholder {password} where the password goes' % where)
+        if kind == 'file' and dep.get('restart_command') and dep.get('service'):
+            out.append('%s (file): give restart_command or service, not both' % where)
+        ident = dependent_id(dep)
+        if ident in seen:
+            out.append('%s: %s is listed twice for this account; remove one' % (where, ident))
+        seen.add(ident)
+    return out
+
+
+def check(accounts):
+    """Problems of every account's dependents, one per row as 'accounts[i]: ...' (the style of check_names)."""
+    out = []
+    for index, acct in enumerate(accounts):
+        for problem in problems_of(acct.get('dependents') if isinstance(acct, dict) else None):
+            out.append('accounts[%d]: %s' % (index, problem))
+    return out
+
+
+def ordered(deps):
+    """Dependents in the order they are applied: by order (default 0), then as listed."""
+    return [d for _i, d in sorted(enumerate(deps or []), key=lambda pair: (pair[1].get('order') or 0, pair[0]))]
+
+
+def restart_key(dep):
+    """(host, what restarts) for a dependent that restarts something, else None: one restart per key and run."""
+    if dep.get('restart_command'):
+        return '%s command:%s' % (dep['host'], dep['restart_command'])
+    name = dep.get('service') or dep.get('unit')
+    return '%s service:%s' % (dep['host'], name) if name else None
+
+
+def _labelled(deps, key):
+    """Each dependent with its account key, id and restart key (restart: '' when it restarts nothing)."""
+    return [dict(d, key=key, id=dependent_id(d), restart=restart_key(d) or '') for d in deps]
+
+
+def due(accounts, entries, committed, held):
+    """The dependents to apply in this run, [{key, dependents}] in account order.
+
+    accounts: [{key, dependents}] (the listed accounts that have some); entries: key -> ledger entry;
+    committed: keys whose new password the store committed in this run (all their dependents);
+    held: keys whose change is still unsettled after this run (none of theirs: the password may not be live).
+    An account the ledger marks (dependents_due: a run was killed before its dependents, or some failed) gets the
+    marked ones again with the store's current password, without a new set-password."""
+    out = []
+    committed, held = set(committed), set(held)
+    for acct in accounts:
+        deps = ordered(acct.get('dependents'))
+        if not deps or acct['key'] in held:
+            continue
+        if acct['key'] in committed:
+            out.append({'key': acct['key'], 'dependents': _labelled(deps, acct['key']), 'why': 'rotated'})
+            continue
+        entry = entries.get(acct['key']) or {}
+        marked = set(entry.get('dependents_due') or ())
+        if marked and entry.get('state') == 'current':
+            again = [d for d in deps if dependent_id(d) in marked]
+            if again:
+                out.append({'key': acct['key'], 'dependents': _labelled(again, acct['key']), 'why': 'again'})
+    return out
+
+
+def rows(results):
+    """Per account: status, detail and the dependents' outcomes, for the report; and the ledger's due marker.
+
+    results: [{key, why, dependents: [{id, outcome}]}] where outcome is updated / restarted / healthy or
+    'failed: <task name>'; rolled_back: true when the account was rolled back (policy rollback)."""
+    out = []
+    for res in results:
+        failed = [d for d in res['dependents'] if str(d['outcome']).startswith('failed')]
+        if res.get('rolled_back'):
+            status = 'rolled_back'
+            detail = ('%d dependent(s) failed on the new password: the previous password was set again through ISC '
+                      'and applied to the dependents' % len(failed))
+        elif failed:
+            status = 'dependents_degraded'
+            detail = ('%d of %d dependent(s) failed (%s); the new password is kept (roll_forward) and the next run '
+                      'applies the failed ones again, with no new set-password'
+                      % (len(failed), len(res['dependents']), '; '.join('%s %s' % (d['id'], d['outcome']) for d in failed)))
+        else:
+            status = None  # the account's own status stands
+            detail = '%d dependent(s) %s' % (len(res['dependents']), 'updated again' if res.get('why') == 'again'
+                                             else 'updated')
+        out.append({'key': res['key'], 'status': status, 'detail': detail,
+                    'due': [] if res.get('rolled_back') else [d['id'] for d in failed],
+                    'dependents': [{'id': d['id'], 'outcome': d['outcome']} for d in res['dependents']]})
+    return out

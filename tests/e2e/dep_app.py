@@ -1,0 +1,129 @@
+"""A tiny local "app" for the dependents tests (test_dependents.py): one process per app.
+
+It reads its password(s) at start, from a config line (password=...) or an environment file (VAR="..."), and is
+healthy (GET /health -> 200) only while each matches the simulator's live password hash for its account (read from
+/__sim/accounts). Every start appends a line to the app's starts file (restarts per run are counted there).
+
+  python dep_app.py serve APP_DIR     run the app in the foreground (restart starts it detached)
+  python dep_app.py restart APP_DIR   stop the running app and start it again; fails once (exit 1, app left down)
+                                      when APP_DIR/fail-next-restart exists, which it removes
+
+APP_DIR/app.json: {"port", "sim", "secrets": [{"file", "format": "line"|"env", "source", "user"}]}.
+"""
+
+import hashlib
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+
+def read_secret(secret):
+    with open(secret['file']) as handle:
+        for line in handle:
+            line = line.rstrip('\n')
+            if secret['format'] == 'line' and line.startswith('password='):
+                return line[len('password='):]
+            if secret['format'] == 'env' and line.startswith('DB_PASSWORD="') and line.endswith('"'):
+                out, text, i = [], line[len('DB_PASSWORD="'):-1], 0
+                while i < len(text):  # systemd's double-quoted value: \\ and \" escape
+                    if text[i] == '\\' and i + 1 < len(text):
+                        i += 1
+                    out.append(text[i])
+                    i += 1
+                return ''.join(out)
+    return None
+
+
+def serve(app_dir):
+    config = json.load(open(os.path.join(app_dir, 'app.json')))
+    passwords = [read_secret(s) for s in config['secrets']]
+    with open(os.path.join(app_dir, 'starts'), 'a') as handle:
+        handle.write('%f\n' % time.time())
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            healthy = True
+            for secret, password in zip(config['secrets'], passwords):
+                query = urllib.parse.urlencode({'userName': secret['user'], 'sourceName': secret['source']})
+                with urllib.request.urlopen(config['sim'] + '/__sim/accounts?' + query, timeout=10) as resp:
+                    rows = json.loads(resp.read())['accounts']
+                want = rows[0]['passwordSha256'] if rows else None
+                if password is None or hashlib.sha256(password.encode()).hexdigest() != want:
+                    healthy = False
+            self.send_response(200 if healthy else 503)
+            self.end_headers()
+            self.wfile.write(b'ok' if healthy else b'wrong password')
+
+        def log_message(self, *args):  # nothing on stderr, nothing in any file
+            pass
+
+    with open(os.path.join(app_dir, 'pid'), 'w') as handle:  # before it listens: restart waits for the port
+        handle.write(str(os.getpid()))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', config['port']), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    server.serve_forever()
+
+
+def stop(app_dir):
+    try:
+        pid = int(open(os.path.join(app_dir, 'pid')).read())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.time() + 10
+    while time.time() < deadline and alive(pid):
+        time.sleep(0.02)
+
+
+def alive(pid):
+    """Whether pid still runs: an app whose parent is gone is re-parented to the test process (killer.py's
+    subreaper), which reaps it only later, so a zombie counts as gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except (OSError, IndexError):
+        return False
+
+
+def start(app_dir):
+    """Start the app detached (its own session, no inherited pipes) and wait until it listens."""
+    config = json.load(open(os.path.join(app_dir, 'app.json')))
+    env = dict(os.environ)
+    env.pop('ISC_E2E_KILL_TAG', None)  # the app is not part of the run a kill test crashes (killer.py)
+    subprocess.Popen([sys.executable, os.path.abspath(__file__), 'serve', app_dir], start_new_session=True, env=env,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', config['port']), timeout=1).close()
+            return 0
+        except OSError:
+            time.sleep(0.05)
+    return 1
+
+
+def restart(app_dir):
+    stop(app_dir)
+    flag = os.path.join(app_dir, 'fail-next-restart')
+    if os.path.exists(flag):
+        os.unlink(flag)
+        sys.stderr.write('the app failed to start\n')
+        return 1
+    return start(app_dir)
+
+
+if __name__ == '__main__':
+    ACTION, DIRECTORY = sys.argv[1], os.path.abspath(sys.argv[2])
+    if ACTION == 'serve':
+        serve(DIRECTORY)
+    sys.exit({'restart': restart, 'start': start, 'stop': lambda d: stop(d) or 0}[ACTION](DIRECTORY))
