@@ -587,7 +587,8 @@ def run_phase(module):
                                       batch_size=params['batch_size'], progress=progress, reach=check)
         finally:
             progress.close()
-        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger)  # before the records: it moves keys
+        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger,  # before the records: it moves keys
+                                           read_groups=check.read_groups if check is not None else None)
         commits, discards = rotation.outcome_records(outcomes)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
                       discard_records=discards + reached['discard_records'], reach_escrow=reached['reach_escrow'],

@@ -77,8 +77,9 @@ def accounts(due_ldap=False):
     return [{'source_name': s, 'user_name': 'svc', 'max_age_days': 0 if (s == 'LDAP' and due_ldap) else 90} for s in THREE]
 
 
-def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
-    """The role's steps; between() runs after the escrow and before the apply (an edit while the run planned)."""
+def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5, reach_age=0):
+    """The role's steps; between() runs after the escrow and before the apply (an edit while the run planned).
+    reach_age: how old the apply's re-read of the sync groups may be (0: read before every send)."""
     ledger = ledger_mod.Ledger(ledger_path).load()
     pending = store.check()
     reconciled = rotation.reconcile(world, ledger, pending)
@@ -92,7 +93,7 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
     store.pending(groups)
     if between:
         between()
-    check = reach_mod.ReachCheck(world.sync_groups, max_age=0)
+    check = reach_mod.ReachCheck(world.sync_groups, max_age=reach_age)
     outcomes = rotation.apply(world, groups, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1, reach=check)
     found = reach_mod.settle_applied(world, outcomes, groups, ledger)
     commits, discards = rotation.outcome_records(outcomes)
@@ -108,7 +109,7 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
         decisions2, groups2 = planning.plan(world, mine, ledger, rec, **again)
         store.pending(groups2)
         outcomes2 = rotation.apply(world, groups2, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1,
-                                   reach=reach_mod.ReachCheck(world.sync_groups, max_age=0))
+                                   reach=reach_mod.ReachCheck(world.sync_groups, max_age=reach_age))
         found2 = reach_mod.settle_applied(world, outcomes2, groups2, ledger)
         commits2, discards2 = rotation.outcome_records(outcomes2)
         replanned = set(d['key'] for d in decisions2)
@@ -118,11 +119,12 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
         discards += discards2 + found2['discard_records'] + found2['replan_records']
         escrow += found2['reach_escrow']
         every_group += groups2
-    for record in escrow:  # run.yml: the change's password for the accounts it reached beyond the plan
+    store.settle(discards, False)  # changes.yml: first, an account a change reached may hold a never-sent pending
+    for record in escrow:  # changes.yml: the change's password for the accounts it reached beyond the plan
         group = next(g for g in every_group if g['group'] == record['group'] and g['attempt'] == record['attempt'])
-        store.pending([{'keys': record['keys'], 'attempt': group['attempt'], 'password': group['password']}])
+        store.pending([{'keys': record['keys'], 'attempt': group['attempt'], 'password': group['password'],
+                        'supersedes': record.get('supersedes')}])
     store.settle(commits, True)
-    store.settle(discards, False)
     rotation.record(ledger, reconciled, outcomes)
     rows_out, _totals = report_mod.summarize(decisions, reconciled, outcomes)
     return outcomes, dict((r['account'], r) for r in rows_out)
@@ -257,3 +259,58 @@ def test_planning_again_leaves_the_changes_already_sent_alone(ledger_path):
     assert sorted(s[1] for s in world.sent) == ['AD', 'LDAP'] and len(outcomes) == 2
     assert store.entries['AD/svc'] == {'current': world.live[('svc', 'AD', 'svc@AD')]}
     assert differs(world, store) == [] and all(r['status'] == 'rotated' for r in report.values()), report
+
+
+def all_due():
+    return [dict(row, max_age_days=0) for row in accounts()]
+
+
+@pytest.mark.parametrize('reread', [True, False], ids=['held-back-again', 'sent-on-a-stale-read'])
+def test_a_source_rejoining_while_another_change_of_its_identity_runs(ledger_path, reread):
+    """CORP leaves the group while the run plans: the group's change is held back and planned again as two changes,
+    LDAP+KRB and CORP alone. CORP rejoins once the first is sent, so it reaches CORP too. The changes of one identity
+    go out one after another: the second is held back again (its reach moved: CORP's account already holds the first
+    one's password), or, sent on a stale read of the groups, reaches all three after the first. Either way every
+    account ends with what ISC applied last as its current password, nothing pending, nothing failed."""
+    world, store = world_with(THREE), Store()
+    first_run(world, store, ledger_path)
+    rejoined = []
+
+    def rejoin():
+        if not rejoined:
+            rejoined.append(True)
+            world.sync = [list(THREE)]
+    world.on_send = rejoin
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), between=lambda: setattr(world, 'sync', [['LDAP', 'KRB']]),
+                              reach_age=0 if reread else 3600)
+    assert differs(world, store) == [], (store.entries, rows)
+    assert not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows
+    sent = [(source, password) for _user, source, _account, password in world.sent]
+    assert [source for source, _p in sent] == (['LDAP'] if reread else ['LDAP', 'CORP'])
+    # what ISC applied last is current; the password an account held before it is previous
+    assert set(world.live.values()) == set([sent[-1][1]])
+    if not reread:  # LDAP held the first change's password (superseded in the store), then the second's
+        assert store.entries['LDAP/svc']['previous'] == sent[0][1] and 'previous' not in store.entries['CORP/svc']
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    assert all(ledger.entry('%s/svc' % s)['state'] == 'current' for s in THREE)
+
+
+def test_the_changes_of_one_identity_go_out_one_at_a_time(ledger_path):
+    """Three accounts of one identity, no sync group: while the first change is still running at ISC the others are
+    not sent (DEFERRED, their escrow discarded), nor by the next run while it still runs (waiting); once it finished,
+    they go out one after another and every account ends current."""
+    world, store = world_with([]), Store()
+    world.sync = []
+    first_run(world, store, ledger_path)
+    world.faults['stuck'] = True
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), wait_timeout=0)
+    assert [o['state'] for o in outcomes] == ['IN_PROGRESS', 'DEFERRED', 'DEFERRED'] and len(world.sent) == 1
+    assert sorted(store.check()) == ['LDAP/svc'], store.entries
+    assert rows['KRB/svc']['status'] == rows['CORP/svc']['status'] == 'pending', rows
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), wait_timeout=0)
+    assert outcomes == [] and len(world.sent) == 1, outcomes
+    assert 'still running at ISC' in rows['KRB/svc']['detail'], rows
+    world.faults = {}
+    outcomes, rows = run_role(world, store, ledger_path, all_due())
+    assert [o['state'] for o in outcomes] == ['FINISHED', 'FINISHED'] and len(world.sent) == 3
+    assert differs(world, store) == [] and all(r['status'] == 'rotated' for r in rows.values()), rows
