@@ -36,7 +36,8 @@ World rounds (issue 22), one of each kind (CHAOS_WORLD; CHAOS_WORLD_KINDS picks 
   the accounts file). From then on the loss check wants its last live password in its entry or the store's
   archive; after the next (clean) run, in the archive only, with the entry gone and the row 'retired';
 - check_round: a crash mid-apply, then a --check run: exit 0, says it takes over nothing, and leaves every
-  lease and lock file, the ledger and the store byte for byte, sending nothing; the next round takes over;
+  lease and lock file, the ledger and the store byte for byte, sending nothing, and so does a --check run started from
+  another directory without rotation_state_dir; the next round takes over;
 - elsewhere_round: while a forced run holds the lease, the playbook started from another directory without
   rotation_state_dir (same XDG_STATE_HOME) is refused naming the same directory; then a clean run from there
   settles what the first left. (All other runs pass that default directory as rotation_state_dir;
@@ -522,6 +523,14 @@ class Chaos(object):
         assert 'check run takes over nothing' in check.stdout + check.stderr, '%s:\n%s' % (what, check.stdout[-4000:])
         assert self.simulator.requests_of('set_password') == sent and store_bytes(self.workdir) == store, \
             '%s: the check run sent or escrowed something' % what
+        # the same from another working directory without rotation_state_dir: it finds the crashed run's state directory
+        # (XDG_STATE_HOME, tenant) and leaves it as it is, writing nothing where it was started either
+        elsewhere = self.run_elsewhere(dict(self.clean, service_account_rotation_fail_on=[]), 'round-%02d-check-elsewhere' % number,
+                                       check=True)
+        assert elsewhere.returncode == 0 and 'check run takes over nothing' in elsewhere.stdout + elsewhere.stderr, \
+            '%s, from another directory:\n%s' % (what, elsewhere.stdout[-4000:])
+        assert snapshot(self.state) == before and self.ledger_bytes() == ledger and store_bytes(self.workdir) == store \
+            and self.simulator.requests_of('set_password') == sent, '%s: the check run from another directory wrote or sent' % what
         self.stats['checks_after_crash'] += 1
         self.check_nothing_lost(number, what)
 
@@ -535,12 +544,12 @@ class Chaos(object):
                 out[name] = None
         return out
 
-    def run_elsewhere(self, values, name):
+    def run_elsewhere(self, values, name, check=False):
         """The shipped playbook started from another directory, no rotation_state_dir: the default state directory
         of the same HOME / XDG_STATE_HOME and tenant."""
         other = os.path.join(self.workdir, 'elsewhere')
         os.makedirs(other, exist_ok=True)
-        result = subprocess.run(self.ansible.command(ROTATE, no_state_dir(values)), cwd=other, env=self.ansible.env(),
+        result = subprocess.run(self.ansible.command(ROTATE, no_state_dir(values), check=check), cwd=other, env=self.ansible.env(),
                                 capture_output=True, text=True, timeout=600, check=False)
         with open(os.path.join(self.workdir, '%s.log' % name), 'w') as handle:
             handle.write(result.stdout + result.stderr)
