@@ -404,8 +404,10 @@ outcomes:
     - Per group, the final state, request id and errors. V(FINISHED) is committed; V(FAILED) and V(REJECTED)
       are discarded (only when the password can never have reached a source); V(IN_PROGRESS),
       V(STATUS_UNKNOWN) and V(UNKNOWN) stay pending for the next run; V(REPLAN) was not sent (its sync group
-      changed after the plan).
-    - C(missed) lists planned keys the change did not reach, C(reached) the keys it reached beyond the plan.
+      changed after the plan); V(DEFERRED) was not sent because the change of its identity sent before it may still
+      be running (the changes of one identity go out one after another), and the next run sends it.
+    - C(missed) lists planned keys the change did not reach, C(reached) the keys it reached beyond the plan,
+      C(overtaken) the keys a later change of the identity reached after it (they hold that one's password).
   returned: when O(phase=apply)
   type: list
   elements: dict
