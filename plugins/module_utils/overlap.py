@@ -65,12 +65,14 @@ def deferred_because(group):
             'settled' % group['group'])
 
 
-def settle_overlaps(outcomes):
+def settle_overlaps(outcomes, held=None):
     """An account that several changes of this run may have set holds the password of the one sent last (the changes
     of an identity go out one after another). The others let go of it: out of their ``keys`` (so no commit, ledger
     event or report row of theirs names it), listed in ``overtaken``. Where it holds an earlier change's escrowed
     pending, the later change's escrow for it (reach_escrow) supersedes that pending when the earlier may have set
-    it (``supersede`` {key: attempt}), else that pending is discarded first: returns those discards."""
+    it (``supersede`` {key: attempt}), else that pending is discarded first: returns those discards.
+    held: {key: attempt} escrowed this run for changes an earlier apply phase sent (sent before these): a key one of
+    these changes reached beyond its plan that holds such a pending gets the same supersede."""
     last = {}
     for outcome in sorted((o for o in outcomes if o.get('sent') is not None and o['state'] in MAY_HOLD),
                           key=lambda o: o['sent']):
@@ -91,6 +93,10 @@ def settle_overlaps(outcomes):
                 final.setdefault('supersede', {})[key] = outcome['attempt']
             else:
                 discards.append({'attempt': outcome['attempt'], 'keys': [key]})
+    for key, attempt in sorted((held or {}).items()):
+        final = last.get(key)
+        if final is not None and key in (final.get('reached') or {}) and attempt != final.get('attempt'):
+            final.setdefault('supersede', {}).setdefault(key, attempt)
     return discards
 
 

@@ -196,14 +196,15 @@ def may_reach(outcomes, by_group, read_groups):
             outcome['source_ids'] = sorted(set(sync.get('sourceIds') or ()) | set(group.get('sources') or ()))
 
 
-def settle_applied(client, outcomes, groups, ledger, read_groups=None):
+def settle_applied(client, outcomes, groups, ledger, read_groups=None, held_pending=None):
     """Settle the apply phase's outcomes against what ISC applied (in place); the store operations this adds.
 
     Returns {discard_records, reach_escrow, replan_users, replan_records}: discard_records for the keys a change
     missed (to add to the phase's own); reach_escrow [{group, attempt, keys}] names accounts a change reached
     beyond the plan, whose store entry the role sets pending with that group's password before it commits;
     replan_users the identities whose change was held back; replan_records the discards of those changes.
-    read_groups: reads the sync groups now (for the changes whose status is not known: may_reach)."""
+    read_groups: reads the sync groups now (for the changes whose status is not known: may_reach). held_pending:
+    {key: attempt} of the changes an earlier apply phase of the run sent (overlap.settle_overlaps)."""
     by_group = dict((g['group'], g) for g in groups)
     may_reach(outcomes, by_group, read_groups)
 
@@ -223,7 +224,7 @@ def settle_applied(client, outcomes, groups, ledger, read_groups=None):
                           'was applied; its escrowed password stays pending and is sent to it alone')
         elif missed:
             ledger.append('abandoned', missed)  # ISC did not change it: back to its current password
-    overtaken = overlap.settle_overlaps(outcomes)  # an account two changes reached holds the later one's password
+    overtaken = overlap.settle_overlaps(outcomes, held_pending)  # an account two changes reached holds the later one's password
     escrow, discards = reach_records(outcomes)
     return {'discard_records': overtaken + discards, 'reach_escrow': escrow, 'replan_users': sorted(replan),
             'replan_records': held_back_records(outcomes)}

@@ -135,6 +135,13 @@ options:
     type: list
     elements: str
     default: []
+  held_pending:
+    description:
+      - Account key to attempt id of the passwords this run escrowed for changes an earlier apply phase sent
+        (O(phase=apply)); the role passes them when it applies the changes planned again, so that an account one of
+        those reached beyond its plan gets the later password over the earlier one (kept as previous).
+    type: dict
+    default: {}
   groups:
     description: The C(groups) result of the plan phase (O(phase=apply)).
     type: list
@@ -590,7 +597,8 @@ def run_phase(module):
         finally:
             progress.close()
         reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger,  # before the records: it moves keys
-                                           read_groups=check.read_groups if check is not None else None)
+                                           read_groups=check.read_groups if check is not None else None,
+                                           held_pending=params['held_pending'])
         commits, discards = rotation.outcome_records(outcomes)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
                       discard_records=discards + reached['discard_records'], reach_escrow=reached['reach_escrow'],
@@ -624,6 +632,7 @@ def main():
         shard=dict(type='str', default=''),
         replan_users=dict(type='list', elements='str', default=[]),
         replan_exclude=dict(type='list', elements='str', default=[], no_log=False),
+        held_pending=dict(type='dict', default={}, no_log=False),
         groups=dict(type='list', elements='dict', default=[], options=dict(
             group=dict(type='str', required=True),
             keys=dict(type='list', elements='str', required=True, no_log=False),
