@@ -336,3 +336,26 @@ def test_a_change_planned_again_reaching_an_account_an_earlier_change_of_the_run
     assert differs(world, store) == [], (store.entries, rows)
     assert store.entries['CORP/svc']['previous'] == sent[0][1] and set(world.live.values()) == set([sent[1][1]])
     assert not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows
+
+
+def test_a_change_whose_outcome_is_unknown_escrows_its_password_for_the_sources_its_group_gained(ledger_path):
+    """CORP joins the group after the plan and the change's answer is lost (no status names what it reached): the
+    group as it is now stands for what it may have reached, so CORP's account gets the change's password as pending
+    (never committed: the outcome is unknown) and the store holds what it may hold."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    first_run(world, store, ledger_path)
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    reconciled = rotation.reconcile(world, ledger, store.check())
+    _decisions, groups = planning.plan(world, planning.with_defaults(accounts(due_ldap=True), 90, 0, ''), ledger, reconciled,
+                                       sync_groups=world.sync_groups(), rng=random.Random(next(SEEDS)))
+    store.pending(groups)
+    world.sync = [list(THREE)]
+    world.faults['set_password'] = 'drop_after_accept'  # applied to the group as it is now, the answer lost
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1)
+    assert [o['state'] for o in outcomes] == ['UNKNOWN']
+    found = reach_mod.settle_applied(world, outcomes, groups, ledger, read_groups=world.sync_groups)
+    assert [r['keys'] for r in found['reach_escrow']] == [['CORP/svc']]
+    store.pending([dict(groups[0], keys=found['reach_escrow'][0]['keys'])])
+    commits, _discards = rotation.outcome_records(outcomes)
+    assert commits == []
+    assert all(store.entries['%s/svc' % s]['pending'] == world.live[('svc', s, 'svc@' + s)] for s in THREE), store.entries
