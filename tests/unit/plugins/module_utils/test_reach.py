@@ -359,3 +359,19 @@ def test_a_change_whose_outcome_is_unknown_escrows_its_password_for_the_sources_
     commits, _discards = rotation.outcome_records(outcomes)
     assert commits == []
     assert all(store.entries['%s/svc' % s]['pending'] == world.live[('svc', s, 'svc@' + s)] for s in THREE), store.entries
+
+
+def test_a_change_held_back_is_not_planned_again_while_another_change_of_its_identity_runs(ledger_path):
+    """The group shrinks while the run plans: its change is held back; CORP's change goes out and is still running at
+    the timeout. Planning the group again now would send a second change of the identity while that one runs: it is
+    DEFERRED instead (its escrow discarded, reported pending), and the next run, once CORP's change finished, sends it."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    first_run(world, store, ledger_path)
+    world.faults['stuck'] = True
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), between=lambda: setattr(world, 'sync', [['LDAP']]),
+                              wait_timeout=0)
+    assert sorted(o['state'] for o in outcomes) == ['DEFERRED', 'IN_PROGRESS'] and len(world.sent) == 1, outcomes
+    assert sorted(store.check()) == ['CORP/svc'] and rows['LDAP/svc']['status'] == rows['KRB/svc']['status'] == 'pending'
+    world.faults = {}
+    outcomes, rows = run_role(world, store, ledger_path, all_due())
+    assert differs(world, store) == [] and not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows
