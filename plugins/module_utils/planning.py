@@ -269,7 +269,7 @@ def decide_members(members, ledger, reconciled, force, now):
     for member in members.values():
         key, entry = member['key'], ledger.entry(member['key'])
         if 'error' in member:  # an account ISC no longer knows may settle it (settlement.py)
-            member['state'], member['reason'] = settlement.state_when_gone(member, key in orphans, entry) or ('error', member['error'])
+            member['state'], member['reason'] = settlement.state_when_gone(member, key in orphans, entry, key in in_flight) or ('error', member['error'])
         elif key in in_flight:
             item = in_flight[key]
             member['state'] = 'waiting'
@@ -288,6 +288,14 @@ def decide_members(members, ledger, reconciled, force, now):
             why = _due(entry, member['acct']['max_age_days'], force, now, member['acct'].get('rotate_reason') == 'drift')
             member['state'], member['reason'] = ('rotate', why) if why else (
                 'skip', 'not due (rotated %s)' % entry.get('last_rotated'))
+    # one change of an identity at a time (overlap.py): none while another of its changes is still running at ISC
+    running = dict((m['acct']['user_name'], m['key']) for m in members.values() if m['state'] == 'waiting')
+    for member in members.values():
+        if member['state'] in ('rotate', 'resubmit') and member['acct']['user_name'] in running:
+            member['state'] = 'waiting'
+            member['reason'] = ('not sent while the change of %s, of the same identity, is still running at ISC (a sync '
+                                'group joining in between would make both reach the same accounts); a later run sends it'
+                                % running[member['acct']['user_name']])
 
 
 def decide_groups(members, group_of, group_meta, pending_passwords, pending_attempts, store_pending, settled_now, rng):

@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, unkeyable_source
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap
 
 HELD_BACK = 'REPLAN'  # the outcome state of a change not sent because its sync group changed since the plan
 
@@ -130,7 +131,14 @@ def reach_records(outcomes):
     escrow, discard = [], []
     for outcome in outcomes:
         if outcome.get('reached') and outcome.get('attempt'):
-            escrow.append({'group': outcome['group'], 'attempt': outcome['attempt'], 'keys': sorted(outcome['reached'])})
+            # a key holding an earlier change's pending that may be live: superseded, kept (overlap.settle_overlaps)
+            supersede = outcome.get('supersede') or {}
+            plain = sorted(k for k in outcome['reached'] if k not in supersede)
+            if plain:
+                escrow.append({'group': outcome['group'], 'attempt': outcome['attempt'], 'keys': plain})
+            for old in sorted(set(supersede.values())):
+                escrow.append({'group': outcome['group'], 'attempt': outcome['attempt'], 'supersedes': old,
+                               'keys': sorted(k for k, a in supersede.items() if a == old)})
         if outcome.get('missed') and outcome.get('attempt') and not outcome.get('resend'):
             discard.append({'attempt': outcome['attempt'], 'keys': list(outcome['missed'])})
     return escrow, discard
@@ -139,7 +147,7 @@ def reach_records(outcomes):
 def held_back_records(outcomes):
     """Store discards for the changes held back (never sent); a re-send's pending stays: it may be live."""
     return [{'attempt': o['attempt'], 'keys': list(o['keys'])} for o in outcomes
-            if o.get('state') == HELD_BACK and o.get('attempt') and not o.get('resend')]
+            if o.get('state') == HELD_BACK and o.get('attempt') and o['keys'] and not o.get('resend')]
 
 
 class HeldBack(Exception):
@@ -165,14 +173,43 @@ def split_finished(item, ledger, store_pending):
     return False, left_out
 
 
-def settle_applied(client, outcomes, groups, ledger):
+UNSEEN = ('UNKNOWN', 'STATUS_UNKNOWN', 'IN_PROGRESS')  # outcomes without a status that names what the change reached
+
+
+def may_reach(outcomes, by_group, read_groups):
+    """A change whose status is not known (answer lost, still running) reaches its source's sync group as ISC has it
+    when the change completes: take the group as it is now as the sources it may reach (source_ids), so that the
+    accounts on sources beyond the plan get its password as pending too (never committed: the outcome is unknown)."""
+    unseen = [o for o in outcomes if o['state'] in UNSEEN and not o.get('source_ids') and o.get('attempt')]
+    if not unseen or read_groups is None:
+        return
+    try:
+        now = read_groups() or []
+    except IscError:
+        return  # the accounts beyond stay unknown: the next run's status read or re-send settles them
+    group_of = dict((sid, g) for g in now for sid in g.get('sourceIds') or ())
+    for outcome in unseen:
+        group = by_group.get(outcome['group']) or {}
+        sync = group_of.get(group.get('source_id'))
+        if sync:
+            outcome['source_ids'] = sorted(set(sync.get('sourceIds') or ()) | set(group.get('sources') or ()))
+
+
+def settle_applied(client, outcomes, groups, ledger, read_groups=None, held_pending=None):
     """Settle the apply phase's outcomes against what ISC applied (in place); the store operations this adds.
 
     Returns {discard_records, reach_escrow, replan_users, replan_records}: discard_records for the keys a change
     missed (to add to the phase's own); reach_escrow [{group, attempt, keys}] names accounts a change reached
     beyond the plan, whose store entry the role sets pending with that group's password before it commits;
-    replan_users the identities whose change was held back; replan_records the discards of those changes."""
+    replan_users the identities whose change was held back; replan_records the discards of those changes.
+    read_groups: reads the sync groups now (for the changes whose status is not known: may_reach). held_pending:
+    {key: attempt} of the changes an earlier apply phase of the run sent (overlap.settle_overlaps)."""
     by_group = dict((g['group'], g) for g in groups)
+    may_reach(outcomes, by_group, read_groups)
+
+    def users_of(outcome):
+        return set(names[1] for names in ((by_group.get(outcome['group']) or {}).get('names') or {}).values())
+    overlap.defer_blocked(outcomes, users_of)  # never planned again while another change of the identity may run
     replan = set()
     for outcome in outcomes:
         group = by_group.get(outcome['group']) or {}
@@ -186,6 +223,7 @@ def settle_applied(client, outcomes, groups, ledger):
                           'was applied; its escrowed password stays pending and is sent to it alone')
         elif missed:
             ledger.append('abandoned', missed)  # ISC did not change it: back to its current password
+    overtaken = overlap.settle_overlaps(outcomes, held_pending)  # an account two changes reached holds the later one's password
     escrow, discards = reach_records(outcomes)
-    return {'discard_records': discards, 'reach_escrow': escrow, 'replan_users': sorted(replan),
+    return {'discard_records': overtaken + discards, 'reach_escrow': escrow, 'replan_users': sorted(replan),
             'replan_records': held_back_records(outcomes)}

@@ -50,7 +50,8 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
                                'run settles it' % (item['request_id'], item.get('state') or 'IN_PROGRESS'))
     for outcome in outcomes:
         status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed', 'REPLAN': 'failed',
-                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown'}.get(outcome['state'], 'unknown')
+                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown',
+                  'DEFERRED': 'pending'}.get(outcome['state'], 'unknown')
         detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
         if outcome.get('errors'):
             detail += ': ' + '; '.join(outcome['errors'])
@@ -75,7 +76,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
     for decision in decisions:
         action = decision.get('action')
         seen.add(decision['key'])
-        if decision['key'] in by_key:
+        if decision['key'] in by_key and action != 'retire':  # what its last change did is settled, then archived
             status, detail = by_key[decision['key']]
         elif action in ('rotate', 'resubmit', 'supersede'):
             status, detail = ('would rotate', decision['reason']) if check_mode else ('pending', decision['reason'])

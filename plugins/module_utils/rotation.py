@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import collections
 import heapq
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 
@@ -27,6 +28,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.reach import HELD_BACK, HeldBack, split_finished
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap
 
 # --------------------------------------------------------------------------- reconcile
 
@@ -164,12 +166,16 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     not sent goes to the others (a refused request changed nothing); with none left, it is REJECTED.
     ``reach`` (reach.ReachCheck) re-reads the sync groups right before a change is sent; a change whose reach is
     no longer the planned one is not sent (state reach.HELD_BACK) and is planned again by the role.
+    The changes of one identity go out one after another (overlap.Turns): the next once the one before is terminal;
+    after one that may still be running, the others are not sent (state overlap.DEFERRED).
     """
     pool = as_pool(client)
     first_poll = poll_interval if first_poll is None else first_poll
     outcomes = {}
+    turns = overlap.Turns(groups)
+    lane_of, sent_order, counter = {}, {}, itertools.count()
     # a change costs a set-password and (about) one status read: 2 requests of a client's budget
-    work = Assignment(_units(groups), pool.alive(), spent=pool.spent(per_item=2))
+    work = Assignment(turns.firsts(), pool.alive(), cost=turns.cost, spent=pool.spent(per_item=2))
     polls = dict((lane, []) for lane in range(len(pool.clients)))  # per client, heap of (due, seq, group, rid, deadline)
     busy = dict((lane, 0) for lane in range(len(pool.clients)))
     seq = [0]
@@ -191,9 +197,11 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
 
     def submit(lane, group):
         submitted_at[group['group']] = clock()
+        lane_of[group['group']] = lane
         why = reach.held_back(group) if reach is not None else None
         if why:
             raise HeldBack(why)  # nothing sent, nothing journalled: the role plans it again
+        sent_order[group['group']] = next(counter)
         ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                       resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                       names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
@@ -206,10 +214,16 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
         outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
                                         attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
                                         sources=group.get('sources') or [], supersedes=group.get('supersedes'),
+                                        sent=sent_order.get(group['group']),
                                         seconds=round(clock() - submitted_at.get(group['group'], clock()), 3))
         done_count[0] += 1
         if progress and done_count[0] == len(groups):
             tell()
+        follower, held = turns.after(group, outcome['state'])  # the next change of its identity, or none this run
+        for other in held:
+            settle(other, state=overlap.DEFERRED, request_id=None, errors=[overlap.deferred_because(group)])
+        if follower is not None:
+            work.give_back(lane_of.get(group['group']), follower)
 
     def push_poll(lane, due, group, rid, deadline):
         """Poll through the client that submitted the change, or another one if it was taken out."""
@@ -306,25 +320,20 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
                     settle(group, state='IN_PROGRESS', request_id=rid, errors=[])
                 else:
                     push_poll(lane, min(now + poll_interval, deadline), group, rid, deadline)
-    for group in work.unsent():
-        # never sent: every client failed authentication before it went out
-        settle(group, state='REJECTED', request_id=None, errors=['not sent: %s' % pool.all_failed_error()])
+    unsent = work.unsent()
+    while unsent:
+        for group in unsent:
+            # never sent: every client failed authentication before it went out
+            settle(group, state='REJECTED', request_id=None, errors=['not sent: %s' % pool.all_failed_error()])
+        unsent = [g for g in work.unsent() if g['group'] not in outcomes]  # the ones that followed them
     return settle_outcomes([outcomes[g['group']] for g in groups])
-
-
-def _units(groups):
-    """The changes of one identity go through one client: a sync group is one change, and two accounts of one
-    identity on one source are changed side by side by one client rather than raced by two."""
-    units = collections.OrderedDict()
-    for group in groups:
-        units.setdefault(group.get('identity_id') or group['group'], []).append(group)
-    return list(units.values())
 
 
 # --------------------------------------------------------------------------- record
 
 COMMIT_STATES = ('FINISHED',)
 DISCARD_STATES = ('FAILED', 'REJECTED')
+NOT_SENT_STATES = (overlap.DEFERRED,)  # discarded too, unless a re-send (its password may be live from before)
 
 
 def settle_outcomes(outcomes):
@@ -359,7 +368,8 @@ def settle_outcomes(outcomes):
 def outcome_records(outcomes):
     """Store operations for apply's outcomes: commit FINISHED, discard what can never be live."""
     return (store_records([o for o in outcomes if o['state'] in COMMIT_STATES and o.get('attempt')]),
-            store_records([o for o in outcomes if o['state'] in DISCARD_STATES and o.get('attempt')]))
+            store_records([o for o in outcomes if o.get('attempt') and (o['state'] in DISCARD_STATES or (
+                o['state'] in NOT_SENT_STATES and not o.get('resend')))]))
 
 
 def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None, retired=(), who=None):

@@ -44,19 +44,22 @@ def gone(member):
     return bool(wanted) and 'error' in member and not any(wanted in ids for ids in listed)
 
 
-def state_when_gone(member, orphan, entry):
+def state_when_gone(member, orphan, entry, in_flight=False):
     """(state, reason) of a member whose query failed, when that failure settles it; None when it is a problem.
 
-    An orphan (an escrowed password, no open request) whose account ISC no longer knows is retired; an account
-    retired by an earlier run and still unknown to ISC is skipped (the run does not fail for it again)."""
+    An account this ledger rotated (an orphan, or any entry: its change FINISHED or FAILED before the account went,
+    or long ago) whose account ISC no longer knows is retired once no request of it is open at ISC: the role first
+    settles what its last change did, then archives every password of it; an account retired by an earlier run and
+    still unknown to ISC is skipped (the run does not fail for it again). One the ledger never knew stays a problem
+    (a typo in the accounts list)."""
     if not gone(member):
         return None
-    if orphan:
-        return 'retire', ('ISC no longer knows this account (%s): its passwords are archived in the store, never read '
-                          'as current, and it is no longer rotated' % member['error'])
     if entry.get('state') == 'retired':
         return 'skip', ('retired %s: ISC no longer knows this account; remove it from the accounts list'
                         % entry.get('retired_at', ''))
+    if orphan or (entry and not in_flight):
+        return 'retire', ('ISC no longer knows this account (%s): its passwords are archived in the store, never read '
+                          'as current, and it is no longer rotated' % member['error'])
     return None
 
 

@@ -143,6 +143,13 @@ options:
     type: list
     elements: str
     default: []
+  held_pending:
+    description:
+      - Account key to attempt id of the passwords this run escrowed for changes an earlier apply phase sent
+        (O(phase=apply)); the role passes them when it applies the changes planned again, so that an account one of
+        those reached beyond its plan gets the later password over the earlier one (kept as previous).
+    type: dict
+    default: {}
   groups:
     description: The C(groups) result of the plan phase (O(phase=apply)).
     type: list
@@ -428,8 +435,10 @@ outcomes:
     - Per group, the final state, request id and errors. V(FINISHED) is committed; V(FAILED) and V(REJECTED)
       are discarded (only when the password can never have reached a source); V(IN_PROGRESS),
       V(STATUS_UNKNOWN) and V(UNKNOWN) stay pending for the next run; V(REPLAN) was not sent (its sync group
-      changed after the plan).
-    - C(missed) lists planned keys the change did not reach, C(reached) the keys it reached beyond the plan.
+      changed after the plan); V(DEFERRED) was not sent because the change of its identity sent before it may still
+      be running (the changes of one identity go out one after another), and the next run sends it.
+    - C(missed) lists planned keys the change did not reach, C(reached) the keys it reached beyond the plan,
+      C(overtaken) the keys a later change of the identity reached after it (they hold that one's password).
   returned: when O(phase=apply)
   type: list
   elements: dict
@@ -620,7 +629,9 @@ def run_phase(module):
                                       run_id=params['run_id'])
         finally:
             progress.close()
-        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger)  # before the records: it moves keys
+        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger,  # before the records: it moves keys
+                                           read_groups=check.read_groups if check is not None else None,
+                                           held_pending=params['held_pending'])
         commits, discards = rotation.outcome_records(outcomes)
         result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
                       discard_records=discards + reached['discard_records'], reach_escrow=reached['reach_escrow'],
@@ -655,6 +666,7 @@ def main():
         shard=dict(type='str', default=''),
         replan_users=dict(type='list', elements='str', default=[]),
         replan_exclude=dict(type='list', elements='str', default=[], no_log=False),
+        held_pending=dict(type='dict', default={}, no_log=False),
         groups=dict(type='list', elements='dict', default=[], options=dict(
             group=dict(type='str', required=True),
             keys=dict(type='list', elements='str', required=True, no_log=False),

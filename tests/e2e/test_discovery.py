@@ -224,3 +224,14 @@ def test_verify_from_isc_catches_finished_but_not_applied(ansible, simulator, wo
         row = json.load(handle)['accounts'][0]
     assert row['status'] == 'unverified' and 'passwordLastSet' in row['detail'], row
     assert simulator.requests_of('account_reload') == 1
+    # issue 26 section 2: without that proof the password stays pending (never committed before it), and the next run,
+    # the fault gone, sends the same password again, proves it and commits it
+    entry = read_store(workdir)['Oracle-DB/svc-app-003']
+    assert entry.get('pending') and entry.get('current') != entry['pending'], sorted(entry)
+    simulator.set_faults({})
+    again = ansible.run(ROTATE, extra)
+    assert again.returncode == 0, again.stdout[-3000:]
+    settled = read_store(workdir)['Oracle-DB/svc-app-003']
+    assert 'pending' not in settled and settled['current'] == entry['pending']
+    live = [a['passwordSha256'] for a in simulator.accounts(userName='svc-app-003') if a['sourceName'] == 'Oracle-DB']
+    assert live == [sha(entry['pending'])] and simulator.requests_of('set_password') == 2

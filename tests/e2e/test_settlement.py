@@ -133,6 +133,34 @@ def test_pending_account_isc_no_longer_knows_is_retired_and_archived(ansible, si
     assert simulator.requests_of('set_password') == sent and len(full_store(workdir)['archive'][key_of(gone)]) == 1
 
 
+def test_account_deleted_after_its_pending_change_finished_is_retired_not_committed(simulator_factory, workdir):
+    """Item 5, the other half: the run that sent the change ended before it FINISHED (its password pending, a request
+    open); ISC applied it, then the identity was deleted. The next run settles the change and archives the applied
+    password (no current left for consumers; reported retired, the ledger stops rotating it) instead of committing it
+    as current (that later runs skip a retired account is test_pending_account_isc_no_longer_knows_is_retired_and_archived's)."""
+    simulator = simulator_factory('--completion-delay', '3')
+    ansible = PlaybookRunner(workdir, simulator)
+    gone, kept = one('svc-app-001', 'Corp-AD'), one('svc-app-004', 'Corp-AD')
+    first = run(ansible, workdir, [gone, kept], service_account_rotation_wait_timeout=0, service_account_rotation_poll_interval=0.2,
+                service_account_rotation_fail_on=[])
+    assert first.returncode == 0, first.stdout[-3000:]
+    applied = read_store(workdir)[key_of(gone)]['pending']
+    deadline = time.time() + 60
+    while simulator.call('GET', '/__sim/in-flight')['changesInProgress'] and time.time() < deadline:
+        time.sleep(0.1)
+    assert live_hash(simulator, gone) == sha(applied), 'ISC applied the change before the deletion'
+    simulator.call('POST', '/__sim/delete-account', {'userName': gone['user_name']})
+    again = run(ansible, workdir, [gone, kept])
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert rows(workdir)[key_of(gone)]['status'] == 'retired', rows(workdir)[key_of(gone)]
+    assert rows(workdir)[key_of(kept)]['status'] == 'rotated'  # its change FINISHED too: committed
+    document = full_store(workdir)
+    assert key_of(gone) not in document['accounts'], 'consumers find no current for it'
+    archived = document['archive'][key_of(gone)]
+    assert len(archived) == 1 and archived[0]['current'] == applied and 'pending' not in archived[0]
+    assert simulator.requests_of('set_password') == 2
+
+
 RETIRE = 'sailpoint_isc.passwords.retire_accounts'
 
 

@@ -77,8 +77,9 @@ def accounts(due_ldap=False):
     return [{'source_name': s, 'user_name': 'svc', 'max_age_days': 0 if (s == 'LDAP' and due_ldap) else 90} for s in THREE]
 
 
-def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
-    """The role's steps; between() runs after the escrow and before the apply (an edit while the run planned)."""
+def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5, reach_age=0):
+    """The role's steps; between() runs after the escrow and before the apply (an edit while the run planned).
+    reach_age: how old the apply's re-read of the sync groups may be (0: read before every send)."""
     ledger = ledger_mod.Ledger(ledger_path).load()
     pending = store.check()
     reconciled = rotation.reconcile(world, ledger, pending)
@@ -92,7 +93,7 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
     store.pending(groups)
     if between:
         between()
-    check = reach_mod.ReachCheck(world.sync_groups, max_age=0)
+    check = reach_mod.ReachCheck(world.sync_groups, max_age=reach_age)
     outcomes = rotation.apply(world, groups, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1, reach=check)
     found = reach_mod.settle_applied(world, outcomes, groups, ledger)
     commits, discards = rotation.outcome_records(outcomes)
@@ -108,8 +109,10 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
         decisions2, groups2 = planning.plan(world, mine, ledger, rec, **again)
         store.pending(groups2)
         outcomes2 = rotation.apply(world, groups2, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1,
-                                   reach=reach_mod.ReachCheck(world.sync_groups, max_age=0))
-        found2 = reach_mod.settle_applied(world, outcomes2, groups2, ledger)
+                                   reach=reach_mod.ReachCheck(world.sync_groups, max_age=reach_age))
+        held = dict((k, o['attempt']) for o in outcomes if o.get('attempt') and o['state'] in ('FINISHED', 'UNKNOWN')
+                    for k in o['keys'])  # replan.yml: held_pending
+        found2 = reach_mod.settle_applied(world, outcomes2, groups2, ledger, held_pending=held)
         commits2, discards2 = rotation.outcome_records(outcomes2)
         replanned = set(d['key'] for d in decisions2)
         decisions = [d for d in decisions if d['key'] not in replanned] + decisions2
@@ -118,11 +121,12 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5):
         discards += discards2 + found2['discard_records'] + found2['replan_records']
         escrow += found2['reach_escrow']
         every_group += groups2
-    for record in escrow:  # run.yml: the change's password for the accounts it reached beyond the plan
+    store.settle(discards, False)  # changes.yml: first, an account a change reached may hold a never-sent pending
+    for record in escrow:  # changes.yml: the change's password for the accounts it reached beyond the plan
         group = next(g for g in every_group if g['group'] == record['group'] and g['attempt'] == record['attempt'])
-        store.pending([{'keys': record['keys'], 'attempt': group['attempt'], 'password': group['password']}])
+        store.pending([{'keys': record['keys'], 'attempt': group['attempt'], 'password': group['password'],
+                        'supersedes': record.get('supersedes')}])
     store.settle(commits, True)
-    store.settle(discards, False)
     rotation.record(ledger, reconciled, outcomes)
     rows_out, _totals = report_mod.summarize(decisions, reconciled, outcomes)
     return outcomes, dict((r['account'], r) for r in rows_out)
@@ -257,3 +261,117 @@ def test_planning_again_leaves_the_changes_already_sent_alone(ledger_path):
     assert sorted(s[1] for s in world.sent) == ['AD', 'LDAP'] and len(outcomes) == 2
     assert store.entries['AD/svc'] == {'current': world.live[('svc', 'AD', 'svc@AD')]}
     assert differs(world, store) == [] and all(r['status'] == 'rotated' for r in report.values()), report
+
+
+def all_due():
+    return [dict(row, max_age_days=0) for row in accounts()]
+
+
+@pytest.mark.parametrize('reread', [True, False], ids=['held-back-again', 'sent-on-a-stale-read'])
+def test_a_source_rejoining_while_another_change_of_its_identity_runs(ledger_path, reread):
+    """CORP leaves the group while the run plans: the group's change is held back and planned again as two changes,
+    LDAP+KRB and CORP alone. CORP rejoins once the first is sent, so it reaches CORP too. The changes of one identity
+    go out one after another: the second is held back again (its reach moved: CORP's account already holds the first
+    one's password), or, sent on a stale read of the groups, reaches all three after the first. Either way every
+    account ends with what ISC applied last as its current password, nothing pending, nothing failed."""
+    world, store = world_with(THREE), Store()
+    first_run(world, store, ledger_path)
+    rejoined = []
+
+    def rejoin():
+        if not rejoined:
+            rejoined.append(True)
+            world.sync = [list(THREE)]
+    world.on_send = rejoin
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), between=lambda: setattr(world, 'sync', [['LDAP', 'KRB']]),
+                              reach_age=0 if reread else 3600)
+    assert differs(world, store) == [], (store.entries, rows)
+    assert not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows
+    sent = [(source, password) for _user, source, _account, password in world.sent]
+    assert [source for source, _p in sent] == (['LDAP'] if reread else ['LDAP', 'CORP'])
+    # what ISC applied last is current; the password an account held before it is previous
+    assert set(world.live.values()) == set([sent[-1][1]])
+    if not reread:  # LDAP held the first change's password (superseded in the store), then the second's
+        assert store.entries['LDAP/svc']['previous'] == sent[0][1] and 'previous' not in store.entries['CORP/svc']
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    assert all(ledger.entry('%s/svc' % s)['state'] == 'current' for s in THREE)
+
+
+def test_the_changes_of_one_identity_go_out_one_at_a_time(ledger_path):
+    """Three accounts of one identity, no sync group: while the first change is still running at ISC the others are
+    not sent (DEFERRED, their escrow discarded), nor by the next run while it still runs (waiting); once it finished,
+    they go out one after another and every account ends current."""
+    world, store = world_with([]), Store()
+    world.sync = []
+    first_run(world, store, ledger_path)
+    world.faults['stuck'] = True
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), wait_timeout=0)
+    assert [o['state'] for o in outcomes] == ['IN_PROGRESS', 'DEFERRED', 'DEFERRED'] and len(world.sent) == 1
+    assert sorted(store.check()) == ['LDAP/svc'], store.entries
+    assert rows['KRB/svc']['status'] == rows['CORP/svc']['status'] == 'pending', rows
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), wait_timeout=0)
+    assert outcomes == [] and len(world.sent) == 1, outcomes
+    assert 'still running at ISC' in rows['KRB/svc']['detail'], rows
+    world.faults = {}
+    outcomes, rows = run_role(world, store, ledger_path, all_due())
+    assert [o['state'] for o in outcomes] == ['FINISHED', 'FINISHED'] and len(world.sent) == 3
+    assert differs(world, store) == [] and all(r['status'] == 'rotated' for r in rows.values()), rows
+
+
+def test_a_change_planned_again_reaching_an_account_an_earlier_change_of_the_run_set(ledger_path):
+    """CORP is alone, LDAP and KRB a group. While the run plans the group shrinks to LDAP: the group's change is held
+    back, CORP's goes out and FINISHES. Planned again, LDAP's change is sent and, before it completes, the group grows
+    to all three: it reaches KRB (whose own change is then held back again) and CORP, which holds the pending of the
+    change of the first apply. CORP ends with LDAP's password current and its first one previous; nothing fails."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    first_run(world, store, ledger_path)
+
+    def grow():
+        if len(world.sent) == 2:
+            world.sync = [list(THREE)]
+    world.on_send = grow
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), between=lambda: setattr(world, 'sync', [['LDAP']]))
+    sent = [(source, password) for _user, source, _account, password in world.sent]
+    assert [source for source, _p in sent] == ['CORP', 'LDAP'], sent
+    assert differs(world, store) == [], (store.entries, rows)
+    assert store.entries['CORP/svc']['previous'] == sent[0][1] and set(world.live.values()) == set([sent[1][1]])
+    assert not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows
+
+
+def test_a_change_whose_outcome_is_unknown_escrows_its_password_for_the_sources_its_group_gained(ledger_path):
+    """CORP joins the group after the plan and the change's answer is lost (no status names what it reached): the
+    group as it is now stands for what it may have reached, so CORP's account gets the change's password as pending
+    (never committed: the outcome is unknown) and the store holds what it may hold."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    first_run(world, store, ledger_path)
+    ledger = ledger_mod.Ledger(ledger_path).load()
+    reconciled = rotation.reconcile(world, ledger, store.check())
+    _decisions, groups = planning.plan(world, planning.with_defaults(accounts(due_ldap=True), 90, 0, ''), ledger, reconciled,
+                                       sync_groups=world.sync_groups(), rng=random.Random(next(SEEDS)))
+    store.pending(groups)
+    world.sync = [list(THREE)]
+    world.faults['set_password'] = 'drop_after_accept'  # applied to the group as it is now, the answer lost
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1)
+    assert [o['state'] for o in outcomes] == ['UNKNOWN']
+    found = reach_mod.settle_applied(world, outcomes, groups, ledger, read_groups=world.sync_groups)
+    assert [r['keys'] for r in found['reach_escrow']] == [['CORP/svc']]
+    store.pending([dict(groups[0], keys=found['reach_escrow'][0]['keys'])])
+    commits, _discards = rotation.outcome_records(outcomes)
+    assert commits == []
+    assert all(store.entries['%s/svc' % s]['pending'] == world.live[('svc', s, 'svc@' + s)] for s in THREE), store.entries
+
+
+def test_a_change_held_back_is_not_planned_again_while_another_change_of_its_identity_runs(ledger_path):
+    """The group shrinks while the run plans: its change is held back; CORP's change goes out and is still running at
+    the timeout. Planning the group again now would send a second change of the identity while that one runs: it is
+    DEFERRED instead (its escrow discarded, reported pending), and the next run, once CORP's change finished, sends it."""
+    world, store = world_with(['LDAP', 'KRB']), Store()
+    first_run(world, store, ledger_path)
+    world.faults['stuck'] = True
+    outcomes, rows = run_role(world, store, ledger_path, all_due(), between=lambda: setattr(world, 'sync', [['LDAP']]),
+                              wait_timeout=0)
+    assert sorted(o['state'] for o in outcomes) == ['DEFERRED', 'IN_PROGRESS'] and len(world.sent) == 1, outcomes
+    assert sorted(store.check()) == ['CORP/svc'] and rows['LDAP/svc']['status'] == rows['KRB/svc']['status'] == 'pending'
+    world.faults = {}
+    outcomes, rows = run_role(world, store, ledger_path, all_due())
+    assert differs(world, store) == [] and not any(r['status'] in ('unknown', 'failed', 'pending') for r in rows.values()), rows

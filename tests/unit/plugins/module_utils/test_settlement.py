@@ -368,3 +368,33 @@ def test_a_deleted_sync_group_member_is_retired_and_the_others_are_settled(ledge
     assert rows['KRB/svc']['status'] == 'retired' and store.archive['KRB/svc'][-1]['pending'] == p1
     assert [(g['keys'], g['password']) for g in groups] == [(['LDAP/svc'], p1)]
     assert rows['LDAP/svc']['status'] == 'rotated' and store.entries['LDAP/svc'] == {'current': p1}
+
+
+@pytest.mark.parametrize('when', ['its change FINISHED unconfirmed', 'rotated long ago'])
+def test_an_account_deleted_after_its_change_settled_is_retired_not_committed(ledger_path, when):
+    """Issue 22: the identity of an account whose last change ISC applied is deleted (the change FINISHED, and the run
+    that sent it ended before it knew; or long ago). The next run that meets it settles that change, then retires it:
+    its passwords archived (the one ISC applied last among them), no current left for consumers, the ledger stops
+    rotating it, and neither that run nor a later one fails for it."""
+    world, store = SettleWorld(), ArchivingStore()
+    world.add('svc', 'AD')
+    world.add('other', 'AD')
+    accounts = [{'source_name': 'AD', 'user_name': 'svc', 'max_age_days': 0}, {'source_name': 'AD', 'user_name': 'other'}]
+    if when == 'rotated long ago':
+        settle_run(world, store, ledger_path, accounts, seed=1)
+        assert 'current' in store.entries['AD/svc'] and not store.check()
+    else:
+        _in_flight(world, store, ledger_path, accounts)
+        assert 'pending' in store.entries['AD/svc']
+    applied = world.live[('svc', 'AD', 'svc@AD')]
+    del world.accounts[('svc', 'AD')]
+    sent = len(world.sent)
+    _d, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=2)
+    assert rows['AD/svc']['status'] == 'retired' and 'no longer knows' in rows['AD/svc']['detail'], rows['AD/svc']
+    assert 'AD/svc' not in store.entries and store.archive['AD/svc'][-1].get('current') == applied
+    assert 'pending' not in store.archive['AD/svc'][-1]
+    assert ledger_mod.Ledger(ledger_path).load().entry('AD/svc')['state'] == 'retired'
+    _d, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=3)
+    assert rows['AD/svc']['status'] == 'skipped' and len(store.archive['AD/svc']) == 1
+    assert not [r for r in rows.values() if r['status'] in report_mod.FAILING] and len(world.sent) == sent
+    assert all('AD/svc' not in g['keys'] for g in groups)
