@@ -49,25 +49,7 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
                 by_key[key] = ('pending', 'earlier change %s still %s at ISC; its password stays pending and a later '
                                'run settles it' % (item['request_id'], item.get('state') or 'IN_PROGRESS'))
     for outcome in outcomes:
-        status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed', 'REPLAN': 'failed',
-                  'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown',
-                  'DEFERRED': 'pending'}.get(outcome['state'], 'unknown')
-        detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
-        if outcome.get('errors'):
-            detail += ': ' + '; '.join(outcome['errors'])
-        if status == 'rotated' and outcome.get('supersedes'):
-            status = 'superseded'
-            detail += ('; a fresh password superseded the escrowed one of attempt %s, which ISC refused: the new one is '
-                       'current, the old one previous' % outcome['supersedes'])
-        if outcome.get('beyond'):
-            status = 'unknown'
-            detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
-                       'record' % ', '.join(outcome['beyond']))
-        for key in outcome['keys']:
-            by_key[key] = (status, detail + ('; not planned for it: its source joined the password sync group after the '
-                                             'plan, the change reached it and the store holds its password'
-                                             if key in (outcome.get('reached') or {}) else ''))
-        _missed_rows(outcome, detail, by_key)
+        _outcome_rows(outcome, by_key)
     for failure in verify_failures or ():
         # ISC set the password (it is current in the store) but the target did not accept it.
         by_key[failure['key']] = ('unverified', 'ISC reports FINISHED but verification failed: %s'
@@ -107,6 +89,29 @@ def summarize(decisions, reconciled, outcomes, check_mode=False, verify_failures
     _with_dependents(rows, dependents)
     counts = collections.Counter(r['status'] for r in rows)
     return rows, dict(counts)
+
+
+def _outcome_rows(outcome, by_key):
+    """The rows of the keys one change of this run reached (and of those it missed)."""
+    status = {'FINISHED': 'rotated', 'FAILED': 'failed', 'REJECTED': 'failed', 'REPLAN': 'failed',
+              'IN_PROGRESS': 'pending', 'UNKNOWN': 'unknown', 'STATUS_UNKNOWN': 'unknown',
+              'DEFERRED': 'pending'}.get(outcome['state'], 'unknown')
+    detail = outcome['state'] + (' ' + outcome['request_id'] if outcome.get('request_id') else '')
+    if outcome.get('errors'):
+        detail += ': ' + '; '.join(outcome['errors'])
+    if status == 'rotated' and outcome.get('supersedes'):
+        status = 'superseded'
+        detail += ('; a fresh password superseded the escrowed one of attempt %s, which ISC refused: the new one is '
+                   'current, the old one previous' % outcome['supersedes'])
+    if outcome.get('beyond'):
+        status = 'unknown'
+        detail += ('; the change also reached source(s) %s, whose accounts now hold a password the store does not '
+                   'record' % ', '.join(outcome['beyond']))
+    for key in outcome['keys']:
+        by_key[key] = (status, detail + ('; not planned for it: its source joined the password sync group after the '
+                                         'plan, the change reached it and the store holds its password'
+                                         if key in (outcome.get('reached') or {}) else ''))
+    _missed_rows(outcome, detail, by_key)
 
 
 def _missed_rows(item, detail, by_key):
