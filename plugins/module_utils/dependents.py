@@ -17,7 +17,14 @@ TYPES = {
     'systemd': (('environment_file', 'variable'), ('unit', 'restart_command')),
     'http_health': (('url',), ('status_code', 'retries', 'delay', 'timeout')),
     'tasks': (('tasks',), ()),
+    # contract-tested against their modules' documented options (no Windows host or cluster in the tests)
+    'windows_service': (('service', 'username'), ()),
+    'scheduled_task': (('task', 'username'), ('task_path',)),
+    'iis_app_pool': (('app_pool', 'username'), ()),
+    'k8s_secret': (('namespace', 'secret', 'secret_key'), ('restart_workloads', 'kubeconfig', 'context')),
 }
+# the types whose host is a POSIX host (the preflight stats their target there)
+POSIX_TYPES = ('file', 'systemd', 'http_health', 'tasks')
 COMMON = ('type', 'host', 'order')
 INT_OPTIONS = ('order', 'status_code', 'retries', 'delay', 'timeout')
 HINTS = {
@@ -27,13 +34,23 @@ HINTS = {
     'url': '<http(s) URL that answers healthy>',
     'tasks': '<path of your task file>',
     'host': '<an inventory host name>',
+    'service': '<the Windows service name>',
+    'username': '<the account as Windows knows it, for example CORP\\svc-app-001>',
+    'task': '<the scheduled task name>',
+    'app_pool': '<the IIS application pool name>',
+    'namespace': '<the Kubernetes namespace>',
+    'secret': '<the Secret name>',
+    'secret_key': '<the key of the Secret that holds the password>',
 }
+WORKLOAD_KINDS = {'deployment': 'Deployment', 'statefulset': 'StatefulSet', 'daemonset': 'DaemonSet'}
 POLICIES = ('roll_forward', 'rollback')
 
 
 def target(dep):
     """What a dependent updates, for its id and the reports (never a secret)."""
-    for name in ('path', 'environment_file', 'url', 'tasks'):
+    if dep.get('type') == 'k8s_secret':
+        return '%s/%s.%s' % (dep.get('namespace'), dep.get('secret'), dep.get('secret_key'))
+    for name in ('path', 'environment_file', 'url', 'tasks', 'service', 'task', 'app_pool'):
         if dep.get(name):
             return str(dep[name])
     return ''
@@ -79,6 +96,7 @@ def problems_of(deps):
             out.append('%s (file): line needs regexp, the line it replaces (for example "^password=")' % where)
         elif kind == 'file' and dep.get('line') and '{password}' not in dep['line']:
             out.append('%s (file): line must hold the placeholder {password} where the password goes' % where)
+        out.extend(_workload_problems(where, dep) if kind == 'k8s_secret' else [])
         if kind == 'file' and dep.get('restart_command') and dep.get('service'):
             out.append('%s (file): give restart_command or service, not both' % where)
         ident = dependent_id(dep)
@@ -86,6 +104,17 @@ def problems_of(deps):
             out.append('%s: %s is listed twice for this account; remove one' % (where, ident))
         seen.add(ident)
     return out
+
+
+def _workload_problems(where, dep):
+    workloads = dep.get('restart_workloads')
+    if workloads is None:
+        return []
+    if not isinstance(workloads, list) or not all(isinstance(w, str) and w.partition('/')[0].lower() in WORKLOAD_KINDS
+                                                  and w.partition('/')[2] for w in workloads):
+        return ['%s (k8s_secret): restart_workloads is a list of "<kind>/<name>", kind one of %s (for example '
+                '"deployment/app"); got %r' % (where, ', '.join(WORKLOAD_KINDS), workloads)]
+    return []
 
 
 def check(accounts):
@@ -104,6 +133,16 @@ def ordered(deps):
 
 def restart_key(dep):
     """(host, what restarts) for a dependent that restarts something, else None: one restart per key and run."""
+    kind = dep.get('type')
+    if kind == 'windows_service':
+        return '%s windows service:%s' % (dep['host'], dep['service'])
+    if kind == 'iis_app_pool':
+        return '%s app pool:%s' % (dep['host'], dep['app_pool'])
+    if kind == 'k8s_secret':  # one rollout restart per namespace and list of workloads
+        workloads = sorted(w.lower() for w in dep.get('restart_workloads') or ())
+        return '%s k8s:%s/%s' % (dep['host'], dep['namespace'], ','.join(workloads)) if workloads else None
+    if kind == 'scheduled_task':
+        return None  # the task reads its password at its next run
     if dep.get('restart_command'):
         return '%s command:%s' % (dep['host'], dep['restart_command'])
     name = dep.get('service') or dep.get('unit')
@@ -112,7 +151,16 @@ def restart_key(dep):
 
 def _labelled(deps, key):
     """Each dependent with its account key, id and restart key (restart: '' when it restarts nothing)."""
-    return [dict(d, key=key, id=dependent_id(d), restart=restart_key(d) or '') for d in deps]
+    return [dict(d, key=key, id=dependent_id(d), restart=restart_key(d) or '', workloads=_workloads(d)) for d in deps]
+
+
+def _workloads(dep):
+    """A k8s_secret's restart_workloads as [{kind, name}] for kubernetes.core.k8s; [] for the other types."""
+    out = []
+    for text in dep.get('restart_workloads') or () if dep.get('type') == 'k8s_secret' else ():
+        kind, _slash, name = text.partition('/')
+        out.append({'kind': WORKLOAD_KINDS[kind.lower()], 'name': name})
+    return out
 
 
 def due(accounts, entries, committed, held):

@@ -230,7 +230,7 @@ ACCOUNTS_FILE_CASES = [
     ('file-dependent-mistakes', ROW + '    dependents:\n      - {type: file, path: /etc/a.conf, regexp: "^p=", line: "p={password}"}\n'
      '      - {type: ftp, host: app1}\n',
      ['row 1 (', 'dependents[0] (file): host is missing; add "host: <an inventory host name>"',
-      "dependents[1]: type 'ftp' is not one of file, http_health, systemd, tasks"]),
+      "dependents[1]: type 'ftp' is not one of file, http_health, iis_app_pool, k8s_secret, scheduled_task, systemd, tasks, windows_service"]),
 ]
 
 

@@ -49,21 +49,33 @@ ODD_KEYS = [
 
 def example_collections_path():
     """A collections path with the collections the example stores use, extracted once into build/ (cached)."""
+    return collections_from_wheel(EXAMPLE_COLLECTIONS, 'example-collections')
+
+
+def ansible_wheel():
+    """The `ansible` package's wheel, downloaded once into build/cache."""
     version = ANSIBLE_PACKAGE.split('==')[1]
-    root = os.path.join(REPO, 'build', 'example-collections', version)
-    if all(os.path.isdir(os.path.join(root, 'ansible_collections', c)) for c in EXAMPLE_COLLECTIONS):
-        return root
     cache = os.path.join(REPO, 'build', 'cache')
     os.makedirs(cache, exist_ok=True)
     wheel = os.path.join(cache, 'ansible-%s-py3-none-any.whl' % version)
     if not os.path.exists(wheel):
         subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', '--only-binary', ':all:',
                         '-d', cache, ANSIBLE_PACKAGE], check=True, timeout=900)
+    return wheel
+
+
+def collections_from_wheel(wanted, folder):
+    """A collections path under build/<folder>/<version> with the wanted collections ('namespace/name') of the
+    `ansible` package, extracted once (cached)."""
+    root = os.path.join(REPO, 'build', folder, ANSIBLE_PACKAGE.split('==')[1])
+    if all(os.path.isdir(os.path.join(root, 'ansible_collections', c)) for c in wanted):
+        return root
+    wheel = ansible_wheel()
     os.makedirs(os.path.dirname(root), exist_ok=True)
-    scratch = tempfile.mkdtemp(prefix='.aws-collections-', dir=os.path.dirname(root))
+    scratch = tempfile.mkdtemp(prefix='.collections-', dir=os.path.dirname(root))
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
-            if any(name.startswith('ansible_collections/%s/' % c) for c in EXAMPLE_COLLECTIONS):
+            if any(name.startswith('ansible_collections/%s/' % c) for c in wanted):
                 archive.extract(name, scratch)
     try:
         os.rename(scratch, root)  # atomic: a parallel worker sees all of it or none

@@ -19,7 +19,8 @@ HEALTH = {'type': 'http_health', 'host': 'app1', 'url': 'http://app1/health'}
 
 
 @pytest.mark.parametrize('dep, expected', [
-    ({'type': 'ftp', 'host': 'h'}, "dependents[0]: type 'ftp' is not one of file, http_health, systemd, tasks"),
+    ({'type': 'ftp', 'host': 'h'}, "dependents[0]: type 'ftp' is not one of file, http_health, iis_app_pool, k8s_secret, "
+                                   "scheduled_task, systemd, tasks, windows_service"),
     ({'type': 'file', 'path': '/x', 'regexp': 'a', 'line': '{password}'}, 'dependents[0] (file): host is missing; add "host:'),
     ({'type': 'systemd', 'host': 'h', 'variable': 'V'}, 'dependents[0] (systemd): environment_file is missing'),
     ({'type': 'http_health', 'host': 'h'}, 'dependents[0] (http_health): url is missing'),
@@ -113,3 +114,28 @@ def test_ledger_keeps_the_marker_and_the_history(tmp_path):
     again = Ledger(path).load()
     again.append('dependents', ['AD/a'], due=[], outcomes=[{'id': 'f', 'outcome': 'restarted'}], status='dependents', run_id='run-2')
     assert again.entry('AD/a')['dependents_due'] == []
+
+
+WINDOWS = {'type': 'windows_service', 'host': 'win1', 'service': 'AppSvc', 'username': 'CORP\\svc-app-001'}
+POOL = {'type': 'iis_app_pool', 'host': 'win1', 'app_pool': 'AppPool', 'username': 'CORP\\svc-app-001'}
+TASK = {'type': 'scheduled_task', 'host': 'win1', 'task': 'Nightly', 'username': 'CORP\\svc-app-001', 'task_path': '\\Ops\\'}
+SECRET = {'type': 'k8s_secret', 'host': 'localhost', 'namespace': 'apps', 'secret': 'db', 'secret_key': 'password',
+          'restart_workloads': ['deployment/api', 'StatefulSet/worker']}
+
+
+def test_windows_and_kubernetes_types_their_rules_and_restarts():
+    assert dependents.problems_of([WINDOWS, POOL, TASK, SECRET]) == []
+    assert 'username is missing' in dependents.problems_of([dict(WINDOWS, username='')])[0]
+    assert 'secret_key is missing' in dependents.problems_of([{k: v for k, v in SECRET.items() if k != 'secret_key'}])[0]
+    bad = dependents.problems_of([dict(SECRET, restart_workloads=['pod/api'])])
+    assert len(bad) == 1 and 'restart_workloads is a list of "<kind>/<name>"' in bad[0]
+    # one restart per (host, service / app pool / namespace and workloads); a scheduled task restarts nothing
+    assert dependents.restart_key(WINDOWS) == 'win1 windows service:AppSvc'
+    assert dependents.restart_key(POOL) == 'win1 app pool:AppPool'
+    assert dependents.restart_key(TASK) is None
+    assert dependents.restart_key(SECRET) == dependents.restart_key(dict(SECRET, secret='other', restart_workloads=[
+        'statefulset/worker', 'Deployment/api'])) == 'localhost k8s:apps/deployment/api,statefulset/worker'
+    assert dependents.dependent_id(SECRET) == 'k8s_secret localhost:apps/db.password'
+    labelled = dependents.due([{'key': 'AD/a', 'dependents': [SECRET, WINDOWS]}], {}, ['AD/a'], [])[0]['dependents']
+    assert labelled[0]['workloads'] == [{'kind': 'Deployment', 'name': 'api'}, {'kind': 'StatefulSet', 'name': 'worker'}]
+    assert labelled[1]['workloads'] == [] and labelled[1]['restart'] == 'win1 windows service:AppSvc'
