@@ -140,12 +140,13 @@ compose:
 # Rotate what is due or drifted:
 #   service_account_rotation_accounts_from: inventory    (the role's variable; groups due and drift by default)
 
-# With a personal access token: machine-account owner, subtype and environment, and a group per environment
-plugin: sailpoint_isc.passwords.isc_accounts
-machine_accounts: true
-keyed_groups:
-  - key: isc_account.machine_account.environment | default('none', true)
-    prefix: env
+# Another isc_accounts.yml, with a personal access token: machine-account owner, subtype and environment, and a
+# group per environment:
+#   plugin: sailpoint_isc.passwords.isc_accounts
+#   machine_accounts: true
+#   keyed_groups:
+#     - key: isc_account.machine_account.environment | default('none', true)
+#       prefix: env
 """
 
 import datetime

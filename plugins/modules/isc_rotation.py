@@ -545,7 +545,11 @@ def run_phase(module):
     if phase == 'record':
         who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         if not module.check_mode:
-            ledger.shard = shard_setting(params['shard'])  # saved with the records: the next plan compares
+            reconciled = params['reconciled'] or {}
+            if ledger.shard is not None or params['outcomes'] or params['retired'] or any(
+                    reconciled.get(kind) for kind in ('finished', 'failed', 'abandoned')):
+                # saved with the records: the next plan compares (a run that recorded nothing leaves the file as it was)
+                ledger.shard = shard_setting(params['shard'])
             rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
                             run_id=params['run_id'], retired=params['retired'], who=who)
         rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
