@@ -107,31 +107,22 @@ class Reader:
 
     def uncorrelated(self, source_ids):
         """The uncorrelated accounts of the sources (search never shows them)."""
-        found = []
-        ids = list(source_ids)
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start:start + ID_CHUNK]
-            filters = 'sourceId in (%s) and uncorrelated eq true' % ','.join(filter_string(i) for i in chunk)
-            offset = 0
-            while True:
-                page = self.client.call_json(OP_ACCOUNTS, 'GET', query={'filters': filters, 'limit': ACCOUNTS_PAGE,
-                                                                        'offset': offset}, shape=list) or []
-                found.extend(a for a in page if isinstance(a, dict))
-                if len(page) < ACCOUNTS_PAGE:
-                    break
-                offset += ACCOUNTS_PAGE
-        return found
+        return self._per_source(OP_ACCOUNTS, 'sourceId in (%s) and uncorrelated eq true', source_ids)
 
     def machine_accounts(self, source_ids):
         """The machine accounts of the sources (owner, subtype, environment): a user token only, experimental in v1."""
+        return self._per_source(OP_MACHINE_ACCOUNTS, 'source.id in (%s)', source_ids)
+
+    def _per_source(self, operation, filter_format, source_ids):
+        """Every item of a list operation for the sources: ID_CHUNK source ids per filter, pages of ACCOUNTS_PAGE."""
         found = []
         ids = list(source_ids)
         for start in range(0, len(ids), ID_CHUNK):
-            filters = 'source.id in (%s)' % ','.join(filter_string(i) for i in ids[start:start + ID_CHUNK])
+            filters = filter_format % ','.join(filter_string(i) for i in ids[start:start + ID_CHUNK])
             offset = 0
             while True:
-                page = self.client.call_json(OP_MACHINE_ACCOUNTS, 'GET', query={'filters': filters, 'limit': ACCOUNTS_PAGE,
-                                                                                'offset': offset}, shape=list) or []
+                page = self.client.call_json(operation, 'GET', query={'filters': filters, 'limit': ACCOUNTS_PAGE,
+                                                                      'offset': offset}, shape=list) or []
                 found.extend(a for a in page if isinstance(a, dict))
                 if len(page) < ACCOUNTS_PAGE:
                     break
