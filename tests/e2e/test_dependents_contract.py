@@ -111,6 +111,13 @@ def test_the_password_really_changes_and_never_shows():
             assert params['update_password'] == 'always', filename
         if module == 'community.windows.win_scheduled_task':
             assert params['update_password'] is True and params['logon_type'] == 'password', filename
+    # kubernetes.core.k8s answers with the patched Secret (the base64 password): its registered result is emptied
+    # once counted, so no later task of the play carries it
+    with open(os.path.join(TASKS, 'k8s_secret.yml'), encoding='utf-8') as handle:
+        k8s_tasks = list(_flat(yaml.safe_load(handle)))
+    registered = [t['register'] for t in k8s_tasks if 'kubernetes.core.k8s' in t]
+    cleared = [t['ansible.builtin.set_fact'] for t in k8s_tasks if 'ansible.builtin.set_fact' in t]
+    assert registered and all(any(c.get(r) == {} for c in cleared) for r in registered), (registered, cleared)
     # every module task that carries the password: no_log, no diff (your task file, included with the password as a
     # variable, sets its own, as the verify hook does)
     for path in glob.glob(os.path.join(TASKS, '*.yml')):
