@@ -161,6 +161,21 @@ attributes:
     support: none
 """
 
+    # The role's controller-side helpers that only read (rotation_accounts_file, rotation_preflight, rotation_settings).
+    CONTROLLER_READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only, in check mode too.
+  diff_mode:
+    support: none
+    description: Nothing to show.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller.
+"""
+
     # The batch options of isc_set_password, isc_password_info and isc_password_status.
     BATCH = r"""
 options:

@@ -28,17 +28,8 @@ options:
     description: The accounts file, a YAML file that sets C(service_account_rotation_accounts).
     type: str
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the controller.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc.controller_read_only
 '''
 
 EXAMPLES = r'''

@@ -47,17 +47,8 @@ options:
     description: The module whose C(module_defaults) (its action group's) name the tenant.
     type: str
     default: sailpoint_isc.passwords.isc_rotation
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the controller.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc.controller_read_only
 '''
 
 EXAMPLES = r'''

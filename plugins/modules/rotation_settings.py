@@ -44,17 +44,8 @@ options:
     description: How many accounts the role's accounts list holds.
     type: int
     default: 0
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the controller.
+extends_documentation_fragment:
+  - sailpoint_isc.passwords.isc.controller_read_only
 '''
 
 EXAMPLES = r'''
