@@ -8,6 +8,12 @@ Internal to the sailpoint_isc.passwords collection; may change without notice.
 Each phase function takes the module's parameters (``params``), the ledger and, for the phases that talk to ISC,
 the client (an IscClient or a ClientPool, built by ``run`` from the class the module hands in: this file never
 imports the client). It returns the module's result; ``run`` adds the client's stats and exits the module.
+
+The phases hand each other three structures through the role: ``reconciled`` (reconcile -> plan, record and the
+role's store steps), ``decisions`` (plan -> record and the role) and ``outcomes`` (apply -> record and the role). The
+module's options of those names take them back as the earlier phase returned them. Their fields are written once,
+in CONTRACT below (tests/unit/plugins/module_utils/test_phase_contract.py checks the code and the module's RETURN
+against it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,62 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard impo
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import change_warning as shard_change_warning
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
+
+# The phases' contract: per structure, per field, whether it is always there (or when) and what it holds.
+# A record is {attempt, keys}: the store operation on those keys' password of that attempt (commit or discard).
+CONTRACT = {
+    'reconciled': {  # rotation.reconcile: what an earlier run left pending, settled before anything is planned
+        'finished': ('always', 'requests that ended FINISHED (items, below)'),
+        'failed': ('always', 'requests that ended FAILED, whose password can never have reached a source (items)'),
+        'waiting': ('always', 'requests still IN_PROGRESS, or UNREADABLE this run (items)'),
+        'orphans': ('always', 'keys whose escrowed pending password must be read back and re-sent'),
+        'abandoned': ('always', 'keys the ledger had pending with nothing escrowed in the store'),
+        'commit_records': ('always', 'store commits for the finished requests (records)'),
+        'discard_records': ('always', 'store discards for the failed requests, and keys a finished one missed (records)'),
+    },
+    'reconciled item': {  # one request of reconciled's finished, failed and waiting
+        'request_id': ('always', 'the request id of the earlier change'),
+        'keys': ('always', 'the account keys it changes (without those it missed)'),
+        'attempt': ('always', "the attempt id of its password in the store ('legacy' before attempts)"),
+        'state': ('always', "ISC's state of the request, or UNREADABLE"),
+        'errors': ('when read', "ISC's errors"),
+        'source_ids': ('when read', 'the sources ISC applied it to (sourceIds)'),
+        'beyond': ('when it reached sources beyond the plan', 'those source ids'),
+        'missed': ('when finished short of planned sources', 'the planned keys it did not reach'),
+        'reason': ('when UNREADABLE', 'why the status could not be read'),
+    },
+    'decision': {  # planning.plan: one per account of this run, in the order of the accounts list
+        'key': ('always', 'the account key (source/user, or source/user/account id)'),
+        'source_name': ('always', 'the source display name'),
+        'user_name': ('always', 'the identity user name'),
+        'account_id': ('always', 'the native account id, or null when the identity has one account there'),
+        'group': ('always', 'the change (shared password) it belongs to'),
+        'action': ('always', 'one of planning.GROUP_PRECEDENCE, or supersede'),
+        'reason': ('always', 'why, for the report'),
+        'unlisted': ('when not in the accounts list', 'true: its sync group changes it too'),
+    },
+    'outcome': {  # rotation.apply (Apply.settle), completed by reach.settle_applied: one per planned change
+        'group': ('always', 'the change (the group id of the plan)'),
+        'keys': ('always', 'the account keys it changed (reach and overlap move keys in and out)'),
+        'attempt': ('always', 'the attempt id of its password in the store'),
+        'state': ('always', 'FINISHED, FAILED, REJECTED, IN_PROGRESS, STATUS_UNKNOWN, UNKNOWN, REPLAN or DEFERRED'),
+        'request_id': ('always', 'the request id, or null when none is known'),
+        'errors': ('always', "ISC's errors, or why it was not sent or not settled"),
+        'resend': ('always', 'whether it re-sent an escrowed password'),
+        'sources': ('always', 'the source ids the plan counted on'),
+        'supersedes': ('always', 'the attempt whose escrowed password it replaces, or null'),
+        'sent': ('always', 'its place in the send order, or null when it was not sent'),
+        'seconds': ('always', 'from its submission to its outcome'),
+        'source_ids': ('when a status was read', 'the sources ISC applied it to (sourceIds)'),
+        'refused': ('when REJECTED', 'whether ISC refused it with a 400 that is not an unknown account'),
+        'beyond': ('when it reached unplanned sources', 'those source ids'),
+        'missed': ('when it missed planned sources', 'the planned keys it did not reach'),
+        'reached': ('when it reached accounts beyond the plan', 'those keys, with what reach.py knows of them'),
+        'overtaken': ('when a later change of the identity reached its keys', 'those keys'),
+        'supersede': ('when keys it reached beyond the plan hold an earlier change\'s pending',
+                      '{key: attempt}: its escrow for them supersedes that pending (reach_escrow)'),
+    },
+}
 
 # the options that must be at least this much (the argument spec cannot say it)
 MINIMUMS = (('workers', 1), ('batch_size', 1), ('max_attempts', 1), ('wait_timeout', 0),

@@ -56,7 +56,9 @@ options:
     default: {}
   reconciled:
     description:
-      - The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
+      - The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)), as that phase returned it.
+        Its fields, like those of O(decisions) and O(outcomes), are the phases' contract, written once as C(CONTRACT)
+        in C(plugins/module_utils/phases.py).
       - When O(phase=plan) and this is omitted, the plan phase reconciles first and returns C(reconciled) and
         C(started) itself. The role does that when the store holds no pending password (nothing can need reading
         back), which saves a module run.
@@ -290,12 +292,16 @@ options:
     type: int
     default: 3
   decisions:
-    description: The C(decisions) result of the plan phase (O(phase=record)).
+    description:
+      - The C(decisions) result of the plan phase (O(phase=record)), as that phase returned it (its fields - C(CONTRACT)
+        in C(plugins/module_utils/phases.py)).
     type: list
     elements: dict
     default: []
   outcomes:
-    description: The C(outcomes) result of the apply phase (O(phase=record)).
+    description:
+      - The C(outcomes) result of the apply phase (O(phase=record)), as that phase returned it (its fields - C(CONTRACT)
+        in C(plugins/module_utils/phases.py)).
     type: list
     elements: dict
     default: []
