@@ -151,7 +151,15 @@ def reached_beyond(source_ids, planned_sources):
 # --------------------------------------------------------------------------- apply
 
 def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
-          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None):
+          batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None,
+          sleep=time.sleep):
+    """Submit every group's change and poll them all until terminal or wait_timeout: ``Apply(...).run()``."""
+    return Apply(client, groups, ledger, wait_timeout=wait_timeout, poll_interval=poll_interval, first_poll=first_poll,
+                 workers=workers, batch_size=batch_size, progress=progress, clock=clock, progress_every=progress_every,
+                 reach=reach, run_id=run_id, sleep=sleep).run()
+
+
+class Apply(object):
     """Submit every group's change and poll them all until terminal or wait_timeout.
 
     One scheduler feeds a small thread pool: a status poll that is due goes first, otherwise the
@@ -168,165 +176,199 @@ def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_pol
     no longer the planned one is not sent (state reach.HELD_BACK) and is planned again by the role.
     The changes of one identity go out one after another (overlap.Turns): the next once the one before is terminal;
     after one that may still be running, the others are not sent (state overlap.DEFERRED).
+    ``clock`` and ``sleep`` are injected (time.monotonic and time.sleep by default), so a test can run the
+    schedule on a clock of its own.
+
+    The steps: ``submit`` (in a worker thread), ``poll`` (schedule a status read), ``settle`` (an outcome, and the
+    next change of its identity), ``take_out`` (a client that failed authentication); ``run`` drives them.
     """
-    pool = as_pool(client)
-    first_poll = poll_interval if first_poll is None else first_poll
-    outcomes = {}
-    turns = overlap.Turns(groups)
-    lane_of, sent_order, counter = {}, {}, itertools.count()
-    # a change costs a set-password and (about) one status read: 2 requests of a client's budget
-    work = Assignment(turns.firsts(), pool.alive(), cost=turns.cost, spent=pool.spent(per_item=2))
-    polls = dict((lane, []) for lane in range(len(pool.clients)))  # per client, heap of (due, seq, group, rid, deadline)
-    busy = dict((lane, 0) for lane in range(len(pool.clients)))
-    seq = [0]
-    inflight = {}
-    done_count = [0]
-    started, last_line = clock(), [clock()]
 
-    def tell():
-        elapsed = max(clock() - started, 0.001)
-        done = done_count[0]
-        unsettled = sum(1 for o in outcomes.values() if o['state'] != 'FINISHED')
+    def __init__(self, client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
+                 batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None,
+                 sleep=time.sleep):
+        self.pool = as_pool(client)
+        self.groups, self.ledger, self.reach, self.run_id = groups, ledger, reach, run_id
+        self.wait_timeout, self.poll_interval, self.workers, self.batch_size = wait_timeout, poll_interval, workers, batch_size
+        self.first_poll = poll_interval if first_poll is None else first_poll
+        self.progress, self.progress_every, self.clock, self.sleep = progress, progress_every, clock, sleep
+        self.outcomes = {}
+        self.turns = overlap.Turns(groups)
+        self.lane_of, self.sent_order, self.counter = {}, {}, itertools.count()
+        # a change costs a set-password and (about) one status read: 2 requests of a client's budget
+        self.work = Assignment(self.turns.firsts(), self.pool.alive(), cost=self.turns.cost,
+                               spent=self.pool.spent(per_item=2))
+        lanes = range(len(self.pool.clients))
+        self.polls = dict((lane, []) for lane in lanes)  # per client, heap of (due, seq, group, rid, deadline)
+        self.busy = dict((lane, 0) for lane in lanes)
+        self.seq = 0
+        self.inflight = {}  # future -> (kind, group, rid, deadline, lane)
+        self.done_count = 0
+        self.submitted_at = {}
+        self.started, self.last_line = clock(), clock()
+
+    def tell(self):
+        elapsed = max(self.clock() - self.started, 0.001)
+        done, total = self.done_count, len(self.groups)
+        unsettled = sum(1 for o in self.outcomes.values() if o['state'] != 'FINISHED')
         rate = done / elapsed
-        eta = ', ETA %ds' % ((len(groups) - done) / rate) if rate and done < len(groups) else ''
-        progress('%d/%d changes settled (%d not FINISHED), %d in flight, %.1f changes/s%s'
-                 % (done, len(groups), unsettled, len(inflight) + sum(len(h) for h in polls.values()), rate, eta))
-        last_line[0] = clock()
+        eta = ', ETA %ds' % ((total - done) / rate) if rate and done < total else ''
+        self.progress('%d/%d changes settled (%d not FINISHED), %d in flight, %.1f changes/s%s'
+                      % (done, total, unsettled, len(self.inflight) + sum(len(h) for h in self.polls.values()),
+                         rate, eta))
+        self.last_line = self.clock()
 
-    submitted_at = {}
-
-    def submit(lane, group):
-        submitted_at[group['group']] = clock()
-        lane_of[group['group']] = lane
-        why = reach.held_back(group) if reach is not None else None
+    def submit(self, lane, group):
+        """Send one change (in a worker thread), journalled before it goes out."""
+        self.submitted_at[group['group']] = self.clock()
+        self.lane_of[group['group']] = lane
+        why = self.reach.held_back(group) if self.reach is not None else None
         if why:
             raise HeldBack(why)  # nothing sent, nothing journalled: the role plans it again
-        sent_order[group['group']] = next(counter)
-        ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
-                      resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
-                      names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
-                      run_id=run_id, why=group.get('why'))
+        self.sent_order[group['group']] = next(self.counter)
+        self.ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
+                           resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
+                           names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
+                           run_id=self.run_id, why=group.get('why'))
         encrypted = encrypt_password(group['public_key'], group['password'])
-        return pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
-                                               group['public_key_id'], encrypted)
+        return self.pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
+                                                    group['public_key_id'], encrypted)
 
-    def settle(group, **outcome):
-        outcomes[group['group']] = dict(outcome, group=group['group'], keys=group['keys'],
-                                        attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
-                                        sources=group.get('sources') or [], supersedes=group.get('supersedes'),
-                                        sent=sent_order.get(group['group']),
-                                        seconds=round(clock() - submitted_at.get(group['group'], clock()), 3))
-        done_count[0] += 1
-        if progress and done_count[0] == len(groups):
-            tell()
-        follower, held = turns.after(group, outcome['state'])  # the next change of its identity, or none this run
+    def settle(self, group, **outcome):
+        """A change's outcome; the next change of its identity goes out, or the others are DEFERRED."""
+        name = group['group']
+        self.outcomes[name] = dict(outcome, group=name, keys=group['keys'],
+                                   attempt=group.get('attempt'), resend=bool(group.get('reuse_pending')),
+                                   sources=group.get('sources') or [], supersedes=group.get('supersedes'),
+                                   sent=self.sent_order.get(name),
+                                   seconds=round(self.clock() - self.submitted_at.get(name, self.clock()), 3))
+        self.done_count += 1
+        if self.progress and self.done_count == len(self.groups):
+            self.tell()
+        follower, held = self.turns.after(group, outcome['state'])  # the next change of its identity, or none this run
         for other in held:
-            settle(other, state=overlap.DEFERRED, request_id=None, errors=[overlap.deferred_because(group)])
+            self.settle(other, state=overlap.DEFERRED, request_id=None, errors=[overlap.deferred_because(group)])
         if follower is not None:
-            work.give_back(lane_of.get(group['group']), follower)
+            self.work.give_back(self.lane_of.get(name), follower)
 
-    def push_poll(lane, due, group, rid, deadline):
+    def poll(self, lane, due, group, rid, deadline):
         """Poll through the client that submitted the change, or another one if it was taken out."""
-        alive = pool.alive()
+        alive = self.pool.alive()
         if not alive:
-            settle(group, state='STATUS_UNKNOWN', request_id=rid,
-                   errors=['status could not be read: %s' % pool.all_failed_error()])
+            self.settle(group, state='STATUS_UNKNOWN', request_id=rid,
+                        errors=['status could not be read: %s' % self.pool.all_failed_error()])
             return
         if lane not in alive:
-            lane = min(alive, key=lambda other: len(polls[other]))
-        seq[0] += 1
-        heapq.heappush(polls[lane], (due, seq[0], group, rid, deadline))
+            lane = min(alive, key=lambda other: len(self.polls[other]))
+        self.seq += 1
+        heapq.heappush(self.polls[lane], (due, self.seq, group, rid, deadline))
 
-    def take_out(lane, error):
-        if pool.fail_lane(lane, error) and progress:
-            progress('API client %s failed authentication and was taken out of the run: %s' % (pool.name(lane), error))
-        work.fail(lane)
-        moved, polls[lane] = polls[lane], []
+    def take_out(self, lane, error):
+        if self.pool.fail_lane(lane, error) and self.progress:
+            self.progress('API client %s failed authentication and was taken out of the run: %s'
+                          % (self.pool.name(lane), error))
+        self.work.fail(lane)
+        moved, self.polls[lane] = self.polls[lane], []
         for _due, _seq, group, rid, deadline in moved:
-            push_poll(lane, clock(), group, rid, deadline)
+            self.poll(lane, self.clock(), group, rid, deadline)
 
-    with ThreadPoolExecutor(max_workers=workers * len(pool.clients)) as pool_threads:
-        while work.pending() or any(polls.values()) or inflight:
-            now = clock()
-            if progress and now - last_line[0] >= progress_every:
-                tell()
-            for lane in pool.alive():
-                heap = polls[lane]
-                while busy[lane] < workers:
-                    if heap and heap[0][0] <= now:
-                        _due, _seq, group, rid, deadline = heapq.heappop(heap)
-                        future = pool_threads.submit(pool.clients[lane].password_change_status, rid)
-                        inflight[future] = ('poll', group, rid, deadline, lane)
-                    else:
-                        group = (work.next(lane, steal=pool.has_room(lane))
-                                 if len(heap) + busy[lane] < batch_size else None)
-                        if group is None:
-                            break
-                        inflight[pool_threads.submit(submit, lane, group)] = ('submit', group, None, None, lane)
-                    busy[lane] += 1
-            if not inflight:
-                if not pool.alive():
-                    break
-                dues = [h[0][0] for h in polls.values() if h]
-                time.sleep(max(0.0, min(min(dues) - clock(), 1.0)) if dues else 0)
-                continue
-            # wake at least once a second, so that a progress line is never late
-            dues = [polls[other][0][0] for other in pool.alive() if polls[other] and busy[other] < workers]
-            timeout = min(max(0.0, min(dues) - clock()), 1.0) if dues else 1.0
-            finished, _pending = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in finished:
-                kind, group, rid, deadline, lane = inflight.pop(future)
-                busy[lane] -= 1
-                error = future.exception()
-                now = clock()
-                if kind == 'submit':
-                    if isinstance(error, HeldBack):
-                        settle(group, state=HELD_BACK, request_id=None, errors=[str(error)])
-                    elif is_auth_failure(error):
-                        # refused before it could change anything: another client sends it
-                        work.give_back(lane, group)
-                        take_out(lane, error)
-                    elif isinstance(error, IscOutcomeUnknown):
-                        ledger.append('unknown', group['keys'], reason=str(error))
-                        settle(group, state='UNKNOWN', request_id=None, errors=[str(error)])
-                    elif error is not None:
-                        # ISC answered and refused this request: it changed nothing. A refused re-send (not an account
-                        # ISC no longer knows) is superseded by the next run's plan (settlement.py)
-                        settle(group, state='REJECTED', request_id=None, errors=[str(error)],
-                               refused=isinstance(error, IscError) and error.status == 400 and not referenced_object_missing(error))
-                    else:
-                        response = future.result()
-                        rid = response.get('requestId')
-                        ledger.append('submitted', group['keys'], request_id=rid)
-                        if response.get('state') in TERMINAL_STATES or not rid:
-                            settle(group, state=response.get('state') or 'UNKNOWN', request_id=rid, errors=[])
-                        else:
-                            push_poll(lane, now + first_poll, group, rid, now + wait_timeout)
+    def run(self):
+        with ThreadPoolExecutor(max_workers=self.workers * len(self.pool.clients)) as threads:
+            while self.work.pending() or any(self.polls.values()) or self.inflight:
+                now = self.clock()
+                if self.progress and now - self.last_line >= self.progress_every:
+                    self.tell()
+                self._start(threads, now)
+                if not self.inflight:
+                    if not self.pool.alive():
+                        break
+                    dues = [h[0][0] for h in self.polls.values() if h]
+                    self.sleep(max(0.0, min(min(dues) - self.clock(), 1.0)) if dues else 0)
                     continue
-                if is_auth_failure(error):
-                    take_out(lane, error)
-                    push_poll(lane, now, group, rid, deadline)
-                    continue
-                status = None if error else future.result()
-                state = (status or {}).get('state')
-                if state in TERMINAL_STATES:
-                    settle(group, state=state, request_id=rid, errors=status.get('errors') or [],
-                           source_ids=status.get('sourceIds') or [])
-                elif now >= deadline and error is not None:
-                    # the last read failed: the change may be anywhere; the next run reads it again
-                    settle(group, state='STATUS_UNKNOWN', request_id=rid,
-                           errors=['status could not be read: %s' % error])
-                elif now >= deadline:
-                    settle(group, state='IN_PROGRESS', request_id=rid, errors=[])
+                self._collect()
+        unsent = self.work.unsent()
+        while unsent:
+            for group in unsent:
+                # never sent: every client failed authentication before it went out
+                self.settle(group, state='REJECTED', request_id=None,
+                            errors=['not sent: %s' % self.pool.all_failed_error()])
+            unsent = [g for g in self.work.unsent() if g['group'] not in self.outcomes]  # the ones that followed them
+        return settle_outcomes([self.outcomes[g['group']] for g in self.groups])
+
+    def _start(self, threads, now):
+        """Per client, fill its free workers: a status poll that is due first, otherwise the next submission."""
+        for lane in self.pool.alive():
+            heap = self.polls[lane]
+            while self.busy[lane] < self.workers:
+                if heap and heap[0][0] <= now:
+                    _due, _seq, group, rid, deadline = heapq.heappop(heap)
+                    future = threads.submit(self.pool.clients[lane].password_change_status, rid)
+                    self.inflight[future] = ('poll', group, rid, deadline, lane)
                 else:
-                    push_poll(lane, min(now + poll_interval, deadline), group, rid, deadline)
-    unsent = work.unsent()
-    while unsent:
-        for group in unsent:
-            # never sent: every client failed authentication before it went out
-            settle(group, state='REJECTED', request_id=None, errors=['not sent: %s' % pool.all_failed_error()])
-        unsent = [g for g in work.unsent() if g['group'] not in outcomes]  # the ones that followed them
-    return settle_outcomes([outcomes[g['group']] for g in groups])
+                    group = (self.work.next(lane, steal=self.pool.has_room(lane))
+                             if len(heap) + self.busy[lane] < self.batch_size else None)
+                    if group is None:
+                        break
+                    self.inflight[threads.submit(self.submit, lane, group)] = ('submit', group, None, None, lane)
+                self.busy[lane] += 1
+
+    def _collect(self):
+        # wake at least once a second, so that a progress line is never late
+        dues = [self.polls[other][0][0] for other in self.pool.alive()
+                if self.polls[other] and self.busy[other] < self.workers]
+        timeout = min(max(0.0, min(dues) - self.clock()), 1.0) if dues else 1.0
+        finished, _pending = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in finished:
+            kind, group, rid, deadline, lane = self.inflight.pop(future)
+            self.busy[lane] -= 1
+            error = future.exception()
+            now = self.clock()
+            if kind == 'submit':
+                self._submitted(future, error, group, lane, now)
+            else:
+                self._polled(future, error, group, rid, deadline, lane, now)
+
+    def _submitted(self, future, error, group, lane, now):
+        if isinstance(error, HeldBack):
+            self.settle(group, state=HELD_BACK, request_id=None, errors=[str(error)])
+        elif is_auth_failure(error):
+            # refused before it could change anything: another client sends it
+            self.work.give_back(lane, group)
+            self.take_out(lane, error)
+        elif isinstance(error, IscOutcomeUnknown):
+            self.ledger.append('unknown', group['keys'], reason=str(error))
+            self.settle(group, state='UNKNOWN', request_id=None, errors=[str(error)])
+        elif error is not None:
+            # ISC answered and refused this request: it changed nothing. A refused re-send (not an account
+            # ISC no longer knows) is superseded by the next run's plan (settlement.py)
+            self.settle(group, state='REJECTED', request_id=None, errors=[str(error)],
+                        refused=isinstance(error, IscError) and error.status == 400 and not referenced_object_missing(error))
+        else:
+            response = future.result()
+            rid = response.get('requestId')
+            self.ledger.append('submitted', group['keys'], request_id=rid)
+            if response.get('state') in TERMINAL_STATES or not rid:
+                self.settle(group, state=response.get('state') or 'UNKNOWN', request_id=rid, errors=[])
+            else:
+                self.poll(lane, now + self.first_poll, group, rid, now + self.wait_timeout)
+
+    def _polled(self, future, error, group, rid, deadline, lane, now):
+        if is_auth_failure(error):
+            self.take_out(lane, error)
+            self.poll(lane, now, group, rid, deadline)
+            return
+        status = None if error else future.result()
+        state = (status or {}).get('state')
+        if state in TERMINAL_STATES:
+            self.settle(group, state=state, request_id=rid, errors=status.get('errors') or [],
+                        source_ids=status.get('sourceIds') or [])
+        elif now >= deadline and error is not None:
+            # the last read failed: the change may be anywhere; the next run reads it again
+            self.settle(group, state='STATUS_UNKNOWN', request_id=rid,
+                        errors=['status could not be read: %s' % error])
+        elif now >= deadline:
+            self.settle(group, state='IN_PROGRESS', request_id=rid, errors=[])
+        else:
+            self.poll(lane, min(now + self.poll_interval, deadline), group, rid, deadline)
 
 
 # --------------------------------------------------------------------------- record

@@ -56,7 +56,9 @@ options:
     default: {}
   reconciled:
     description:
-      - The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)).
+      - The C(reconciled) result of the reconcile phase (O(phase=plan) and O(phase=record)), as that phase returned it.
+        Its fields, like those of O(decisions) and O(outcomes), are the phases' contract, written once as C(CONTRACT)
+        in C(plugins/module_utils/phases.py).
       - When O(phase=plan) and this is omitted, the plan phase reconciles first and returns C(reconciled) and
         C(started) itself. The role does that when the store holds no pending password (nothing can need reading
         back), which saves a module run.
@@ -290,12 +292,16 @@ options:
     type: int
     default: 3
   decisions:
-    description: The C(decisions) result of the plan phase (O(phase=record)).
+    description:
+      - The C(decisions) result of the plan phase (O(phase=record)), as that phase returned it (its fields - C(CONTRACT)
+        in C(plugins/module_utils/phases.py)).
     type: list
     elements: dict
     default: []
   outcomes:
-    description: The C(outcomes) result of the apply phase (O(phase=record)).
+    description:
+      - The C(outcomes) result of the apply phase (O(phase=record)), as that phase returned it (its fields - C(CONTRACT)
+        in C(plugins/module_utils/phases.py)).
     type: list
     elements: dict
     default: []
@@ -513,136 +519,10 @@ who:
   type: dict
 '''
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import failure_lines, pool_from_module
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import exit_json_many_secrets, fail_isc, isc_argument_spec
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import change_warning as shard_change_warning
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
-
-
-def run_phase(module):
-    params = module.params
-    phase = params['phase']
-    # one module at a time per state directory, and only for the run that holds the lease; the lock is
-    # held until this process ends, even if the controller that started it was killed
-    lease.WorkLock(params['ledger_path'], params['run_id'], phase).take()
-    ledger = ledger_mod.Ledger(params['ledger_path']).load()
-    if phase == 'retire':
-        keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], module.check_mode)
-        return dict(changed=True, retired=keys)
-    if phase == 'record':
-        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
-        if not module.check_mode:
-            reconciled = params['reconciled'] or {}
-            if ledger.shard is not None or params['outcomes'] or params['retired'] or any(
-                    reconciled.get(kind) for kind in ('finished', 'failed', 'abandoned')):
-                # saved with the records: the next plan compares (a run that recorded nothing leaves the file as it was)
-                ledger.shard = shard_setting(params['shard'])
-            rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                            run_id=params['run_id'], retired=params['retired'], who=who)
-        rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
-                                            check_mode=module.check_mode, verify_failures=params['verify_failures'],
-                                            store_pending=params['store_pending'], retired=params['retired'],
-                                            dependents=params['dependents'])
-        if not module.check_mode:
-            report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
-                                     run_id=params['run_id'], keep_runs=params['report_history'],
-                                     failed_clients=params['failed_clients'], who=who)
-        for line in failure_lines(params['failed_clients']):
-            module.warn(line)  # a warning Ansible shows (and AWX counts), not a line inside a debug message
-        return dict(changed=False, rows=rows, totals=totals, who=who,
-                    summary=failure_lines(params['failed_clients']) + report_mod.render_table(rows, totals))
-
-    # one client (the connection options), or several (api_clients / SAIL_API_CLIENTS): client_pool.py
-    client = pool_from_module(module, IscClient)
-    preflight(module, client, 'rotation')  # rights.py: before any request but the token's
-    if phase == 'reconcile':
-        result = dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
-                      reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
-    elif phase == 'plan':
-        result = dict(changed=False)
-        reconciled = params['reconciled']
-        if reconciled is None:
-            # nothing escrowed to read back (the role's case when the store holds nothing pending): reconcile here
-            result.update(started=ledger_mod.iso(ledger_mod.utcnow()),
-                          reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
-            reconciled = result['reconciled']
-            if reconciled['orphans']:
-                # their escrowed passwords must be re-sent, never replaced: the role reads them back first
-                raise ledger_mod.RotationError(
-                    '%d escrowed password(s) must be read back from the store and re-sent (%s): run the reconcile '
-                    'phase, read them back, and pass its result as reconciled' % (len(reconciled['orphans']),
-                                                                                  ', '.join(reconciled['orphans'][:5])))
-        # without the sync groups accounts that share a password would get different ones; api.py's table
-        # says which API versions serve them (today every one). Read only when some account is queried.
-        sync_groups = client.list_password_sync_groups if serves(client.api_version, OP_SYNC_GROUPS) else None
-        # names that would make keys ambiguous are refused in the whole list (row numbers as the user wrote them,
-        # and two spellings of one identity may fall into different shards)
-        planning.check_names(params['accounts'])
-        warning = shard_change_warning(ledger.shard if ledger.accounts else None, shard_setting(params['shard']),
-                                       params['ledger_path'])
-        if warning:
-            module.warn(warning)
-        # this job's share of the accounts (shard.py: by identity, so sync groups stay whole)
-        accounts = planning.with_defaults(shard_select(params['accounts'], parse_shard(params['shard'])),
-                                          params['max_age_days'], params['password_length'], params['exclude_chars'])
-        if params['replan_users']:
-            # planning again the identities whose change was held back (reach.py): their accounts and orphans only
-            accounts, reconciled = planning.only_users(accounts, reconciled, ledger, params['replan_users'],
-                                                       params['replan_exclude'])
-        decisions, groups = planning.plan(client, accounts, ledger, reconciled,
-                                          force=params['force'], sync_groups=sync_groups,
-                                          pending_passwords=params['pending_passwords'],
-                                          pending_attempts=params['pending_attempts'],
-                                          store_pending=params['store_pending'], workers=params['workers'])
-        # A re-send carries an escrowed password out again in `groups`. It came in through the no_log
-        # option pending_passwords, so Ansible would replace it in the result by its placeholder, and the
-        # role would then escrow and send the placeholder. Let the groups carry it like a new password
-        # (the role registers this result with no_log) and keep it out of the echoed module arguments.
-        escrowed = set(v for v in params['pending_passwords'].values() if v)
-        if escrowed:
-            module.no_log_values.difference_update(escrowed)
-            params['pending_passwords'] = dict.fromkeys(params['pending_passwords'], 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER')
-        if len(client.clients) > 1:
-            client.check()  # every client failed authentication: say so, naming them, rather than fail each account
-        result.update(decisions=decisions, groups=groups)
-    else:
-        if module.check_mode:
-            return dict(changed=bool(params['groups']), outcomes=[], commit_records=[], discard_records=[])
-        # progress.log beside the ledger, and live in the job log with the rotation_progress callback
-        progress = ProgressLog(params['ledger_path'])
-        # the sync groups are read again right before each change is sent (reach.py); a change whose reach moved
-        # since the plan is held back, and the role plans its identity again
-        check = reach_mod.ReachCheck(client.list_password_sync_groups) if serves(client.api_version, OP_SYNC_GROUPS) else None
-        try:
-            outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
-                                      poll_interval=params['poll_interval'], workers=params['workers'],
-                                      batch_size=params['batch_size'], progress=progress, reach=check,
-                                      run_id=params['run_id'])
-        finally:
-            progress.close()
-        reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger,  # before the records: it moves keys
-                                           read_groups=check.read_groups if check is not None else None,
-                                           held_pending=params['held_pending'])
-        commits, discards = rotation.outcome_records(outcomes)
-        result = dict(changed=bool(outcomes), outcomes=outcomes, progress=progress.lines[-1:], commit_records=commits,
-                      discard_records=discards + reached['discard_records'], reach_escrow=reached['reach_escrow'],
-                      replan_users=reached['replan_users'], replan_records=reached['replan_records'])
-    result['stats'] = dict(client.stats)
-    result['failed_clients'] = dict(client.failed)
-    return result
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import phases
 
 
 def main():
@@ -713,43 +593,7 @@ def main():
         report_history=dict(type='int', default=30),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    for name, minimum in (('workers', 1), ('batch_size', 1), ('max_attempts', 1), ('wait_timeout', 0),
-                          ('max_age_days', 0), ('password_length', 0), ('report_history', 0)):
-        if module.params[name] < minimum:
-            module.fail_json(msg='%s must be at least %d (got %d); with the role, set service_account_rotation_%s'
-                             % (name, minimum, module.params[name], name))
-    if module.params['poll_interval'] <= 0:
-        module.fail_json(msg='poll_interval must be above 0 (got %s); with the role, set '
-                             'service_account_rotation_poll_interval' % module.params['poll_interval'])
-    try:
-        result = run_phase(module)
-        if module.params['phase'] == 'apply':
-            # the passwords it took are no_log values: Ansible's masking of the result would be quadratic
-            exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']])
-        module.exit_json(**result)
-    except (IscError, ledger_mod.RotationError, lease.LeaseError) as exc:
-        if not isinstance(exc, lease.LeaseError):  # refused by a lease: the state is another run's
-            failed_report(module, str(exc))
-        fail_isc(module, exc)
-    except (OSError, ValueError) as exc:
-        failed_report(module, 'rotation %s phase failed: %s' % (module.params['phase'], exc))
-        module.fail_json(msg='rotation %s phase failed: %s' % (module.params['phase'], exc),
-                         exception=traceback.format_exc())
-
-
-def failed_report(module, reason):
-    """A run that stops before its plan still leaves a report: failed, with the reason (the job log's message).
-    Only for a real run that holds the lease (a run id)."""
-    params = module.params
-    if params['phase'] not in ('reconcile', 'plan') or module.check_mode or not params['run_id']:
-        return
-    try:
-        who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
-        report_mod.write_reports([], {'failed_before_plan': 1}, params['report_json'], params['report_junit'],
-                                 started=params['started'], run_id=params['run_id'], keep_runs=params['report_history'],
-                                 who=who, failure='the run stopped before its plan: %s' % reason)
-    except (OSError, ValueError):
-        pass  # the run's own failure is the message that matters
+    phases.run(module, IscClient)  # module_utils/phases.py: one function per phase
 
 
 if __name__ == '__main__':

@@ -21,13 +21,19 @@ BASE = 'https://acme.api.identitynow.com'
 
 
 class FakeClock(object):
-    def __init__(self, start=1000000.0):
+    """A clock that moves only when slept on, or by ``tick`` seconds at every read (a scheduler that never sleeps,
+    such as rotation.Apply polling with poll_interval 0, still reaches its deadlines)."""
+
+    def __init__(self, start=1000000.0, tick=0.0):
         self.t = start
+        self.tick = tick
         self.sleeps = []
         self._lock = threading.Lock()
 
     def __call__(self):
-        return self.t
+        with self._lock:
+            self.t += self.tick
+            return self.t
 
     def sleep(self, seconds):
         with self._lock:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.fakes import FakeClock
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
@@ -193,7 +194,10 @@ def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
     store.pending(groups)
     if stop_after == 'escrow':
         return decisions, groups, None, None
-    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1)
+    # on a clock of its own: a status that cannot be read is polled until wait_timeout in milliseconds, not 5 s
+    clock = FakeClock(tick=0.01)
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1, clock=clock,
+                              sleep=clock.sleep)
     if stop_after == 'apply':
         return decisions, groups, outcomes, None
     commits, discards = rotation.outcome_records(outcomes)

@@ -21,6 +21,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import (
     accounts as accounts_mod, ledger as ledger_mod, planning, report as report_mod, rotation)
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import validate, parse_policies
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.fakes import FakeClock
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
@@ -281,6 +282,33 @@ def test_in_progress_at_timeout_stays_pending_and_is_reconciled(ledger):
     assert reconciled['commit_records'] == [{'attempt': pending[key], 'keys': [key]}]
     rotation.record(ledger, reconciled, [])
     assert ledger.entry(key)['state'] == 'current'
+
+
+class WatchedClock(FakeClock):
+    """A FakeClock that stops a test after ``reads`` reads, rather than letting a schedule that waits on another clock
+    run for ever."""
+
+    def __init__(self, reads=100):  # this schedule reads it about 40 times
+        super(WatchedClock, self).__init__(start=0.0)
+        self.reads = reads
+
+    def __call__(self):
+        self.reads -= 1
+        assert self.reads >= 0, 'apply still running: does it wait on a clock or a sleep other than the ones it was given?'
+        return super(WatchedClock, self).__call__()
+
+
+def test_apply_keeps_time_on_the_clock_it_is_given(ledger):
+    """rotation.Apply reads only its clock and waits only through its sleep: a change still IN_PROGRESS is polled
+    every poll_interval until wait_timeout, all of it on the test's clock (no real second passes)."""
+    client = FakeClient(fleet(1), polls_to_finish=10 ** 6)
+    _d, groups = planning.plan(client, accounts_for(client), ledger, rotation.reconcile(client, ledger, {}))
+    clock = WatchedClock()
+    outcomes = rotation.apply(client, groups, ledger, wait_timeout=10, poll_interval=2.0, workers=1, clock=clock,
+                              sleep=clock.sleep)
+    assert [o['state'] for o in outcomes] == ['IN_PROGRESS'] and outcomes[0]['seconds'] == 10.0
+    assert client.status_calls == 5  # 2, 4, 6, 8 and 10 s after the submission
+    assert sum(clock.sleeps) == 10.0 and max(clock.sleeps) <= 1.0  # woken at least once a second
 
 
 def test_lost_outcome_is_resent_with_the_escrowed_password(ledger):
