@@ -6,10 +6,10 @@
 Not a second engine but a store shape: an accounts-file row `alternate: {name, accounts: [A, B]}` becomes, for the
 plan, the row of its inactive account (with the row's dependents and settings); the active one is not rotated. The
 store keeps both accounts' entries and, under the logical key, a small record: which account is active, its user
-name and password (what consumers read) and, per account, the rotation (ledger `last_rotated`) that was confirmed by
-its dependents' health when it became active. A flip happens only when the inactive account holds a rotated password
-that is current and not yet confirmed, and its dependents were applied with it in this run and all passed; otherwise
-the active account, never touched, stays active ("rollback is do not flip").
+name and password (what consumers read) and, per account, the change (its attempt id) whose password a flip
+confirmed. A flip happens only when the inactive account's new password is committed (in this run, or by an earlier
+run that no flip confirmed), its change is settled, and its dependents were applied with it in this run and all
+passed; otherwise the active account, never touched, stays active ("rollback is do not flip").
 
 Internal to the sailpoint_isc.passwords collection; may change without notice. Never a password here: the role builds
 the store record (no_log) from what this module decides.
@@ -114,9 +114,9 @@ def check(accounts):
 
 
 def _unconfirmed(entry, confirmed):
-    """Whether an account holds a rotated password that is current but no flip has confirmed yet."""
-    rotated = (entry or {}).get('last_rotated')
-    return (entry or {}).get('state') == 'current' and bool(rotated) and rotated != confirmed
+    """Whether an account's current password, from a settled change (its attempt), is one no flip has confirmed."""
+    attempt = (entry or {}).get('attempt')
+    return (entry or {}).get('state') == 'current' and bool(attempt) and attempt != confirmed
 
 
 def expand(accounts, records, entries):
@@ -148,23 +148,25 @@ def expand(accounts, records, entries):
     return rows, alternates
 
 
-def flips(alternates, entries, held, rows):
+def flips(alternates, entries, committed, held, rows):
     """The alternates whose inactive account becomes active now: [{key, name, active, previous, user_name, confirmed}].
 
-    entries: the ledger's accounts after this run's changes; held: keys whose change is unsettled; rows: this run's
-    dependents rows (module_utils/dependents.rows). The inactive account must hold a current, rotated password no
-    flip has confirmed, and (when the row has dependents) they were applied with it in this run and all passed."""
+    entries: the ledger's accounts (the attempt of each account's last change); committed: keys whose new password the
+    store committed in this run; held: keys whose change is unsettled; rows: this run's dependents rows
+    (module_utils/dependents.rows). The inactive account's password must be committed in this run, or be one an
+    earlier run committed and no flip confirmed (again); it must not be held; and when the row has dependents, they
+    were applied with it in this run and all passed. confirmed records the attempt of the password switched to."""
     by_key = dict((r['key'], r) for r in rows)
     out = []
     for alt in alternates:
         new = alt['inactive']
-        entry = entries.get(new) or {}
-        if new in held or not _unconfirmed(entry, alt['confirmed'].get(new)):
+        attempt = (entries.get(new) or {}).get('attempt')
+        if new in held or not attempt or not (new in committed or alt['again']):
             continue
         row = by_key.get(new)
         if alt['dependents'] and (row is None or row.get('status') or not row.get('dependents') or any(
                 str(d.get('outcome')).startswith('failed') for d in row['dependents'])):
             continue
         out.append({'key': alt['key'], 'name': alt['name'], 'active': new, 'previous': alt['active'],
-                    'user_name': alt['user_name'], 'confirmed': dict(alt['confirmed'], **{new: entry['last_rotated']})})
+                    'user_name': alt['user_name'], 'confirmed': dict(alt['confirmed'], **{new: attempt})})
     return out

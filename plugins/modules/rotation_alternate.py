@@ -17,8 +17,8 @@ description:
   - O(op=expand) turns each C(alternate) row of the accounts list into the row of its inactive account (the row's
     C(dependents) and settings with it), from the records of the secret store's logical keys; the active account is
     not rotated.
-  - O(op=flip) says which logical credentials switch to their other account now - the inactive account holds a
-    rotated password that is current in the ledger and no flip has confirmed yet, its change is settled, and its
+  - O(op=flip) says which logical credentials switch to their other account now - the inactive account's new password
+    was committed in this run (or by an earlier run, and no flip has confirmed it yet), its change is settled, and its
     dependents were applied with it in this run and all passed. Everything else leaves the active account active.
 author:
   - sailpoint_isc.passwords maintainers (@sailpoint-isc)
@@ -46,6 +46,11 @@ options:
     description: What O(op=expand) returned as RV(alternates) (O(op=flip)).
     type: list
     elements: dict
+    default: []
+  committed:
+    description: Keys whose new password the store committed in this run (O(op=flip)).
+    type: list
+    elements: str
     default: []
   held:
     description: Keys whose change is unsettled after this run (O(op=flip)); never flipped to.
@@ -82,7 +87,7 @@ EXAMPLES = r'''
             - {source_name: Oracle-DB, user_name: app_db_a}
             - {source_name: Oracle-DB, user_name: app_db_b}
     records:
-      alternate:app-db: {active: Oracle-DB/app_db_a, confirmed: {Oracle-DB/app_db_a: '2026-12-01T02:00:00Z'}}
+      alternate:app-db: {active: Oracle-DB/app_db_a, confirmed: {Oracle-DB/app_db_a: 7f3c2a9e}}
   register: expanded
 '''
 
@@ -96,7 +101,7 @@ alternates:
   description:
     - Per logical credential C(name), C(key) (its store key, C(alternate:<name>)), C(accounts), C(active),
       C(inactive), C(user_name) (of the inactive account), C(confirmed), C(dependents) and C(again) (the inactive
-      account holds a rotated password no flip has confirmed yet; its dependents are applied again).
+      account's current password came from a change no flip has confirmed yet; its dependents are applied again).
   returned: when O(op=expand)
   type: list
   elements: dict
@@ -125,6 +130,7 @@ def main():
         accounts=dict(type='list', elements='dict', default=[]),
         records=dict(type='dict', default={}),
         alternates=dict(type='list', elements='dict', default=[]),
+        committed=dict(type='list', elements='str', default=[], no_log=False),
         held=dict(type='list', elements='str', default=[], no_log=False),
         rows=dict(type='list', elements='dict', default=[]),
     ), supports_check_mode=True)
@@ -138,7 +144,8 @@ def main():
             rows, alternates = alternate.expand(params['accounts'], params['records'], entries)
             module.exit_json(changed=False, accounts=rows, alternates=alternates,
                              again=[a['inactive'] for a in alternates if a['again']])
-        module.exit_json(changed=False, flips=alternate.flips(params['alternates'], entries, params['held'], params['rows']))
+        flips = alternate.flips(params['alternates'], entries, params['committed'], params['held'], params['rows'])
+        module.exit_json(changed=False, flips=flips)
     except (RotationError, OSError, ValueError) as exc:
         module.fail_json(msg='rotation_alternate %s failed: %s' % (params['op'], exc))
 

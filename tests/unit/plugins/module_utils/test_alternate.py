@@ -66,36 +66,46 @@ def test_expand_plans_the_inactive_account_with_the_rows_dependents():
 
 
 def test_a_rotated_password_no_flip_confirmed_is_applied_again():
-    records = {'alternate:app-db': {'active': A, 'confirmed': {A: 't1', B: 't0'}}}
-    assert alternate.expand([ROW], records, {B: {'state': 'current', 'last_rotated': 't2'}})[1][0]['again']
-    assert not alternate.expand([ROW], records, {B: {'state': 'current', 'last_rotated': 't0'}})[1][0]['again']
-    assert not alternate.expand([ROW], records, {B: {'state': 'failed', 'last_rotated': 't2'}})[1][0]['again']
+    records = {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1', B: 'b0'}}}
+    assert alternate.expand([ROW], records, {B: {'state': 'current', 'attempt': 'b1'}})[1][0]['again']
+    assert not alternate.expand([ROW], records, {B: {'state': 'current', 'attempt': 'b0'}})[1][0]['again']
+    assert not alternate.expand([ROW], records, {B: {'state': 'failed', 'attempt': 'b1'}})[1][0]['again']
+    assert not alternate.expand([ROW], records, {B: {'state': 'pending', 'attempt': 'b1'}})[1][0]['again']
 
 
 def healthy(key, outcome='healthy', status=None):
     return [{'key': key, 'status': status, 'dependents': [{'id': 'http_health app1:x', 'outcome': outcome}]}]
 
 
-def test_flip_only_to_a_settled_current_rotation_whose_dependents_passed():
-    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {A: 't1'}}}, {})[1]
-    rotated = {B: {'state': 'current', 'last_rotated': 't2'}}
-    [flip] = alternate.flips([alt], rotated, [], healthy(B))
+def test_flip_only_to_a_committed_settled_password_whose_dependents_passed():
+    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1'}}}, {})[1]
+    sent = {B: {'state': 'pending', 'attempt': 'b1'}}  # the ledger before this run's record
+    [flip] = alternate.flips([alt], sent, [B], [], healthy(B))
     assert (flip['key'], flip['active'], flip['previous'], flip['user_name']) == ('alternate:app-db', B, A, 'app-b')
-    assert flip['confirmed'] == {A: 't1', B: 't2'}
-    assert alternate.flips([alt], rotated, [], healthy(B, 'failed: Ask each health URL', 'dependents_degraded')) == []
-    assert alternate.flips([alt], rotated, [], healthy(B, 'failed: Ask each health URL')) == []
-    assert alternate.flips([alt], rotated, [], healthy(B, status='rolled_back')) == []
-    assert alternate.flips([alt], rotated, [], []) == [], 'dependents not applied in this run: no flip'
-    assert alternate.flips([alt], rotated, [B], healthy(B)) == [], 'an unsettled change: no flip'
-    assert alternate.flips([alt], {B: {'state': 'failed', 'last_rotated': 't0'}}, [], healthy(B)) == []
-    assert alternate.flips([alt], {B: {'state': 'pending', 'last_rotated': 't2'}}, [], healthy(B)) == []
-    assert alternate.flips([alt], {}, [], healthy(B)) == [], 'never rotated: nothing to switch to'
+    assert flip['confirmed'] == {A: 'a1', B: 'b1'}
+    assert alternate.flips([alt], sent, [B], [], healthy(B, 'failed: Ask each health URL', 'dependents_degraded')) == []
+    assert alternate.flips([alt], sent, [B], [], healthy(B, 'failed: Ask each health URL')) == []
+    assert alternate.flips([alt], sent, [B], [], healthy(B, status='rolled_back')) == []
+    assert alternate.flips([alt], sent, [B], [], []) == [], 'dependents not applied in this run: no flip'
+    assert alternate.flips([alt], sent, [], [B], healthy(B)) == [], 'set-password failed or unsettled: no flip'
+    assert alternate.flips([alt], sent, [B], [B], healthy(B)) == [], 'held wins'
+    assert alternate.flips([alt], sent, [], [], healthy(B)) == [], 'nothing committed, nothing to confirm'
+    assert alternate.flips([alt], {}, [B], [], healthy(B)) == [], 'no change known to the ledger'
+
+
+def test_an_earlier_unconfirmed_commit_flips_once_its_dependents_pass_again():
+    records = {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1', B: 'b0'}}}
+    entries = {B: {'state': 'current', 'attempt': 'b1'}}  # committed by a run killed (or degraded) before its flip
+    [alt] = alternate.expand([ROW], records, entries)[1]
+    assert [f['confirmed'][B] for f in alternate.flips([alt], entries, [], [], healthy(B))] == ['b1']
+    assert alternate.flips([alt], entries, [], [B], healthy(B)) == [], 'rotated again in this run and not settled'
 
 
 def test_a_flip_already_confirmed_is_not_made_again_and_no_dependents_need_no_health():
-    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {B: 't2'}}}, {})[1]
-    assert alternate.flips([alt], {B: {'state': 'current', 'last_rotated': 't2'}}, [], healthy(B)) == []
+    entries = {B: {'state': 'current', 'attempt': 'b1'}}
+    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {B: 'b1'}}}, entries)[1]
+    assert alternate.flips([alt], entries, [], [], healthy(B)) == []
     bare = dict(ROW)
     del bare['dependents']
     [alt] = alternate.expand([bare], {}, {})[1]
-    assert [f['active'] for f in alternate.flips([alt], {B: {'state': 'current', 'last_rotated': 't2'}}, [], [])] == [B]
+    assert [f['active'] for f in alternate.flips([alt], {B: {'state': 'pending', 'attempt': 'b2'}}, [B], [], [])] == [B]
