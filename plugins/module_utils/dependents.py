@@ -151,7 +151,10 @@ def restart_key(dep):
 
 def _labelled(deps, key):
     """Each dependent with its account key, id and restart key (restart: '' when it restarts nothing)."""
-    return [dict(d, key=key, id=dependent_id(d), restart=restart_key(d) or '', workloads=_workloads(d)) for d in deps]
+    # user_name: the account's, for a file's {user_name} (an alternating credential's dependents get the account too)
+    user = key.partition('/')[2].partition('#')[0]
+    return [dict(d, key=key, id=dependent_id(d), restart=restart_key(d) or '', workloads=_workloads(d), user_name=user)
+            for d in deps]
 
 
 def _workloads(dep):

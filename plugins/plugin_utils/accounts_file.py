@@ -16,6 +16,7 @@ import difflib
 import yaml
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import problems_of as dependents_problems
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.alternate import is_alternate, problems_of as alternate_problems
 
 VAR = 'service_account_rotation_accounts'
 # field -> (the types it takes, what a row gives there)
@@ -27,6 +28,7 @@ FIELDS = {
     'password_length': ('int', '<characters, 0 for the policy minimum>'),
     'exclude_chars': ('str', '<characters never used>'),
     'dependents': ('list', '<a list of dependents, see docs/dependents.md>'),
+    'alternate': ('dict', '<name and two accounts, see docs/alternating.md>'),
 }
 REQUIRED = ('source_name', 'user_name')
 MAX_PROBLEMS = 10
@@ -74,6 +76,8 @@ def row_problems(row):
         return ['a %s, not a mapping of fields; write the row as "- source_name: %s" with "user_name: %s" below it'
                 % ('list' if isinstance(row, list) else 'string' if isinstance(row, str) else type(row).__name__,
                    FIELDS['source_name'][1], FIELDS['user_name'][1])]
+    if is_alternate(row):  # issue 27 §2: a logical credential with two accounts (docs/alternating.md)
+        return alternate_problems(row)
     problems = []
     for field in row:
         if field not in FIELDS:

@@ -7,8 +7,11 @@ healthy (GET /health -> 200) only while each matches the simulator's live passwo
   python dep_app.py serve APP_DIR     run the app in the foreground (restart starts it detached)
   python dep_app.py restart APP_DIR   stop the running app and start it again; fails once (exit 1, app left down)
                                       when APP_DIR/fail-next-restart exists, which it removes
+  python dep_app.py reload APP_DIR    the running app reads its secrets again without stopping (SIGHUP; no moment
+                                      without an answer), as an app of alternating accounts does (test_alternating.py)
 
-APP_DIR/app.json: {"port", "sim", "secrets": [{"file", "format": "line"|"env", "source", "user"}]}.
+APP_DIR/app.json: {"port", "sim", "secrets": [{"file", "format": "line"|"env"|"login", "source", "user"}]}; the format
+login reads the user name too, from a line login=<user>:<password> (its secret has no "user").
 """
 
 import hashlib
@@ -22,6 +25,18 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+
+
+def read_login(secret):
+    """(user, password) of a secret: the user of app.json, or, format login, the one the file names."""
+    if secret['format'] != 'login':
+        return secret['user'], read_secret(secret)
+    with open(secret['file']) as handle:
+        for line in handle:
+            if line.startswith('login=') and ':' in line:
+                user, _colon, password = line.rstrip('\n')[len('login='):].partition(':')
+                return user, password
+    return None, None
 
 
 def read_secret(secret):
@@ -43,15 +58,20 @@ def read_secret(secret):
 
 def serve(app_dir):
     config = json.load(open(os.path.join(app_dir, 'app.json')))
-    passwords = [read_secret(s) for s in config['secrets']]
+    logins = [read_login(s) for s in config['secrets']]
     with open(os.path.join(app_dir, 'starts'), 'a') as handle:
         handle.write('%f\n' % time.time())
+
+    def reload(*_args):
+        logins[:] = [read_login(s) for s in config['secrets']]
+        with open(os.path.join(app_dir, 'reloads'), 'a') as handle:
+            handle.write('%f\n' % time.time())
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
             healthy = True
-            for secret, password in zip(config['secrets'], passwords):
-                query = urllib.parse.urlencode({'userName': secret['user'], 'sourceName': secret['source']})
+            for secret, (user, password) in zip(config['secrets'], list(logins)):
+                query = urllib.parse.urlencode({'userName': user or '', 'sourceName': secret['source']})
                 with urllib.request.urlopen(config['sim'] + '/__sim/accounts?' + query, timeout=10) as resp:
                     rows = json.loads(resp.read())['accounts']
                 want = rows[0]['passwordSha256'] if rows else None
@@ -68,6 +88,7 @@ def serve(app_dir):
         handle.write(str(os.getpid()))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', config['port']), Handler)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGHUP, reload)
     server.serve_forever()
 
 
@@ -112,6 +133,25 @@ def start(app_dir):
     return 1
 
 
+def reload(app_dir):
+    """SIGHUP to the running app, and wait until it has read its secrets again. Fails once (exit 1, no signal: the
+    app keeps what it read) when APP_DIR/fail-next-restart exists, which it removes."""
+    flag = os.path.join(app_dir, 'fail-next-restart')
+    if os.path.exists(flag):
+        os.unlink(flag)
+        sys.stderr.write('the app failed to reload\n')
+        return 1
+    marker = os.path.join(app_dir, 'reloads')
+    before = os.path.getsize(marker) if os.path.exists(marker) else 0
+    os.kill(int(open(os.path.join(app_dir, 'pid')).read()), signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if os.path.exists(marker) and os.path.getsize(marker) > before:
+            return 0
+        time.sleep(0.02)
+    return 1
+
+
 def restart(app_dir):
     stop(app_dir)
     flag = os.path.join(app_dir, 'fail-next-restart')
@@ -126,4 +166,4 @@ if __name__ == '__main__':
     ACTION, DIRECTORY = sys.argv[1], os.path.abspath(sys.argv[2])
     if ACTION == 'serve':
         serve(DIRECTORY)
-    sys.exit({'restart': restart, 'start': start, 'stop': lambda d: stop(d) or 0}[ACTION](DIRECTORY))
+    sys.exit({'restart': restart, 'reload': reload, 'start': start, 'stop': lambda d: stop(d) or 0}[ACTION](DIRECTORY))

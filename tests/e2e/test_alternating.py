@@ -1,0 +1,169 @@
+"""Alternating accounts (issue 27 §2), end to end on a real local app process.
+
+One logical credential (alternate: app-db) with two accounts of the simulator's fleet, and one app (dep_app.py, format
+login) that reads user name and password from its config line and is healthy only while they match the simulator's
+live password of that user; it reloads them on SIGHUP without stopping. A health probe asks it every 100 ms from a
+start on account A (its seed password) through:
+  six cycles: each rotates the inactive account only, writes its user name and new password into the app's file,
+  reloads the app, checks health and flips `active` (the store's record under alternate:app-db): B, A, B, A, B, A;
+  one cycle whose reload of the app fails (the dependent fails, the account is dependents_degraded): no flip, the app
+  still on the active account; the next cycle, in which that account is not due, applies its committed password again
+  and flips with no set-password (what the next run does after a kill between the commit and the flip);
+  one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched.
+0 failed probes; the record's user name and password are the active account's live ones; no password of the store
+appears in any output (one run at -vvv --diff), report, ledger or file but the store and the app's own config file.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+import killer
+from conftest import PlaybookRunner, SimulatorProcess
+from rotation_helpers import ROTATE, key_of, read_store, rotate_vars, write_accounts
+from test_dependents import free_port, health as status
+
+APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dep_app.py')
+LOGICAL = 'alternate:app-db'
+
+
+class Probe(threading.Thread):
+    """GET /health every 100 ms; keeps every answer that is not 200."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.count, self.failures, self.halt = port, 0, [], threading.Event()
+
+    def run(self):
+        while not self.halt.wait(0.1):
+            got = status(self.port)
+            self.count += 1
+            if got != 200:
+                self.failures.append((time.time(), got))
+
+
+@pytest.fixture
+def world():
+    workdir = tempfile.mkdtemp(prefix='isc-e2e-alternating-')
+    sim = SimulatorProcess(workdir, '--completion-delay', '0.1')
+    yield workdir, sim, PlaybookRunner(workdir, sim)
+    sim.stop()
+    killer.reap_all()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_flip(world):
+    workdir, sim, runner = world
+    fleet = sorted(a['userName'] for a in sim.accounts(sourceName='Corp-AD') if a['userName'].startswith('svc-app-'))
+    users = fleet[-2:]  # two identities, one account each on Corp-AD
+    accounts = [{'source_name': 'Corp-AD', 'user_name': u} for u in users]
+    keys = [key_of(a) for a in accounts]
+    app_dir = os.path.join(workdir, 'app')
+    os.makedirs(app_dir)
+    config = os.path.join(app_dir, 'db.conf')
+    with open(config, 'w') as handle:
+        handle.write('# app-db\nlogin=%s:Init-%s-Aa1!x\n' % (users[0], users[0]))  # the seed's password
+    port = free_port()
+    with open(os.path.join(app_dir, 'app.json'), 'w') as handle:
+        json.dump({'port': port, 'sim': sim.base_url,
+                   'secrets': [{'file': config, 'format': 'login', 'source': 'Corp-AD'}]}, handle)
+    assert subprocess.run([sys.executable, APP, 'start', app_dir], timeout=60).returncode == 0
+    row = {'alternate': {'name': 'app-db', 'accounts': accounts}, 'max_age_days': 0, 'dependents': [
+        {'type': 'file', 'host': 'localhost', 'path': config, 'regexp': '^login=', 'line': 'login={user_name}:{password}',
+         'restart_command': '%s %s reload %s' % (sys.executable, APP, app_dir)},
+        {'type': 'http_health', 'host': 'localhost', 'url': 'http://127.0.0.1:%d/health' % port, 'retries': 3,
+         'delay': 1, 'order': 1}]}
+    accounts_file = write_accounts(workdir, [row])
+    outputs = []
+
+    def cycle(verbosity=0, diff=False):
+        cmd = runner.command(ROTATE, rotate_vars(workdir, accounts_file), verbosity=verbosity, diff=diff)
+        result = subprocess.run(cmd, cwd=workdir, env=runner.env(), capture_output=True, text=True, timeout=300,
+                                check=False)
+        outputs.append(result.stdout + result.stderr)
+        record = read_store(workdir).get(LOGICAL, {}).get('current')
+        return result, json.loads(record) if record else None
+
+    def live_sha(user):
+        return sim.accounts(userName=user, sourceName='Corp-AD')[0]['passwordSha256']
+
+    assert status(port) == 200, 'the app starts on the first account and its seed password'
+    probe = Probe(port)
+    probe.start()
+    try:
+        # no record yet: the first account counts as active. Six cycles and, between them, one whose reload of the app
+        # fails (its dependents degraded: no flip) and one whose set-password fails (nothing applied: no flip)
+        # after the degraded one, a cycle in which B is not due: it applies B's committed password again and switches,
+        # with no set-password (as after a run killed between the commit and the switch)
+        expected = [1, 0, 'degraded', 'again', 'fail', 0, 1, 0]
+        for n, want in enumerate(expected):
+            write_accounts(workdir, [dict(row, max_age_days=30 if want == 'again' else 0)])
+            sent = sim.requests_of('set_password')
+            if want == 'again':
+                want = 1
+            before = read_store(workdir)
+            with open(config) as handle:
+                written = handle.read()
+            if want in ('fail', 'degraded'):
+                active = json.loads(before[LOGICAL]['current'])['active']
+                sim.set_faults({'set_password': {'fail_rate': 1.0}} if want == 'fail' else {})
+                if want == 'degraded':
+                    open(os.path.join(app_dir, 'fail-next-restart'), 'w').close()
+            else:
+                untouched = live_sha(users[1 - want])
+            started = time.time()
+            result, record = cycle(verbosity=3 if n == 0 else 0, diff=n == 0)
+            print('cycle %d (%s): %.1f s' % (n, want, time.time() - started))
+            if want in ('fail', 'degraded'):
+                sim.set_faults({})
+                assert result.returncode != 0, 'a failed set-password or dependent fails the play'
+                # compared, never shown: a failing assertion must not print a password
+                kept = json.loads(before[LOGICAL]['current'])
+                assert (record['active'], record['password'] == kept['password']) == (kept['active'], True), 'no flip'
+                with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+                    rows = dict((r['account'], r) for r in json.load(handle)['accounts'])
+                inactive = [k for k in keys if k != active][0]
+                assert rows[inactive]['status'] == ('failed' if want == 'fail' else 'dependents_degraded'), rows
+                with open(config) as handle:
+                    assert want == 'degraded' or handle.read() == written, 'a failed change is not applied'
+                continue
+            assert result.returncode == 0, result.stdout[-3000:]
+            assert (record['active'], record['user_name']) == (keys[want], users[want]), n
+            assert hashlib.sha256(record['password'].encode()).hexdigest() == live_sha(users[want])
+            assert live_sha(users[1 - want]) == untouched, 'the active account is never rotated'
+            assert 'alternate app-db: active is now %s' % keys[want] in result.stdout
+            assert sim.requests_of('set_password') == sent + (0 if expected[n] == 'again' else 1)
+        time.sleep(0.5)
+    finally:
+        probe.halt.set()
+        probe.join()
+    assert probe.count > 100 and probe.failures == [], (probe.count, probe.failures[:5])
+    assert sim.requests_of('set_password') == len(expected) - 1  # none in the 'again' cycle
+    assert not os.path.exists(os.path.join(app_dir, 'fail-next-restart'))
+
+    # no password of the store anywhere but in the store and the app's own config file
+    store = read_store(workdir)
+    secrets = set()
+    for entry in store.values():
+        for name in ('current', 'previous', 'pending'):
+            value = entry.get(name)
+            if isinstance(value, str):
+                secrets.update([json.loads(value)['password']] if value.startswith('{') else [value])
+    assert len(secrets) >= 4
+    texts = dict(('output %d' % n, out) for n, out in enumerate(outputs))
+    for root, _dirs, files in os.walk(workdir):
+        for name in files:
+            path = os.path.join(root, name)
+            if path != config and name != 'store.vault':
+                with open(path, errors='replace') as handle:
+                    texts[path] = handle.read()
+    hits = [(where, s[:3]) for where, text in texts.items() for s in secrets if s in text]
+    assert hits == [], hits[:5]
