@@ -9,7 +9,7 @@ from conftest import PlaybookRunner
 from hostile_helpers import file_bytes, rows, state_path
 from rotation_helpers import ROTATE, fleet, key_of, read_store, rotate_vars, sha, write_accounts
 from test_run_state import default_dir, no_state_dir
-from test_settlement import full_store
+from test_settlement import RETIRE, full_store
 
 
 def one(user, source, account_id=None):
@@ -120,3 +120,33 @@ def test_shard_setting_changed_while_changes_are_pending_is_refused_until_settle
     assert settle.returncode == 0, settle.stdout[-3000:]
     split = ansible.run(ROTATE, dict(values, service_account_rotation_shard='1/2'), env=env)
     assert split.returncode == 0, split.stdout[-3000:]
+
+
+def test_an_account_re_spelled_while_its_change_is_pending_is_refused_until_the_old_key_is_retired(
+        simulator_factory, workdir):
+    """The accounts file changes between runs: an account whose change is pending is listed again with its account
+    name as account_id (a new key for the same ISC account). Rotating it under the new key would leave the old key's
+    entry 'current' with a password the account no longer holds; the run settles the old key's change and refuses
+    the new spelling, naming both and the way out, sending nothing for it; once the old key is retired (its
+    passwords archived), the new key rotates."""
+    simulator = simulator_factory('--completion-delay', '3')
+    ansible = PlaybookRunner(workdir, simulator)
+    old, other = one('svc-app-002', 'Corp-LDAP'), one('svc-app-003', 'Oracle-DB')
+    pending = leave_pending(ansible, workdir, [old, other])
+    new = one('svc-app-002', 'Corp-LDAP', 'svc-app-002')
+    refused = run(ansible, workdir, [new, other])
+    assert refused.returncode != 0
+    row = rows(workdir)[key_of(new)]
+    assert row['status'] == 'failed', row
+    for part in ('names the same ISC account (uid=svc-app-002,', 'as %s,' % key_of(old), 'retire %s' % key_of(old)):
+        assert part in row['detail'], (part, row)
+    store = read_store(workdir)
+    assert sha(store[key_of(old)]['current']) == sha(pending[key_of(old)]) == live(simulator, 'svc-app-002', 'Corp-LDAP')[0]
+    assert key_of(new) not in store and simulator.requests_of('set_password') == 2
+    retired = ansible.run(RETIRE, {'rotation_state_dir': os.path.join(workdir, 'rotation'), 'retire_keys': [key_of(old)]})
+    assert retired.returncode == 0, retired.stdout[-3000:]
+    rotated = run(ansible, workdir, [new, other])
+    assert rotated.returncode == 0, rotated.stdout[-3000:]
+    store = read_store(workdir)
+    assert sha(store[key_of(new)]['current']) == live(simulator, 'svc-app-002', 'Corp-LDAP')[0]
+    assert key_of(old) not in store and held_everywhere(simulator, workdir, [new, other]) == []
