@@ -51,6 +51,7 @@ class ActionModule(ControllerAction):
         result.update(changed=False, state_dir=directory, default=True)
         if warnings:
             result['warnings'] = warnings
+        problem = problem or state_dir.other_shard_problem(directory)
         if problem:
             result.update(failed=True, msg=problem)
         return result

@@ -132,3 +132,34 @@ def with_defaults(accounts, max_age_days, password_length, exclude_chars):
         raise RotationError('accounts: listed more than once: %s; remove the duplicates (each account is rotated '
                             'once per run)' % ', '.join(sorted(set(dupes))))
     return out
+
+
+def flag_old_spellings(members, ledger, store_pending=()):
+    """Mark each listed member whose ISC account a ledger key of another spelling names (an account_id added or
+    dropped, given as the account name instead of its id, or the other way) with an 'error' saying what to do.
+
+    The ledger and the store keep that old key, and no run rotates a key no longer listed: rotating the account
+    under its new key would leave the old entry 'current' with a password the account no longer holds. Keys this
+    run settles (members too, which share the change), retired or never rotated ('unmanaged') keys, and members
+    with a change of their own pending are left alone."""
+    old = {}
+    for key, entry in ledger.accounts.items():
+        if key not in members and entry.get('state') not in (None, 'retired', 'unmanaged'):
+            old.setdefault(parse_key(key)[:2], []).append(key)
+    for member in members.values():
+        acct, key = member['acct'], member['key']
+        if ('error' in member or acct.get('unlisted') or key in store_pending
+                or ledger.entry(key).get('state') == 'pending'):
+            continue
+        for other in sorted(old.get((acct['source_name'], acct['user_name']), ())):
+            try:
+                same = pick_account(isc_accounts(member['info']), parse_key(other)[2], trust_unlisted=False)[0]
+            except IscError:
+                continue
+            if same == member['account_id']:
+                member['error'] = ('%s names the same ISC account (%s) as %s, which the ledger and the store keep (%s) '
+                                   'and the accounts list no longer names: rotated under its new name, that entry would '
+                                   'keep a password the account no longer holds. List it as %s again, or retire %s '
+                                   '(playbooks/retire_accounts.yml archives its passwords) and run again'
+                                   % (key, same, other, ledger.entry(other).get('state'), other, other))
+                break

@@ -68,6 +68,7 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
     if callable(sync_groups):
         sync_groups = sync_groups()  # read only when some account is queried
     members, group_of, group_meta = group_accounts(client, to_query, sync_groups, workers)
+    accounts_mod.flag_old_spellings(members, ledger, store_pending or ())  # one account, one key
     decide_members(members, ledger, reconciled, force, now)
     settled_now = set()  # store pendings this run commits or discards before it escrows anything
     for record in reconciled.get('commit_records', []) + reconciled.get('discard_records', []):

@@ -24,6 +24,7 @@ import os
 import re
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import normalize_base_url
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import Ledger, RotationError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard
 
 VARIABLE = 'service_account_rotation_state_dir'
@@ -31,6 +32,7 @@ VARIABLE = 'service_account_rotation_state_dir'
 STATE_FILES = ('ledger.json', 'store.vault')
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 _UNSAFE = re.compile(r'[^a-z0-9._-]')
+_SHARD_DIR = re.compile(r'^(all|shard-(\d+)-of-(\d+))$')
 
 
 def state_home(environ):
@@ -111,3 +113,41 @@ def legacy_problem(state_dir, candidates):
             'rotation_state_dir=%s with the shipped playbooks)'
             % (VARIABLE, state_dir, path, ' and '.join(files), state_dir, os.path.dirname(state_dir), path, state_dir,
                VARIABLE, path)), []
+
+
+def _shard_count(label):
+    """How many jobs a default directory's label splits the fleet into ('all': 1), or None for another name."""
+    found = _SHARD_DIR.match(label)
+    return None if not found else int(found.group(3) or 1)
+
+
+def other_shard_problem(state_dir):
+    """A message when a default directory of the same tenant under another shard count (another shard setting,
+    not a sister job of this one) still has changes pending at ISC; None otherwise. Runs with the new setting
+    never read that ledger: its pending passwords would be settled by no run, and the new run would send a
+    second change for an account whose first one may still be in flight."""
+    parent, mine = os.path.split(os.path.abspath(state_dir))
+    count = _shard_count(mine)
+    try:
+        names = sorted(os.listdir(parent)) if count is not None else []
+    except OSError:
+        return None
+    for name in names:
+        if _shard_count(name) in (None, count):
+            continue
+        path = os.path.join(parent, name, 'ledger.json')
+        try:
+            ledger = Ledger(path).load()
+        except (RotationError, OSError):
+            continue  # a corrupt ledger stops its own shard's runs, with the way to repair it
+        keys = sorted(k for k, e in ledger.accounts.items() if e.get('state') == 'pending')
+        if keys:
+            setting = "''" if name == 'all' else "'%s/%s'" % _SHARD_DIR.match(name).group(2, 3)
+            return ('%s holds %d password change(s) still pending from runs with service_account_rotation_shard %s '
+                    '(%s%s); runs with this shard setting never read it, so they would not settle them and could send '
+                    'a second change while the first is in flight. Run once more with the shard setting %s (or with '
+                    '%s=%s) until nothing is pending there, then change it. Nothing was read or sent'
+                    % (os.path.dirname(path), len(keys), setting, ', '.join(keys[:5]),
+                       ' and %d more' % (len(keys) - 5) if len(keys) > 5 else '', setting, VARIABLE,
+                       os.path.dirname(path)))
+    return None

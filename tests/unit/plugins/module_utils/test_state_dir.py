@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 
 import pytest
@@ -77,3 +78,39 @@ def test_old_shard_spellings_are_looked_for():
     assert state_dir.legacy_state_dirs(['/w'], '01/4') == ['/w/rotation-shard-1-of-4', '/w/rotation-shard-01-of-4']
     assert state_dir.legacy_state_dirs(['/w'], ' 1 / 4') == ['/w/rotation-shard-1-of-4']
     assert state_dir.legacy_state_dirs(['/w', '/w'], '') == ['/w/rotation']
+
+
+def _ledger(directory, states):
+    os.makedirs(directory)
+    with open(os.path.join(directory, 'ledger.json'), 'w') as handle:
+        json.dump({'accounts': dict((k, {'state': s}) for k, s in states.items())}, handle)
+
+
+@pytest.mark.parametrize('mine, other, refused', [
+    ('shard-1-of-2', 'all', True),           # the whole fleet's runs left a change pending, then the job was split
+    ('all', 'shard-2-of-2', True),           # the split undone
+    ('shard-1-of-3', 'shard-2-of-2', True),  # another split
+    ('shard-1-of-2', 'shard-2-of-2', False),  # a sister job of the same split works side by side
+    ('shard-1-of-2', 'elsewhere', False),    # not a default directory of this tenant
+])
+def test_other_shard_problem_names_pending_changes_of_another_shard_setting(tmp_path, mine, other, refused):
+    _ledger(str(tmp_path / other), {'AD/svc-1': 'pending', 'AD/svc-2': 'current'})
+    problem = state_dir.other_shard_problem(str(tmp_path / mine))
+    if not refused:
+        assert problem is None
+        return
+    setting = "''" if other == 'all' else "'%s'" % other[len('shard-'):].replace('-of-', '/')
+    for part in (str(tmp_path / other), '1 password change(s) still pending', 'service_account_rotation_shard %s' % setting,
+                 'AD/svc-1)', 'Run once more with the shard setting %s' % setting, 'Nothing was read or sent'):
+        assert part in problem, (part, problem)
+    assert 'AD/svc-2' not in problem
+
+
+def test_other_shard_problem_ignores_settled_corrupt_and_missing_ledgers(tmp_path):
+    _ledger(str(tmp_path / 'all'), {'AD/svc-1': 'current', 'AD/svc-2': 'retired'})
+    os.makedirs(str(tmp_path / 'shard-1-of-3'))
+    with open(str(tmp_path / 'shard-1-of-3' / 'ledger.json'), 'w') as handle:
+        handle.write('{"accounts": {')
+    os.makedirs(str(tmp_path / 'shard-2-of-4'))
+    assert state_dir.other_shard_problem(str(tmp_path / 'shard-1-of-2')) is None
+    assert state_dir.other_shard_problem(str(tmp_path / 'missing' / 'all')) is None
