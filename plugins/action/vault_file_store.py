@@ -23,7 +23,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, fsync_dir, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils import store_lease
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, write_atomic
 
 STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -287,10 +288,10 @@ class ActionModule(ControllerAction):
             result['_ansible_no_log'] = True  # the answer holds passwords, whatever the task says
         try:
             if op in LEASE_OPS:
-                result.update(self._run_lease(args))
+                result.update(store_lease.run(args, self._task.check_mode))
             else:
                 result.update(self._run_op(self._vault(args.get('vault_id')), args))
-        except StoreError as exc:
+        except (StoreError, store_lease.StoreLeaseError) as exc:
             result.update(failed=True, msg=str(exc))
         except OSError as exc:
             # disk full, permissions, no locking: the store was not changed (writes are atomic)
@@ -401,57 +402,3 @@ class ActionModule(ControllerAction):
         result['unchanged' if op == 'pending' else 'skipped'] = sorted(other)
         result.update(changed=bool(updated or dropped), updated=sorted(updated), previous_dropped=sorted(dropped))
         return result
-
-    def _run_lease(self, args):
-        path, op = args['path'], args['op']
-        run_id = args.get('run_id') or (args.get('holder') or {}).get('run_id')
-        if not _text(run_id):
-            raise StoreError('%s needs run_id (the id of this run)' % op)
-        lease_path = path + '.lease'
-        directory = os.path.dirname(path) or '.'
-        if not os.path.isdir(directory):
-            if op == 'lease_release':
-                return {'changed': False, 'released': False, 'lease': {}}  # no store, no lease
-            if self._task.check_mode:
-                return {'changed': True, 'lease': dict(args.get('holder') or {}, run_id=run_id)}
-            os.makedirs(directory, 0o700)
-        with FileLock(path + '.lock', required=True):
-            held = self._read_lease(lease_path)
-            if op == 'lease_release':
-                if not held or held.get('run_id') != run_id:
-                    return {'changed': False, 'released': False, 'lease': held or {}}
-                if not self._task.check_mode:
-                    os.unlink(lease_path)
-                    fsync_dir(directory)
-                return {'changed': True, 'released': True, 'lease': {}}
-            holder = dict(args.get('holder') or {})
-            holder['run_id'] = run_id
-            replaces = args.get('replaces') or ''
-            if held and held.get('run_id') not in (run_id, replaces or None):
-                raise StoreError(
-                    'the secret store %s is leased by run %s (host %s, pid %s, started %s): another rotation run is '
-                    'in progress, so this one changed nothing. If that run is truly gone (host rebooted, process '
-                    'killed), delete %s and run again' % (
-                        path, held.get('run_id'), held.get('host', '?'), held.get('pid', '?'),
-                        held.get('started', '?'), lease_path))
-            result = {'changed': held != holder, 'lease': holder}
-            if held and held.get('run_id') != run_id:
-                result['replaced'] = held
-            if result['changed'] and not self._task.check_mode:
-                write_atomic(lease_path, json.dumps(holder, sort_keys=True), 0o600)
-            return result
-
-    @staticmethod
-    def _read_lease(lease_path):
-        if not os.path.exists(lease_path):
-            return None
-        with open(lease_path) as handle:
-            text = handle.read()
-        try:
-            held = json.loads(text)
-            if not isinstance(held, dict) or not _text(held.get('run_id')):
-                raise ValueError('no run_id')
-        except ValueError as exc:
-            raise StoreError('lease file %s is unreadable (%s); it was left untouched. If no rotation run is in '
-                             'progress, delete it and run again' % (lease_path, exc))
-        return held
