@@ -288,10 +288,10 @@ class ActionModule(ControllerAction):
             result['_ansible_no_log'] = True  # the answer holds passwords, whatever the task says
         try:
             if op in LEASE_OPS:
-                result.update(store_lease.run(args, self._task.check_mode))
+                result.update(self._run_lease(args))
             else:
                 result.update(self._run_op(self._vault(args.get('vault_id')), args))
-        except (StoreError, store_lease.StoreLeaseError) as exc:
+        except StoreError as exc:
             result.update(failed=True, msg=str(exc))
         except OSError as exc:
             # disk full, permissions, no locking: the store was not changed (writes are atomic)
@@ -387,6 +387,13 @@ class ActionModule(ControllerAction):
             if result['changed'] and not self._task.check_mode:
                 self._save(vault, key, path, data)  # fsynced before the task returns
             return result
+
+    def _run_lease(self, args):
+        """The store's namespace lease (plugin_utils/store_lease.py, which rotation_lease takes with the run lease)."""
+        try:
+            return store_lease.run(args, self._task.check_mode)
+        except store_lease.StoreLeaseError as exc:
+            raise StoreError(str(exc)) from exc
 
     @staticmethod
     def _change(op, accounts, records, args, archive=None):
