@@ -116,7 +116,8 @@ for v in ${CI_EXTRA_PYTHONS-3.12 3.13}; do
 done
 export PATH
 
-# The integration targets start their own simulator (target setup_isc_simulator) from tools/.
+# The integration targets share one simulator started by stage 2 from tools/ (setup_isc_simulator starts one per
+# target when none is given).
 
 STAGE2_LOG="$SCRATCH/stage2.log"
 (
@@ -152,7 +153,21 @@ STAGE2_LOG="$SCRATCH/stage2.log"
   step integration-targets bash -c 'got=$(ansible-test integration --list-targets 2>/dev/null | sort | tr "\n" " ")
     [ "$got" = "$1" ] || { echo "integration targets: expected [$1], ansible-test lists [$got]"; exit 1; }' \
     _ "isc_account_info isc_digit_token isc_password_dictionary isc_password_dictionary_info isc_password_info isc_password_org_config isc_password_policy isc_password_policy_info isc_password_status isc_password_sync_group isc_password_sync_group_info isc_set_password isc_source_credential isc_source_password_policies isc_source_password_policies_info "
+  # One simulator for every target (each target resets it to the seed first, setup_isc_simulator), given to them
+  # in integration_config.yml: a simulator started per target cost about 13 s of this step each. Should it not
+  # start, the targets start their own.
+  python -m tools.isc_simulator --port 0 --port-file "$WORK/sim-port" --completion-delay 0.3 --idle-exit 900 \
+    >"$WORK/sim.log" 2>&1 &
+  SIM_PID=$!
+  for _ in $(seq 150); do [ -s "$WORK/sim-port" ] && break; sleep 0.2; done
+  if [ -s "$WORK/sim-port" ]; then
+    echo "isc_base_url: http://127.0.0.1:$(cat "$WORK/sim-port")" >tests/integration/integration_config.yml
+  else
+    echo "::: the shared simulator did not start (its log: $(tail -n 3 "$WORK/sim.log")); every target starts its own"
+  fi
   step integration ansible-test integration --local --python "$PYV" --color no
+  kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null
+  rm -f tests/integration/integration_config.yml
   step ansible-lint ansible-lint --nocolor
   step docs-lint antsibull-docs lint-collection-docs --plugin-docs \
     --validate-collection-refs dependent --disallow-unknown-collection-refs .

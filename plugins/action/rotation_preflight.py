@@ -9,6 +9,7 @@ import os
 
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.pipelining import action_problems
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils import role_settings
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import state_dir
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 
@@ -19,6 +20,8 @@ ARGUMENT_SPEC = {
     'shard': {'type': 'str', 'default': ''},
     'require_pipelining': {'type': 'bool', 'default': True},
     'connection_of': {'type': 'str', 'default': 'sailpoint_isc.passwords.isc_rotation'},
+    # the role's settings, checked first (as rotation_settings): one task, one line in the log
+    'settings': {'type': 'dict', 'options': role_settings.SETTINGS_SPEC},
 }
 OMIT_PREFIX = '__omit_place_holder__'
 
@@ -27,6 +30,10 @@ class ActionModule(ControllerAction):
     def run(self, tmp=None, task_vars=None):
         del tmp
         result, args = self.start(task_vars, ARGUMENT_SPEC)
+        problems = role_settings.settings_problems(args['settings'], task_vars) if args['settings'] else []
+        if problems:
+            result.update(failed=True, msg='; '.join(problems) + '. Nothing was read or written')
+            return result
         if args['require_pipelining']:
             found = action_problems(self)
             if found:

@@ -8,23 +8,14 @@ from __future__ import annotations
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils import role_settings
 
-ARGUMENT_SPEC = {
-    'numbers': {'type': 'dict', 'default': {}},
-    'shard': {'type': 'str', 'default': ''},
-    'accounts_from': {'type': 'str', 'default': 'list'},
-    'inventory_groups': {'type': 'list', 'elements': 'str', 'default': []},
-    'accounts_given': {'type': 'int', 'default': 0},
-}
+ARGUMENT_SPEC = role_settings.SETTINGS_SPEC
 
 
 class ActionModule(ControllerAction):
     def run(self, tmp=None, task_vars=None):
         del tmp
         result, args = self.start(task_vars, ARGUMENT_SPEC)
-        problems = (role_settings.unknown_variables(list(task_vars or {}), role_settings.known_names())
-                    + role_settings.number_problems(args['numbers']) + role_settings.shard_problems(args['shard'])
-                    + role_settings.accounts_from_problems(args['accounts_from'], args['inventory_groups'],
-                                                           args['accounts_given'], (task_vars or {}).get('groups') or {}))
+        problems = role_settings.settings_problems(args, task_vars)
         result['changed'] = False
         if problems:
             result.update(failed=True, msg='; '.join(problems) + '. Nothing was read or written')

@@ -23,7 +23,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.controller_action import ControllerAction
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, fsync_dir, write_atomic
+from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils import store_lease
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import TIME_FORMAT, FileLock, write_atomic
 
 STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -387,6 +388,13 @@ class ActionModule(ControllerAction):
                 self._save(vault, key, path, data)  # fsynced before the task returns
             return result
 
+    def _run_lease(self, args):
+        """The store's namespace lease (plugin_utils/store_lease.py, which rotation_lease takes with the run lease)."""
+        try:
+            return store_lease.run(args, self._task.check_mode)
+        except store_lease.StoreLeaseError as exc:
+            raise StoreError(str(exc)) from exc
+
     @staticmethod
     def _change(op, accounts, records, args, archive=None):
         """A write op on the accounts mapping, after the retention drops old previous passwords (every write)."""
@@ -401,57 +409,3 @@ class ActionModule(ControllerAction):
         result['unchanged' if op == 'pending' else 'skipped'] = sorted(other)
         result.update(changed=bool(updated or dropped), updated=sorted(updated), previous_dropped=sorted(dropped))
         return result
-
-    def _run_lease(self, args):
-        path, op = args['path'], args['op']
-        run_id = args.get('run_id') or (args.get('holder') or {}).get('run_id')
-        if not _text(run_id):
-            raise StoreError('%s needs run_id (the id of this run)' % op)
-        lease_path = path + '.lease'
-        directory = os.path.dirname(path) or '.'
-        if not os.path.isdir(directory):
-            if op == 'lease_release':
-                return {'changed': False, 'released': False, 'lease': {}}  # no store, no lease
-            if self._task.check_mode:
-                return {'changed': True, 'lease': dict(args.get('holder') or {}, run_id=run_id)}
-            os.makedirs(directory, 0o700)
-        with FileLock(path + '.lock', required=True):
-            held = self._read_lease(lease_path)
-            if op == 'lease_release':
-                if not held or held.get('run_id') != run_id:
-                    return {'changed': False, 'released': False, 'lease': held or {}}
-                if not self._task.check_mode:
-                    os.unlink(lease_path)
-                    fsync_dir(directory)
-                return {'changed': True, 'released': True, 'lease': {}}
-            holder = dict(args.get('holder') or {})
-            holder['run_id'] = run_id
-            replaces = args.get('replaces') or ''
-            if held and held.get('run_id') not in (run_id, replaces or None):
-                raise StoreError(
-                    'the secret store %s is leased by run %s (host %s, pid %s, started %s): another rotation run is '
-                    'in progress, so this one changed nothing. If that run is truly gone (host rebooted, process '
-                    'killed), delete %s and run again' % (
-                        path, held.get('run_id'), held.get('host', '?'), held.get('pid', '?'),
-                        held.get('started', '?'), lease_path))
-            result = {'changed': held != holder, 'lease': holder}
-            if held and held.get('run_id') != run_id:
-                result['replaced'] = held
-            if result['changed'] and not self._task.check_mode:
-                write_atomic(lease_path, json.dumps(holder, sort_keys=True), 0o600)
-            return result
-
-    @staticmethod
-    def _read_lease(lease_path):
-        if not os.path.exists(lease_path):
-            return None
-        with open(lease_path) as handle:
-            text = handle.read()
-        try:
-            held = json.loads(text)
-            if not isinstance(held, dict) or not _text(held.get('run_id')):
-                raise ValueError('no run_id')
-        except ValueError as exc:
-            raise StoreError('lease file %s is unreadable (%s); it was left untouched. If no rotation run is in '
-                             'progress, delete it and run again' % (lease_path, exc))
-        return held

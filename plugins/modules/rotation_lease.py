@@ -46,6 +46,21 @@ options:
         tasks between two rotation modules (a long verify hook) may take longer.
     type: int
     default: 3600
+  store_path:
+    description:
+      - The built-in store (M(sailpoint_isc.passwords.vault_file_store)) whose namespace lease is taken with the run
+        lease (O(state=acquired), after it, with the same run id and holder) and given back with it
+        (O(state=released), before it), so that a run opens and closes its leases in one task each.
+      - When the store is leased by another run, the run lease just taken is given back and the task fails naming
+        the holder; nothing was read or written. A store lease that cannot be given back fails the task, after the
+        run lease was given back.
+    type: path
+  stats:
+    description:
+      - With O(state=released), data published as the play's statistics, as M(ansible.builtin.set_stats) does with
+        its defaults (not per host, aggregated); also when giving back a lease fails.
+      - Shown at the end of the log with C(ANSIBLE_SHOW_CUSTOM_STATS=true); in the job's artifacts on AWX/AAP.
+    type: dict
 attributes:
   check_mode:
     support: full

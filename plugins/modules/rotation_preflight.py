@@ -27,6 +27,8 @@ description:
   - When the default holds no ledger and no store but an old default location (C(rotation) or
     C(rotation-shard-<i>-of-<N>) below the working directory or the playbook's directory) does, it fails naming both
     and how to move the state, rather than start afresh and rotate every account again.
+  - With O(settings), first checks the settings of the role as M(sailpoint_isc.passwords.rotation_settings) does
+    (one task, one line in the log).
   - Runs on the controller (action plugin); writes nothing.
 author:
   - sailpoint_isc.passwords maintainers (@sailpoint-isc)
@@ -47,6 +49,34 @@ options:
     description: The module whose C(module_defaults) (its action group's) name the tenant.
     type: str
     default: sailpoint_isc.passwords.isc_rotation
+  settings:
+    description:
+      - The role's settings, checked before anything else; the options of M(sailpoint_isc.passwords.rotation_settings).
+      - Any problem fails the task with one message naming every problem.
+    type: dict
+    suboptions:
+      numbers:
+        description: The numeric settings by their short name (C(workers), C(batch_size), C(max_attempts),
+          C(wait_timeout), C(poll_interval), C(max_age_days), C(password_length), C(report_history)).
+        type: dict
+        default: {}
+      shard:
+        description: The run's shard, C(i/N), or empty for the whole fleet.
+        type: str
+        default: ''
+      accounts_from:
+        description: Where the role takes its accounts from, C(list) or C(inventory).
+        type: str
+        default: list
+      inventory_groups:
+        description: The inventory groups whose hosts are rotated when O(settings.accounts_from=inventory).
+        type: list
+        elements: str
+        default: []
+      accounts_given:
+        description: How many accounts the role's accounts list holds.
+        type: int
+        default: 0
 extends_documentation_fragment:
   - sailpoint_isc.passwords.isc.controller_read_only
 '''

@@ -24,6 +24,14 @@ MINIMUM = {'workers': 1, 'batch_size': 1, 'max_attempts': 1, 'wait_timeout': 0, 
 # set by the role's own tasks for its store and verify task files (docs/store-contract.md), not by users
 INTERNAL = {'store_op', 'store_keys', 'store_records', 'store_result', 'store_overwrite', 'run_id', 'lease_holder',
             'lease_replaces', 'verify_account', 'verify_password'}
+# the options of rotation_settings, and of rotation_preflight's settings
+SETTINGS_SPEC = {
+    'numbers': {'type': 'dict', 'default': {}},
+    'shard': {'type': 'str', 'default': ''},
+    'accounts_from': {'type': 'str', 'default': 'list'},
+    'inventory_groups': {'type': 'list', 'elements': 'str', 'default': []},
+    'accounts_given': {'type': 'int', 'default': 0},
+}
 
 
 def known_names():
@@ -34,6 +42,15 @@ def known_names():
         with open(os.path.join(ROLE, path)) as handle:
             names.update(pick(yaml.safe_load(handle)) or {})
     return names
+
+
+def settings_problems(settings, task_vars):
+    """Every problem of the role's settings (rotation_settings, or rotation_preflight's settings): one message."""
+    task_vars = task_vars or {}
+    return (unknown_variables(list(task_vars), known_names()) + number_problems(settings['numbers'])
+            + shard_problems(settings['shard'])
+            + accounts_from_problems(settings['accounts_from'], settings['inventory_groups'], settings['accounts_given'],
+                                     task_vars.get('groups') or {}))
 
 
 def unknown_variables(names, known):
