@@ -15,6 +15,7 @@ import difflib
 
 import yaml
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import POLICIES as dependents_policies
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import problems_of as dependents_problems
 
 VAR = 'service_account_rotation_accounts'
@@ -27,6 +28,8 @@ FIELDS = {
     'password_length': ('int', '<characters, 0 for the policy minimum>'),
     'exclude_chars': ('str', '<characters never used>'),
     'dependents': ('list', '<a list of dependents, see docs/dependents.md>'),
+    'dependents_policy': ('str', 'roll_forward or rollback'),
+    'password_history_forbids_reuse': ('bool', 'true or false'),
 }
 REQUIRED = ('source_name', 'user_name')
 MAX_PROBLEMS = 10
@@ -93,6 +96,10 @@ def row_problems(row):
             problems.append('%s %r is not a whole number; give %s' % (field, value, hint))
         elif kind == 'list':
             problems.extend(dependents_problems(value))
+        elif kind == 'bool' and not isinstance(value, bool):
+            problems.append('%s %r is not true or false; give %s' % (field, value, hint))
+        elif field == 'dependents_policy' and value not in dependents_policies:
+            problems.append('%s %r is not one of %s; give %s' % (field, value, ', '.join(dependents_policies), hint))
         elif kind == 'str' and isinstance(value, (dict, list, bool)):
             problems.append('%s is a %s; give %s as text' % (field, type(value).__name__, hint))
     return problems
