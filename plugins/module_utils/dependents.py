@@ -191,7 +191,10 @@ def due(accounts, entries, committed, held):
     An account the ledger marks (dependents_due: a run was killed before its dependents, or some failed) gets the
     marked ones again with the store's current password, without a new set-password."""
     out = []
-    committed, held = set(committed), set(held)
+    # committed wins: an escrowed password an earlier run left (an orphan, held until settled) that this run sent again
+    # and committed is live now, and its dependents are due
+    committed = set(committed)
+    held = set(held) - committed
     for acct in accounts:
         deps = ordered(acct.get('dependents'))
         if not deps or acct['key'] in held:

@@ -191,3 +191,12 @@ def test_the_account_policy_fields_are_checked(acct, expected):
     problems = check_text('service_account_rotation_accounts:\n  - %s\n' % (
         '{source_name: AD, user_name: a, %s: %s}' % next(iter(acct.items()))), 'accounts.yml')
     assert len(problems) == 1 and next(iter(acct)) in problems[0], problems
+
+
+def test_an_orphan_sent_again_and_committed_in_this_run_is_due_not_held():
+    """The role holds back the keys reconcile found orphaned (their escrowed password unsettled); one this run re-sent
+    and committed is in both lists, and its dependents must get the password now live (a rollback killed after its
+    escrow is finished this way)."""
+    accounts = [{'key': 'AD/a', 'dependents': [FILE]}, {'key': 'AD/b', 'dependents': [FILE]}]
+    due = dependents.due(accounts, {}, committed=['AD/a'], held=['AD/a', 'AD/b'])
+    assert [(d['key'], d['why']) for d in due] == [('AD/a', 'rotated')]
