@@ -117,13 +117,32 @@ def _workload_problems(where, dep):
     return []
 
 
+def account_problems(acct):
+    """What is wrong with an account's dependents_policy and password_history_forbids_reuse, each with its fix."""
+    out = []
+    policy = acct.get('dependents_policy')
+    if policy is not None and policy not in POLICIES:
+        out.append('dependents_policy %r is not one of %s; set one of them' % (policy, ', '.join(POLICIES)))
+    forbids = acct.get('password_history_forbids_reuse')
+    if forbids is not None and not isinstance(forbids, bool):
+        out.append('password_history_forbids_reuse %r is not true or false; give one' % (forbids,))
+    return out
+
+
 def check(accounts):
     """Problems of every account's dependents, one per row as 'accounts[i]: ...' (the style of check_names)."""
     out = []
     for index, acct in enumerate(accounts):
-        for problem in problems_of(acct.get('dependents') if isinstance(acct, dict) else None):
+        if not isinstance(acct, dict):
+            continue
+        for problem in account_problems(acct) + problems_of(acct.get('dependents')):
             out.append('accounts[%d]: %s' % (index, problem))
     return out
+
+
+def policy_of(acct, default='roll_forward'):
+    """The account's dependents policy: its own dependents_policy, else the run's."""
+    return acct.get('dependents_policy') or default or 'roll_forward'
 
 
 def ordered(deps):
@@ -169,51 +188,75 @@ def _workloads(dep):
 def due(accounts, entries, committed, held):
     """The dependents to apply in this run, [{key, dependents}] in account order.
 
-    accounts: [{key, dependents}] (the listed accounts that have some); entries: key -> ledger entry;
+    accounts: [{key, dependents, policy}] (the listed accounts that have some); entries: key -> ledger entry;
     committed: keys whose new password the store committed in this run (all their dependents);
     held: keys whose change is still unsettled after this run (none of theirs: the password may not be live).
     An account the ledger marks (dependents_due: a run was killed before its dependents, or some failed) gets the
     marked ones again with the store's current password, without a new set-password."""
     out = []
-    committed, held = set(committed), set(held)
+    # committed wins: an escrowed password an earlier run left (an orphan, held until settled) that this run sent again
+    # and committed is live now, and its dependents are due
+    committed = set(committed)
+    held = set(held) - committed
     for acct in accounts:
         deps = ordered(acct.get('dependents'))
         if not deps or acct['key'] in held:
             continue
         if acct['key'] in committed:
-            out.append({'key': acct['key'], 'dependents': _labelled(deps, acct['key']), 'why': 'rotated'})
+            out.append({'key': acct['key'], 'dependents': _labelled(deps, acct['key']), 'why': 'rotated',
+                        'policy': acct.get('policy') or 'roll_forward'})
             continue
         entry = entries.get(acct['key']) or {}
         marked = set(entry.get('dependents_due') or ())
-        if marked and entry.get('state') == 'current':
+        # current, or failed (a later change failed and was discarded: the store's current password is still live)
+        if marked and entry.get('state') in ('current', 'failed'):
             again = [d for d in deps if dependent_id(d) in marked]
             if again:
-                out.append({'key': acct['key'], 'dependents': _labelled(again, acct['key']), 'why': 'again'})
+                # marked again: the new password is kept whatever the policy (no rollback of an earlier run's change)
+                out.append({'key': acct['key'], 'dependents': _labelled(again, acct['key']), 'why': 'again',
+                            'policy': 'roll_forward'})
     return out
+
+
+def _listed(deps):
+    return '; '.join('%s %s' % (d['id'], d['outcome']) for d in deps)
 
 
 def rows(results):
     """Per account: status, detail and the dependents' outcomes, for the report; and the ledger's due marker.
 
     results: [{key, why, dependents: [{id, outcome}]}] where outcome is updated / restarted / healthy or
-    'failed: <task name>'; rolled_back: true when the account was rolled back (policy rollback)."""
+    'failed: <task name>'. Policy rollback adds rollback: 'started' (the change back is escrowed, about to be sent),
+    'done' (the previous password is live again; dependents are then the outcomes on it, failed_before the ones that
+    failed on the new password) or why it could not be done (the new password is kept, as roll_forward)."""
     out = []
     for res in results:
-        failed = [d for d in res['dependents'] if str(d['outcome']).startswith('failed')]
-        if res.get('rolled_back'):
+        deps = res['dependents']
+        failed = [d for d in deps if str(d['outcome']).startswith('failed')]
+        rollback, before = res.get('rollback'), res.get('failed_before') or []
+        due = [d['id'] for d in failed]
+        if rollback == 'started':
+            status, due = 'rolling_back', []
+            detail = ('%d dependent(s) failed on the new password (%s); rolling back: the previous password is escrowed '
+                      'and set again through ISC' % (len(failed), _listed(failed)))
+        elif rollback == 'done' and not failed:
             status = 'rolled_back'
-            detail = ('%d dependent(s) failed on the new password: the previous password was set again through ISC '
-                      'and applied to the dependents' % len(failed))
+            detail = ('%d dependent(s) failed on the new password (%s): the previous password was set again through ISC '
+                      '(policy rollback) and the %d dependent(s) applied with it' % (len(before), _listed(before), len(deps)))
+        elif rollback == 'done':
+            status = 'dependents_degraded'
+            detail = ('rolled back to the previous password through ISC after %d dependent(s) failed on the new one, but '
+                      '%d of %d failed on the previous one too (%s); the next run applies those again'
+                      % (len(before), len(failed), len(deps), _listed(failed)))
         elif failed:
             status = 'dependents_degraded'
-            detail = ('%d of %d dependent(s) failed (%s); the new password is kept (roll_forward) and the next run '
-                      'applies the failed ones again, with no new set-password'
-                      % (len(failed), len(res['dependents']), '; '.join('%s %s' % (d['id'], d['outcome']) for d in failed)))
+            detail = ('%d of %d dependent(s) failed (%s); the new password is kept (%s) and the next run applies the '
+                      'failed ones again, with no new set-password'
+                      % (len(failed), len(deps), _listed(failed),
+                         'rollback not done: %s' % rollback if rollback else 'roll_forward'))
         else:
             status = None  # the account's own status stands
-            detail = '%d dependent(s) %s' % (len(res['dependents']), 'updated again' if res.get('why') == 'again'
-                                             else 'updated')
-        out.append({'key': res['key'], 'status': status, 'detail': detail,
-                    'due': [] if res.get('rolled_back') else [d['id'] for d in failed],
-                    'dependents': [{'id': d['id'], 'outcome': d['outcome']} for d in res['dependents']]})
+            detail = '%d dependent(s) %s' % (len(deps), 'updated again' if res.get('why') == 'again' else 'updated')
+        out.append({'key': res['key'], 'status': status, 'detail': detail, 'due': due,
+                    'dependents': [{'id': d['id'], 'outcome': d['outcome']} for d in deps]})
     return out

@@ -18,7 +18,7 @@ from xml.sax.saxutils import quoteattr as _quoteattr, escape as _escape
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
 
-FAILING = ('failed', 'unknown', 'unverified', 'dependents_degraded')  # report statuses that are JUnit failures
+FAILING = ('failed', 'unknown', 'unverified', 'dependents_degraded', 'rolled_back')  # report statuses that are JUnit failures
 SKIPPED = ('skipped', 'parked', 'pending', 'would rotate', 'retired', 'would retire')  # JUnit skipped
 
 

@@ -102,6 +102,13 @@ options:
             them (C(docs/dependents.md)).
         type: list
         elements: dict
+      dependents_policy:
+        description: The account's dependents policy (C(docs/dependents.md)); the role reads it, the plan ignores it.
+        type: str
+        choices: [roll_forward, rollback]
+      password_history_forbids_reuse:
+        description: The target refuses a password it had (the role refuses policy V(rollback) for it); the plan ignores it.
+        type: bool
   max_age_days:
     description: Default maximum password age in days (O(phase=plan)).
     type: int
@@ -542,6 +549,8 @@ def main():
             exclude_chars=dict(type='str'),
             rotate_reason=dict(type='str', choices=['drift']),
             dependents=dict(type='list', elements='dict'),
+            dependents_policy=dict(type='str', choices=['roll_forward', 'rollback']),
+            password_history_forbids_reuse=dict(type='bool'),
         )),
         max_age_days=dict(type='int', default=90),
         password_length=dict(type='int', default=0, no_log=False),

@@ -18,7 +18,9 @@ description:
     store committed in this run, and the ones the ledger still marks as due for an account whose password is current
     (a failed dependent under the C(roll_forward) policy) - none of an account whose change is unsettled.
   - O(op=record) turns the outcomes of a run's dependents into report rows (C(dependents_degraded), C(rolled_back)),
-    writes them to the ledger's history and marks the failed ones as due for the next run.
+    writes them to the ledger's history and marks the failed ones as due for the next run. Under the C(rollback)
+    policy the role calls it once more before it sends the previous password again (C(rolling_back), with
+    O(finished)), so that the history keeps the change that is rolled back and says why.
 author:
   - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 options:
@@ -50,11 +52,26 @@ options:
     type: list
     elements: str
     default: []
+  policy:
+    description:
+      - The run's dependents policy (O(op=due)); an account's own C(dependents_policy) wins. V(rollback) sets the
+        previous password again through ISC when a dependent fails on the new one (C(docs/dependents.md)).
+    type: str
+    choices: [roll_forward, rollback]
+    default: roll_forward
+  finished:
+    description:
+      - Changes that FINISHED in this run, as C(keys) and C(request_id), to write to the ledger as rotated before a
+        change back is sent for them (O(op=record), policy V(rollback)); the record phase leaves them out then.
+    type: list
+    elements: dict
+    default: []
   results:
     description:
-      - Per account, C(key), C(why) (from O(op=due)), optional C(rolled_back), and C(dependents) as C(id) and
-        C(outcome) (V(updated), V(restarted), V(healthy), or V(failed) followed by the name of the task that failed)
-        (O(op=record)).
+      - Per account, C(key), C(why) (from O(op=due)), and C(dependents) as C(id) and C(outcome) (V(updated),
+        V(restarted), V(healthy), or V(failed) followed by the name of the task that failed) (O(op=record)).
+      - Policy V(rollback) adds C(rollback) (V(started), V(done), or why it could not be done) and C(failed_before)
+        (the dependents that failed on the new password, as C(id) and C(outcome)).
     type: list
     elements: dict
     default: []
@@ -92,13 +109,13 @@ dependents:
   type: list
   elements: dict
 rows:
-  description: Per account, C(key), C(status) (V(dependents_degraded), V(rolled_back) or null), C(detail), C(due) and
+  description: Per account, C(key), C(status) (V(dependents_degraded), V(rolled_back), V(rolling_back) or null), C(detail), C(due) and
     C(dependents); the role hands them to the record phase for the reports.
   returned: when O(op=record)
   type: list
   elements: dict
 due:
-  description: Per account, C(key), C(why) (V(rotated) or V(again)) and the C(dependents) to apply, in order.
+  description: Per account, C(key), C(why) (V(rotated) or V(again)), C(policy) and the C(dependents) to apply, in order.
   returned: when O(op=due)
   type: list
   elements: dict
@@ -119,13 +136,16 @@ def main():
         committed=dict(type='list', elements='str', default=[], no_log=False),
         held=dict(type='list', elements='str', default=[], no_log=False),
         results=dict(type='list', elements='dict', default=[]),
+        policy=dict(type='str', default='roll_forward', choices=list(dependents.POLICIES)),
+        finished=dict(type='list', elements='dict', default=[]),
     ), supports_check_mode=True)
     params = module.params
     try:
         if params['op'] == 'due':
             ledger = Ledger(params['ledger_path']).load()
             listed = [{'key': account_key(a['source_name'], a['user_name'], a.get('account_id')),
-                       'dependents': a.get('dependents')} for a in params['accounts'] if a.get('dependents')]
+                       'dependents': a.get('dependents'), 'policy': dependents.policy_of(a, params['policy'])}
+                      for a in params['accounts'] if a.get('dependents')]
             due = dependents.due(listed, ledger.accounts, params['committed'], params['held'])
             # one list for the role's steps: by order across accounts, then as listed (sorted() is stable)
             flat = sorted([d for acct in due for d in acct['dependents']], key=lambda d: d.get('order') or 0)
@@ -134,6 +154,9 @@ def main():
         if not module.check_mode and rows:
             lease.WorkLock(params['ledger_path'], params['run_id'], 'dependents').take()
             ledger = Ledger(params['ledger_path']).load()
+            for change in params['finished']:  # before the change back is sent: the history keeps both, in order
+                ledger.append('finished', change['keys'], request_id=change.get('request_id'),
+                              run_id=params['run_id'] or None)
             for row in rows:
                 ledger.append('dependents', [row['key']], due=row['due'], outcomes=row['dependents'],
                               status=row['status'] or 'dependents', run_id=params['run_id'] or None)

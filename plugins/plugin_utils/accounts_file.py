@@ -15,6 +15,7 @@ import difflib
 
 import yaml
 
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import POLICIES as dependents_policies
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.dependents import problems_of as dependents_problems
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.alternate import is_alternate, problems_of as alternate_problems
 
@@ -29,6 +30,8 @@ FIELDS = {
     'exclude_chars': ('str', '<characters never used>'),
     'dependents': ('list', '<a list of dependents, see docs/dependents.md>'),
     'alternate': ('dict', '<name and two accounts, see docs/alternating.md>'),
+    'dependents_policy': ('str', 'roll_forward or rollback'),
+    'password_history_forbids_reuse': ('bool', 'true or false'),
 }
 REQUIRED = ('source_name', 'user_name')
 MAX_PROBLEMS = 10
@@ -97,6 +100,10 @@ def row_problems(row):
             problems.append('%s %r is not a whole number; give %s' % (field, value, hint))
         elif kind == 'list':
             problems.extend(dependents_problems(value))
+        elif kind == 'bool' and not isinstance(value, bool):
+            problems.append('%s %r is not true or false; give %s' % (field, value, hint))
+        elif field == 'dependents_policy' and value not in dependents_policies:
+            problems.append('%s %r is not one of %s; give %s' % (field, value, ', '.join(dependents_policies), hint))
         elif kind == 'str' and isinstance(value, (dict, list, bool)):
             problems.append('%s is a %s; give %s as text' % (field, type(value).__name__, hint))
     return problems

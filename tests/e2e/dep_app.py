@@ -6,12 +6,14 @@ healthy (GET /health -> 200) only while each matches the simulator's live passwo
 
   python dep_app.py serve APP_DIR     run the app in the foreground (restart starts it detached)
   python dep_app.py restart APP_DIR   stop the running app and start it again; fails once (exit 1, app left down)
-                                      when APP_DIR/fail-next-restart exists, which it removes
+                                      when APP_DIR/fail-next-restart exists, which it removes; a
+                                      restart that works appends "<went down> <listens again>" to APP_DIR/restarts
   python dep_app.py reload APP_DIR    the running app reads its secrets again without stopping (SIGHUP; no moment
                                       without an answer), as an app of alternating accounts does (test_alternating.py)
 
-APP_DIR/app.json: {"port", "sim", "secrets": [{"file", "format": "line"|"env"|"login", "source", "user"}]}; the format
-login reads the user name too, from a line login=<user>:<password> (its secret has no "user").
+APP_DIR/app.json: {"port", "sim", "secrets": [{"file", "format": "line"|"env"|"login", "source", "user"}], "restart_seconds"}
+(how long a restart takes to come up again, beyond the start itself); the format login reads the user name too, from
+a line login=<user>:<password> (its secret has no "user").
 """
 
 import hashlib
@@ -153,13 +155,18 @@ def reload(app_dir):
 
 
 def restart(app_dir):
+    begin = time.time()
     stop(app_dir)
     flag = os.path.join(app_dir, 'fail-next-restart')
     if os.path.exists(flag):
         os.unlink(flag)
         sys.stderr.write('the app failed to start\n')
         return 1
-    return start(app_dir)
+    time.sleep(json.load(open(os.path.join(app_dir, 'app.json'))).get('restart_seconds', 0))  # a slow service
+    status = start(app_dir)
+    with open(os.path.join(app_dir, 'restarts'), 'a') as handle:  # when it went down and when it listened again
+        handle.write('%f %f\n' % (begin, time.time()))
+    return status
 
 
 if __name__ == '__main__':

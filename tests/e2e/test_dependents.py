@@ -6,13 +6,17 @@ healthy only when they match the simulator's live password hashes. One world, fo
   1. roll_forward (-vvv --diff): the two accounts whose dependent is on the unreachable host are skipped (0
      set-password), three apps fail their first restart (their accounts dependents_degraded), every app restarted at
      most once although ten of them are fed by two accounts;
-  2. the next run applies only the failed dependents again, with no set-password, and every app is healthy;
-  3. a forced run of four accounts is crashed (killer.py) once the store committed their new passwords, before or
-     while their dependents are applied;
-  4. the next run finishes the dependents with the committed passwords, with no new set-password.
+  2. the next run applies only the failed dependents again, with no set-password; in the same run, under the policy
+     rollback, five accounts are due and three apps fail their restart: their four accounts are set back to the
+     previous password through ISC (one set-password forward, one back) and their apps end healthy on it; a sixth due
+     account whose target forbids reuse is refused up front (0 set-password); every app is healthy;
+  3. a forced run of four accounts under rollback, one app failing, is crashed (killer.py) once the store committed
+     their new passwords and escrowed the previous one of the failing app's account (its rollback under way);
+  4. the next run finishes the rollback (the escrowed password) and the dependents, with no new password.
 Then no password of the store appears in any output, report, state file or app-side file but the app's own secret.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -34,7 +38,11 @@ HOSTS = ['app-host-%d' % n for n in range(1, 5)]
 SOURCES = ('Corp-AD', 'Corp-LDAP', 'Oracle-DB')
 N_ACCOUNTS, N_APPS = 20, 30
 FAIL_FIRST = (3, 12, 25)  # apps whose first restart fails: 3 (file), 12 (systemd), 25 (fed by accounts 10 and 11)
+# run 2, policy rollback: accounts 5, 6, 13, 14, 15 due; apps 5 (file), 13 (systemd), 27 (fed by accounts 14 and 15) fail
+# their restart, so 5, 13, 14, 15 go back to their previous password; 7 is due too, but its target forbids reuse
+ROLLBACK_DUE, ROLLBACK_FAIL, ROLLED_BACK, NO_REUSE = (5, 6, 13, 14, 15), (5, 13, 27), (5, 13, 14, 15), 7
 ENV_APPS = range(10, 15)  # apps that read an environment file (type systemd)
+RESTART_SECONDS = 2
 
 
 def free_port():
@@ -83,7 +91,9 @@ class World:
                                 'source': self.accounts[n]['source_name'], 'user': self.accounts[n]['user_name']})
             port = free_port()
             with open(os.path.join(app_dir, 'app.json'), 'w') as handle:
-                json.dump({'port': port, 'sim': self.sim.base_url, 'secrets': secrets}, handle)
+                # a restart takes RESTART_SECONDS to come up: one after the other they would add up, at once they overlap
+                json.dump({'port': port, 'sim': self.sim.base_url, 'secrets': secrets, 'restart_seconds': RESTART_SECONDS},
+                          handle)
             self.apps.append({'dir': app_dir, 'port': port, 'host': HOSTS[i % 4], 'secrets': secrets})
         starting = [subprocess.Popen([sys.executable, APP, 'start', app['dir']]) for app in self.apps]  # all at once
         assert [p.wait(60) for p in starting] == [0] * N_APPS
@@ -141,6 +151,14 @@ class World:
         with open(os.path.join(self.apps[i]['dir'], 'starts')) as handle:
             return len(handle.read().split())
 
+    def restarts(self, i):
+        """(went down, listens again) of each restart of app i that worked."""
+        path = os.path.join(self.apps[i]['dir'], 'restarts')
+        if not os.path.exists(path):
+            return []
+        with open(path) as handle:
+            return [tuple(float(t) for t in line.split()) for line in handle if line.strip()]
+
     def stop(self):
         self.sim.stop()
         killer.reap_all()  # the apps (re-parented to this process: killer.py's subreaper) and what else is left
@@ -184,41 +202,76 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     assert any(h.get('dependents') for h in ledger[keys[0]]['history'])
     with open(os.path.join(world.workdir, 'rotation', 'report.xml')) as handle:
         assert 'name="dependent file app-host-' in handle.read()
+    # the restarts run at once on their hosts (async), not one after the other: two hosts' restarts overlap in time
+    spans = [(world.apps[i]['host'], span) for i in range(N_APPS) for span in world.restarts(i)]
+    assert any(h1 != h2 and a[0] < b[1] and b[0] < a[1] for h1, a in spans for h2, b in spans), sorted(spans)[:6]
 
-    # 2. the next run applies only the failed dependents again: no set-password, only the failed apps restart
+    # 2. the next run applies only the failed dependents again: no set-password, only the failed apps restart; and under
+    # the policy rollback, the accounts due whose apps fail their restart go back to their previous password
     starts = [world.starts(i) for i in range(N_APPS)]
-    second = world.rotate(accounts[:N_ACCOUNTS])
-    assert second.returncode == 0, second.stdout[-3000:]
-    assert world.set_passwords() == N_ACCOUNTS
+    before = read_store(world.workdir)
+    for i in ROLLBACK_FAIL:
+        open(os.path.join(world.apps[i]['dir'], 'fail-next-restart'), 'w').close()
+    second_accounts = [dict(a, max_age_days=0) if n in ROLLBACK_DUE + (NO_REUSE,) else dict(a)
+                       for n, a in enumerate(accounts[:N_ACCOUNTS])]
+    second_accounts[NO_REUSE]['password_history_forbids_reuse'] = True
+    second = world.rotate(second_accounts, service_account_rotation_dependents_policy='rollback')
+    assert second.returncode != 0, second.stdout[-3000:]  # rolled_back fails the play by default
+    assert world.set_passwords() == N_ACCOUNTS + len(ROLLBACK_DUE) + len(ROLLED_BACK), 'forward, and back for four'
     report = world.report()
     for n in (3, 12, 10, 11):
         assert 'updated again' in report[keys[n]]['detail'], report[keys[n]]
+    assert sorted(k for k, r in report.items() if r['status'] == 'rolled_back') == sorted(keys[n] for n in ROLLED_BACK)
+    assert report[keys[6]]['status'] == 'rotated', report[keys[6]]
+    assert report[keys[NO_REUSE]]['status'] == 'skipped', report[keys[NO_REUSE]]
+    assert 'password_history_forbids_reuse' in report[keys[NO_REUSE]]['detail'], report[keys[NO_REUSE]]
+    store = read_store(world.workdir)
+    for n in ROLLED_BACK:  # the previous password is current again, in the store and at ISC (the apps check that)
+        assert store[keys[n]]['current'] == before[keys[n]]['current'] and not store[keys[n]].get('pending'), n
+        live = world.sim.accounts(userName=accounts[n]['user_name'], sourceName=accounts[n]['source_name'])[0]
+        assert live['passwordSha256'] == hashlib.sha256(before[keys[n]]['current'].encode()).hexdigest(), n
+    assert store[keys[6]]['current'] != before[keys[6]]['current']
+    assert store[keys[NO_REUSE]]['current'] == before[keys[NO_REUSE]]['current']
+    # every app restarted once, but those fed by a rolled-back account: once more (one of them failed the first time)
+    twice = (14, 15, 22, 26)  # fed by 14, by 15, by 4 and 5, by 12 and 13
+    once = FAIL_FIRST + ROLLBACK_FAIL + (6, 23)
     for i, app in enumerate(world.apps):
-        assert world.starts(i) - starts[i] == (1 if i in FAIL_FIRST else 0), 'app%02d' % i
+        assert world.starts(i) - starts[i] == (2 if i in twice else 1 if i in once else 0), 'app%02d' % i
         assert health(app['port']) == 200, 'app%02d' % i
+    with open(os.path.join(world.workdir, 'rotation', 'ledger.json')) as handle:
+        history = json.load(handle)['accounts'][keys[5]]['history']
+    # the ledger's history: the change forward, why it went back (the failed dependents), the outcome, the change back
+    outcomes = [(h['outcome'], h.get('why')) for h in history]
+    assert outcomes[-4:] == [('rotated', 'due'), ('rolling_back', None), ('rolled_back', None), ('rotated', 'rollback')], outcomes
+    assert 'failed' in json.dumps(history[-3]['dependents']), history[-3]
 
-    # 3. a forced run of four accounts, crashed once the store committed their passwords
+    # 3. a forced run of four accounts under the policy rollback, app 0 failing its restart: crashed once the store
+    # holds the previous password of account 0 escrowed (its rollback under way), after the commits, before the record
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
         second_run = json.load(handle)['run_id']
     few = accounts[:4]
     before = read_store(world.workdir)
-    proc = world.rotate(few, spawn=True, service_account_rotation_force=True)
+    sent = world.set_passwords()
+    open(os.path.join(world.apps[0]['dir'], 'fail-next-restart'), 'w').close()
+    proc = world.rotate(few, spawn=True, service_account_rotation_force=True, service_account_rotation_dependents_policy='rollback')
 
-    def committed():
-        store = read_store(world.workdir)
-        return all(store[key_of(a)].get('current') != before[key_of(a)]['current'] for a in few)
-    killer.wait_for(committed, timeout=120, proc=proc)
+    def rolling_back():
+        return read_store(world.workdir)[keys[0]].get('pending') == before[keys[0]]['current']
+    killer.wait_for(rolling_back, timeout=180, proc=proc, what="account 0's rollback escrow")
     killer.crash(proc)
     world.outputs.append(proc.stdout.read())
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
         assert json.load(handle)['run_id'] == second_run, 'the crash came before the record (and its dependents)'
-    sent = world.set_passwords()
-    assert sent == N_ACCOUNTS + 4
 
-    # 4. the next run finishes their dependents with the committed passwords, nothing sent again
+    # 4. the next run (policy roll_forward: the escrow, not the policy, finishes the rollback) settles account 0's change
+    # back and applies every dependent of the four with the passwords committed
     fourth = world.rotate(few)
     assert fourth.returncode == 0, fourth.stdout[-3000:]
-    assert world.set_passwords() == sent
+    # four forward, and account 0's change back once (twice only when the crash cut its send before its request id)
+    assert world.set_passwords() - sent in (5, 6), world.set_passwords() - sent
+    store = read_store(world.workdir)
+    assert store[keys[0]]['current'] == before[keys[0]]['current'] and not store[keys[0]].get('pending')
+    assert all(store[keys[n]]['current'] != before[keys[n]]['current'] for n in (1, 2, 3))
     for i in (0, 1, 2, 3, 20, 21):
         assert health(world.apps[i]['port']) == 200, 'app%02d after the crash and the next run' % i
 
@@ -240,5 +293,5 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     hits = [(where, s[:3]) for where, text in texts.items() for s in secrets if s in text]
     assert hits == [], hits[:5]
     for app in world.apps:  # no backup or temporary file next to a secret
-        expected = ['app.json', 'pid', 'starts'] + [os.path.basename(s['file']) for s in app['secrets']]
+        expected = ['app.json', 'pid', 'restarts', 'starts'] + [os.path.basename(s['file']) for s in app['secrets']]
         assert sorted(os.listdir(app['dir'])) == sorted(expected)

@@ -133,10 +133,10 @@ def test_the_types_of_the_role_and_of_the_rules_agree():
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
     from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import dependents  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(TASKS, 'apply_due.yml'), encoding='utf-8') as handle:
+    with open(os.path.join(TASKS, 'apply_steps.yml'), encoding='utf-8') as handle:
         text = handle.read()
     for kind in dependents.TYPES:
-        if kind != 'http_health':  # checked after the restarts, in apply_due.yml itself
+        if kind != 'http_health':  # checked after the restarts, in apply_steps.yml itself
             assert "'%s'" % kind in text and os.path.exists(os.path.join(TASKS, kind + '.yml')), kind
 
 

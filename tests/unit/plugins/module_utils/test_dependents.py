@@ -139,3 +139,64 @@ def test_windows_and_kubernetes_types_their_rules_and_restarts():
     labelled = dependents.due([{'key': 'AD/a', 'dependents': [SECRET, WINDOWS]}], {}, ['AD/a'], [])[0]['dependents']
     assert labelled[0]['workloads'] == [{'kind': 'Deployment', 'name': 'api'}, {'kind': 'StatefulSet', 'name': 'worker'}]
     assert labelled[1]['workloads'] == [] and labelled[1]['restart'] == 'win1 windows service:AppSvc'
+
+
+def test_due_carries_the_policy_and_an_account_marked_again_never_rolls_back():
+    accounts = [{'key': 'AD/a', 'dependents': [FILE], 'policy': 'rollback'},
+                {'key': 'AD/b', 'dependents': [FILE], 'policy': 'rollback'},
+                {'key': 'AD/c', 'dependents': [FILE]}]
+    entries = {'AD/b': {'state': 'failed', 'dependents_due': [dependents.dependent_id(FILE)]}}
+    due = dependents.due(accounts, entries, committed=['AD/a', 'AD/c'], held=[])
+    assert [(d['key'], d['why'], d['policy']) for d in due] == [
+        ('AD/a', 'rotated', 'rollback'), ('AD/b', 'again', 'roll_forward'), ('AD/c', 'rotated', 'roll_forward')]
+    assert dependents.policy_of({'dependents_policy': 'rollback'}, 'roll_forward') == 'rollback'
+    assert dependents.policy_of({}, 'rollback') == 'rollback' and dependents.policy_of({}, None) == 'roll_forward'
+
+
+def test_rows_of_a_rollback_started_done_failed_again_and_impossible():
+    failed = [{'id': 'f', 'outcome': 'failed: Restart'}]
+    good = [{'id': 'f', 'outcome': 'restarted'}]
+    results = [{'key': 'AD/a', 'why': 'rotated', 'dependents': failed, 'rollback': 'started'},
+               {'key': 'AD/b', 'why': 'rotated', 'dependents': good, 'rollback': 'done', 'failed_before': failed},
+               {'key': 'AD/c', 'why': 'rotated', 'dependents': failed, 'rollback': 'done', 'failed_before': failed},
+               {'key': 'AD/d', 'why': 'rotated', 'dependents': failed,
+                'rollback': 'the store holds no previous password for AD/d (a first rotation)'}]
+    rows = dict((r['key'], r) for r in dependents.rows(results))
+    assert rows['AD/a']['status'] == 'rolling_back' and rows['AD/a']['due'] == [] and 'f failed: Restart' in rows['AD/a']['detail']
+    assert rows['AD/b']['status'] == 'rolled_back' and rows['AD/b']['due'] == []
+    assert 'f failed: Restart' in rows['AD/b']['detail'] and 'set again through ISC' in rows['AD/b']['detail']
+    assert rows['AD/c']['status'] == 'dependents_degraded' and rows['AD/c']['due'] == ['f']
+    assert 'failed on the previous one too' in rows['AD/c']['detail']
+    assert rows['AD/d']['status'] == 'dependents_degraded' and rows['AD/d']['due'] == ['f']
+    assert 'rollback not done: the store holds no previous password' in rows['AD/d']['detail']
+
+
+def test_rolled_back_is_a_failure_in_the_reports():
+    decisions = [{'key': 'AD/a', 'action': 'rotate', 'reason': 'due'}]
+    outcomes = [{'keys': ['AD/a'], 'state': 'FINISHED', 'request_id': 'r2'}]
+    deps = [{'key': 'AD/a', 'status': 'rolled_back', 'detail': 'went back', 'dependents': [{'id': 'f', 'outcome': 'restarted'}]}]
+    rows, counts = report.summarize(decisions, {}, outcomes, dependents=deps)
+    assert rows[0]['status'] == 'rolled_back' and counts == {'rolled_back': 1}
+    assert '<failure message="rolled_back">' in report._junit(rows, 1.0)  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize('acct, expected', [
+    ({'dependents_policy': 'undo'}, "dependents_policy 'undo' is not one of roll_forward, rollback"),
+    ({'password_history_forbids_reuse': 'maybe'}, "password_history_forbids_reuse 'maybe' is not true or false"),
+])
+def test_the_account_policy_fields_are_checked(acct, expected):
+    row = dict(acct, source_name='AD', user_name='a', dependents=[FILE])
+    problems = dependents.check([row])
+    assert len(problems) == 1 and problems[0].startswith('accounts[0]: ' + expected), problems
+    problems = check_text('service_account_rotation_accounts:\n  - %s\n' % (
+        '{source_name: AD, user_name: a, %s: %s}' % next(iter(acct.items()))), 'accounts.yml')
+    assert len(problems) == 1 and next(iter(acct)) in problems[0], problems
+
+
+def test_an_orphan_sent_again_and_committed_in_this_run_is_due_not_held():
+    """The role holds back the keys reconcile found orphaned (their escrowed password unsettled); one this run re-sent
+    and committed is in both lists, and its dependents must get the password now live (a rollback killed after its
+    escrow is finished this way)."""
+    accounts = [{'key': 'AD/a', 'dependents': [FILE]}, {'key': 'AD/b', 'dependents': [FILE]}]
+    due = dependents.due(accounts, {}, committed=['AD/a'], held=['AD/a', 'AD/b'])
+    assert [(d['key'], d['why']) for d in due] == [('AD/a', 'rotated')]
