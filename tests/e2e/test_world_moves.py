@@ -9,20 +9,8 @@ from conftest import PlaybookRunner
 from hostile_helpers import file_bytes, rows, state_path
 from rotation_helpers import ROTATE, fleet, key_of, read_store, rotate_vars, sha, write_accounts
 from test_run_state import default_dir, no_state_dir
+from test_escrow import one, run
 from test_settlement import RETIRE, full_store
-
-
-def one(user, source, account_id=None):
-    item = {'source_name': source, 'user_name': user}
-    if account_id:
-        item['account_id'] = account_id
-    return item
-
-
-def run(ansible, workdir, accounts, **extra):
-    values = rotate_vars(workdir, write_accounts(workdir, accounts))
-    values.update(extra)
-    return ansible.run(ROTATE, values)
 
 
 LEAVE_PENDING = {'service_account_rotation_wait_timeout': 0, 'service_account_rotation_fail_on': [],
