@@ -140,6 +140,12 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert _list(ansible, path) == inventory
     assert simulator.counters()['requests'] == counters
 
+    # the AWX project's inventory source, with only the environment the AWX credential injects; its ledger lives on
+    # the rotation job's volume, absent here: no drift
+    shipped = _list(ansible, repo_path('extensions', 'awx', 'project', 'inventories', 'isc_accounts.yml'))
+    assert _hosts(shipped, 'unrotatable') == UNROTATABLE and _hosts(shipped, 'drift') == set()
+    assert 'Corp-LDAP/svc-app-002' in _hosts(shipped, 'source_Corp_LDAP') and _hosts(shipped, 'due')
+
     # machine accounts (a user token only): owner, subtype and environment on the hosts ISC classifies so; with an
     # API client the same inventory fails naming the fix
     machine = os.path.join(workdir, 'machine', 'isc_accounts.yml')
