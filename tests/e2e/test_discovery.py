@@ -270,7 +270,7 @@ def test_10000_identities_exact_groups(simulator_factory, workdir):
     sim = simulator_factory('--fleet-size', str(FLEET))
     runner = PlaybookRunner(workdir, sim)
     ledger = os.path.join(workdir, 'state', 'ledger.json')
-    expected = discovery_fleet.build(lambda method, path, body: sim.call(method, path, body), ledger)
+    expected = discovery_fleet.build(sim.call, ledger)
     assert expected['unrotatable'] == UNROTATABLE and len(expected['drift']) == 5
     assert len(expected['due']) > 50 and len(expected['accounts']) > FLEET
 
