@@ -21,13 +21,16 @@ every request, 2 s from set-password to FINISHED. Measured in one run:
      (10,077 with the seed's), at the real limit: discover_10k_s is the wall time of `ansible-inventory --graph` (the
      plugin's whole work: requests, classification, groups) and the requests it sent (search pages of 10,000 sorted by
      id and continued with searchAfter, sources, uncorrelated accounts, token); discover_list_10k_s is `--list`, which
-     adds ansible-core's dump of every host's variables.
+     adds ansible-core's dump of every host's variables. The fleet's due, drift and unrotatable accounts are known by
+     construction (tools/isc_simulator/discovery_fleet.py: seeded ages, a ledger, 5 native changes); the part fails
+     when the --list answer does not hold exactly those, or every account as one host.
 The role and the loop poll a change's status at the same interval (POLL_INTERVAL).
 Prints a table, then `bench: bulk_vs_bound=... bulk_vs_loop=... tokens=... peak_mb_10k=... peak_mb_1k=...
 noop_10k_s=... noop_10k_queries=... multi4_vs_bound=... discover_10k_s=... discover_list_10k_s=... discover_requests=...`
 (a figure whose part did not run is `nan`).
 Exits 1 when a run did not do all its work (fewer than N accounts rotated or changed, a plan short
-of its accounts, a no-op run that did not skip every account or sent a query) or the bound exceeds
+of its accounts, a no-op run that did not skip every account or sent a query, a discovery inventory whose groups are
+not exactly the fleet's) or the bound exceeds
 the wall time (a measuring error: it cannot).
 BENCH_N, BENCH_LOOP_N, BENCH_PLAN_SIZES, BENCH_NOOP_N, BENCH_MULTI_N and BENCH_DISCOVER_N override the sizes for a quick look;
 BENCH_PARTS (default bulk,loop,plan,noop,multi,discover) selects the parts to run.
@@ -106,6 +109,12 @@ class Simulator:
 
     def get(self, path):
         with urllib.request.urlopen(self.url + path, timeout=60) as resp:
+            return json.load(resp)
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return json.load(resp)
 
     def stop(self):
@@ -346,13 +355,20 @@ def multi(workdir):
 
 def discover(workdir):
     """ansible-inventory --list with the isc_accounts plugin over the fleet, at the real limit (part 6)."""
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    from tools.isc_simulator import discovery_fleet
     sim = Simulator(workdir, '--fleet-size', str(DISCOVER_N), *REAL_LIMIT)
     try:
         folder = os.path.join(workdir, 'discover')
         os.makedirs(folder, exist_ok=True)
+        # groups known by construction (ages, our ledger, native changes): the answer is checked, not only timed
+        ledger = os.path.join(folder, 'state', 'ledger.json')
+        expected = discovery_fleet.build(sim.call, ledger)
         inventory = os.path.join(folder, 'isc_accounts.yml')
         with open(inventory, 'w') as handle:
-            handle.write('plugin: sailpoint_isc.passwords.isc_accounts\ntoken_cache: false\n')
+            handle.write('plugin: sailpoint_isc.passwords.isc_accounts\ntoken_cache: false\nmax_age_days: %d\nledger_path: %s\n'
+                         % (discovery_fleet.MAX_AGE_DAYS, ledger))
         env = dict(os.environ, SAIL_BASE_URL=sim.url, SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, 'build', 'collections'), HOME=workdir,
                    XDG_CACHE_HOME=os.path.join(workdir, 'cache'), ANSIBLE_HOME=os.path.join(workdir, 'ansible'),
@@ -370,12 +386,16 @@ def discover(workdir):
             if mode == '--graph':  # requests of one inventory build (the second sends as many again)
                 requests = dict((op, sum(v for k, v in codes.items() if k.isdigit()))
                                 for op, codes in sim.get('/__sim/counters')['requests'].items())
-        hosts = len(json.loads(out.stdout)['_meta']['hostvars'])
+        # ansible-core 2.19+ marks strings it did not template: {"__ansible_unsafe": value}
+        listed = json.loads(out.stdout, object_hook=lambda o: o.get('__ansible_unsafe', o) if len(o) == 1 else o)
+        hosts = len(listed['_meta']['hostvars'])
+        wrong = discovery_fleet.differences(expected, listed)
         wall = walls['--graph']
         identities = sim.get('/__sim/health')['accounts']
     finally:
         sim.stop()
-    return {'wall': wall, 'list_wall': walls['--list'], 'hosts': hosts, 'requests': requests, 'identities': identities}
+    return {'wall': wall, 'list_wall': walls['--list'], 'hosts': hosts, 'requests': requests, 'identities': identities,
+            'wrong': wrong, 'groups': dict((g, len(expected[g])) for g in ('due', 'drift', 'unrotatable'))}
 
 
 def main():
@@ -433,7 +453,9 @@ def main():
     if d:
         rows.append(('discover, %d accounts' % d['hosts'], '%.1f s' % d['wall'], '%d requests' % sum(d['requests'].values()),
                      'ansible-inventory --graph, isc_accounts plugin (--list with every host\'s variables: %.1f s); '
-                     'requests %s' % (d['list_wall'], json.dumps(d['requests'], sort_keys=True))))
+                     'requests %s; groups %s %s' % (d['list_wall'], json.dumps(d['requests'], sort_keys=True),
+                                                    json.dumps(d['groups'], sort_keys=True),
+                                                    'exact' if not d['wrong'] else 'WRONG')))
     print()
     print('%-22s %-10s %-14s %s' % ('run', 'wall', 'rate / memory', 'detail'))
     for row in rows:
@@ -474,6 +496,8 @@ def main():
     if d and (d['hosts'] < min(DISCOVER_N, d['identities']) or d['requests'].get('search', 0) > 3):
         problems.append('discover: %d hosts for %d accounts, %d search requests (at most 3 for 10,000 identities)'
                         % (d['hosts'], d['identities'], d['requests'].get('search', 0)))
+    if d and d['wrong']:
+        problems.append('discover: the groups are not what the fleet implies: ' + '; '.join(d['wrong']))
     if problems:
         print('bench FAILED: ' + '; '.join(problems))
         raise SystemExit(1)

@@ -3,8 +3,8 @@
 ansible-inventory puts exactly the seeded due and unrotatable accounts in their groups with one search
 request (a cached second call sends none); after native changes of 5 rotated accounts and an aggregation,
 `drift` is exactly those 5, and a rotation from the inventory (service_account_rotation_accounts_from: inventory) re-establishes them,
-reported with reason drift. Paging past 10,000 identities is proven in tests/simulator/test_sim_discovery.py
-and tests/unit/plugins/module_utils/test_discovery.py (the 10k build and inventory are the bench's part).
+reported with reason drift. At 10,000 identities (test_10000_identities_exact_groups) the groups are exactly the
+ones the fleet was built with, in at most 3 search requests, and a cached second call sends none.
 """
 
 import datetime
@@ -12,8 +12,9 @@ import json
 import os
 import subprocess
 
-from conftest import write_playbook
+from conftest import PlaybookRunner, write_playbook
 from rotation_helpers import ROTATE, read_store, repo_path, rotate_vars, sha, write_accounts
+from tools.isc_simulator import discovery_fleet
 
 ROTATED = ['svc-app-%03d' % n for n in (2, 5, 8, 11, 14, 17, 20)]        # Corp-LDAP accounts of the fleet
 NATIVE = ROTATED[:5]
@@ -32,6 +33,10 @@ cache_connection: {cache}
 keyed_groups:
   - key: source_name
     prefix: src
+compose:
+  isc_source: source_name | lower
+groups:
+  ldap_accounts: source_name == 'Corp-LDAP'
 """
 
 FROM_INVENTORY = """
@@ -124,6 +129,8 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     assert _hosts(inventory, 'unrotatable') == UNROTATABLE and _hosts(inventory, 'drift') == set()
     assert _hosts(inventory, 'by_source_HR_Feed') == {'HR-Feed/feed-reader'}
     assert 'Corp-LDAP/svc-app-002' in _hosts(inventory, 'src_Corp_LDAP')
+    assert _hosts(inventory, 'ldap_accounts') == _hosts(inventory, 'by_source_Corp_LDAP')  # constructed groups
+    assert inventory['_meta']['hostvars']['Corp-LDAP/svc-app-002']['isc_source'] == 'corp-ldap'  # compose
     hostvars = inventory['_meta']['hostvars']['Corp-LDAP/svc-app-002']
     assert hostvars['last_rotated'] and hostvars['password_last_set'] and hostvars['identity_id']
     assert hostvars['rotation_account'] == {'source_name': 'Corp-LDAP', 'user_name': 'svc-app-002'}
@@ -132,6 +139,12 @@ def test_inventory_groups_cache_drift_and_rotation_from_inventory(ansible, simul
     counters = simulator.counters()['requests']
     assert _list(ansible, path) == inventory
     assert simulator.counters()['requests'] == counters
+
+    # the AWX project's inventory source, with only the environment the AWX credential injects; its ledger lives on
+    # the rotation job's volume, absent here: no drift
+    shipped = _list(ansible, repo_path('extensions', 'awx', 'project', 'inventories', 'isc_accounts.yml'))
+    assert _hosts(shipped, 'unrotatable') == UNROTATABLE and _hosts(shipped, 'drift') == set()
+    assert 'Corp-LDAP/svc-app-002' in _hosts(shipped, 'source_Corp_LDAP') and _hosts(shipped, 'due')
 
     # machine accounts (a user token only): owner, subtype and environment on the hosts ISC classifies so; with an
     # API client the same inventory fails naming the fix
@@ -235,3 +248,51 @@ def test_verify_from_isc_catches_finished_but_not_applied(ansible, simulator, wo
     assert 'pending' not in settled and settled['current'] == entry['pending']
     live = [a['passwordSha256'] for a in simulator.accounts(userName='svc-app-003') if a['sourceName'] == 'Oracle-DB']
     assert live == [sha(entry['pending'])] and simulator.requests_of('set_password') == 2
+
+
+FLEET = 10000
+AT_SCALE = """
+plugin: sailpoint_isc.passwords.isc_accounts
+max_age_days: {max_age}
+ledger_path: {ledger}
+token_cache: false
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: {cache}
+"""
+
+
+def test_10000_identities_exact_groups(simulator_factory, workdir):
+    """Issue 26, Done means: at 10,000 identities one `ansible-inventory --list` (every source) puts exactly the
+    accounts the fleet was built with in due, drift and unrotatable (tools/isc_simulator/discovery_fleet.py: ages
+    seeded through /__sim/discovery, our ledger, 5 native changes and an aggregation), every account ISC knows is one
+    host, at most 3 search requests; a cached second call answers the same and sends nothing."""
+    sim = simulator_factory('--fleet-size', str(FLEET))
+    runner = PlaybookRunner(workdir, sim)
+    ledger = os.path.join(workdir, 'state', 'ledger.json')
+    expected = discovery_fleet.build(sim.call, ledger)
+    assert expected['unrotatable'] == UNROTATABLE and len(expected['drift']) == 5
+    assert len(expected['due']) > 50 and len(expected['accounts']) > FLEET
+
+    path = os.path.join(workdir, 'scale', 'isc_accounts.yml')
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'w') as handle:
+        handle.write(AT_SCALE.format(max_age=discovery_fleet.MAX_AGE_DAYS, ledger=ledger,
+                                     cache=os.path.join(workdir, 'scale-cache')))
+    before = _searches(sim)
+    inventory = _list(runner, path)
+    assert _searches(sim) - before <= 3
+    got = discovery_fleet.found(inventory)
+    for group in ('unrotatable', 'due', 'drift'):
+        assert got[group] == expected[group], (group, sorted(got[group] ^ expected[group])[:5])
+    assert len(got['accounts']) == len(set(got['accounts'])) and set(got['accounts']) == expected['accounts']
+    assert _hosts(inventory, 'drift') == expected['drift']  # a fleet account's host name is its ledger key
+    assert discovery_fleet.differences(expected, inventory) == []  # the bench's check agrees
+
+    # a cached second call answers the same groups and sends nothing
+    counters = sim.counters()['requests']
+    graph = subprocess.run([os.path.join(runner.bin, 'ansible-inventory'), '-i', path, '--graph', 'drift'],
+                           cwd=workdir, env=runner.env(), capture_output=True, text=True, timeout=120, check=False)
+    assert graph.returncode == 0, graph.stderr[-3000:]
+    assert set(line.split('|--')[1] for line in graph.stdout.splitlines() if '|--' in line) == expected['drift']
+    assert sim.counters()['requests'] == counters

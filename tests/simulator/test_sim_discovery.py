@@ -100,3 +100,18 @@ def test_native_change_shows_at_the_next_aggregation(make_sim):
     assert view['passwordLastSet'] == view['livePasswordLastSet']
     api.sim('POST', 'reset', {'state': True})
     assert _last_set(api, 'svc-app-003', 'Oracle-DB')['passwordLastSet'] < view['passwordLastSet']
+
+
+def test_seeding_password_ages(api):
+    """POST /__sim/discovery ages accounts at scale: named ones, every other one by default; unknown keys are refused."""
+    assert api.sim('POST', 'discovery', {'password_age_days': {'Corp-LDAP/svc-app-002': 200},
+                                         'default_age_days': 10})['set'] > 60
+    old = _names(api, '@accounts(passwordLastSet:[* TO now-199d])')
+    assert old == ['svc-app-002'] and len(_names(api, '@accounts(passwordLastSet:[now-11d TO now-9d])')) > 60
+    view = [a for a in api.sim('GET', 'discovery')['accounts'] if a['userName'] == 'svc-app-002'][0]
+    assert view['passwordLastSet'] == view['livePasswordLastSet']  # as after an aggregation
+    assert api.sim('POST', 'discovery', {'password_age_days': {'Oracle-DB/svc-app-003': 300}})['set'] == 1
+    assert _names(api, '@accounts(passwordLastSet:[* TO now-199d])') == ['svc-app-002', 'svc-app-003']
+    bad = api.call('POST', '/__sim/discovery', {'password_age_days': {'Corp-AD/svc-orphan-01': 1}})
+    assert bad.status_code == 400 and 'svc-orphan-01' in bad.text
+    assert api.call('POST', '/__sim/discovery', {'password_age_days': ['x']}).status_code == 400

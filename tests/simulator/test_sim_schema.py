@@ -229,6 +229,11 @@ def test_discovery_answers_match_spec(make_sim):
     accounts = _v1_validator('isc-v1-accounts.json')
     listed = accounts(api.call('GET', '/accounts/v1', params={'limit': 5}), '/accounts/v1', 'get')
     assert len(listed) == 5
+    # uncorrelated accounts (no identity fields) and the reload's 202, as discovery and the verify read them
+    orphans = api.call('GET', '/accounts/v1', params={'filters': 'uncorrelated eq true'})
+    assert sorted(a['name'] for a in accounts(orphans, '/accounts/v1', 'get')) == ['svc-orphan-01', 'svc-orphan-02']
+    reload = api.call('POST', '/accounts/v1/%s/reload' % listed[0]['id'])
+    assert reload.status_code == 202 and accounts(reload, '/accounts/v1/{id}/reload', 'post')['id']
     # machine accounts: a user token only, with the experimental header in v1
     machine = _v1_validator('isc-v1-machine-accounts.json')
     experimental = {'X-SailPoint-Experimental': 'true'}

@@ -138,6 +138,29 @@ class Discovery:
             self.records[account].live = time.time()
             return self._sim_view(account)
 
+    def set_ages(self, ages, default=None):
+        """Seed password ages at scale (``POST /__sim/discovery``): ``ages`` maps ``<source>/<account name>`` to days
+        (an uncorrelated account has no passwordLastSet: refused); ``default``, when given, ages every other account.
+        Both the live and the shown time are set, as after an aggregation."""
+        self.refresh()
+        now = time.time()
+        with self.state.lock:
+            by_key = dict(('%s/%s' % (a.source.name, a.account_name), a) for a in self.records)
+            unknown = sorted(set(ages) - set(by_key))
+            if unknown:
+                raise ValueError('password_age_days: no correlated account %s (keys are <source>/<account name>)'
+                                 % ', '.join(unknown[:5]))
+            done = 0
+            for key, account in by_key.items():
+                days = ages.get(key, default)
+                if days is None:
+                    continue
+                rec = self.records[account]
+                rec.live = rec.shown = now - float(days) * DAY
+                rec.reload_at = None
+                done += 1
+            return done
+
     def _sim_view(self, account):
         rec = self.records[account]
         return {'userName': account.identity.name, 'sourceName': account.source.name, 'accountId': account.account_id,
@@ -534,11 +557,18 @@ def _reload(state, account_id):
 
 
 def sim_request(state, key, data, query):
-    """The /__sim/ endpoints of discovery: GET discovery, POST native-change, POST aggregate."""
+    """The /__sim/ endpoints of discovery: GET and POST discovery, POST native-change, POST aggregate."""
     disc = state.discovery
     data = data if isinstance(data, dict) else {}
     if key == ('GET', '/__sim/discovery'):
         return Reply(200, disc.snapshot())
+    if key == ('POST', '/__sim/discovery'):
+        ages, default = data.get('password_age_days') or {}, data.get('default_age_days')
+        if not isinstance(ages, dict) or not all(isinstance(v, (int, float)) for v in ages.values()) or \
+                not (default is None or isinstance(default, (int, float))):
+            raise ValueError('the body must be {"password_age_days": {"<source>/<account name>": days}, '
+                             '"default_age_days"?: days}')
+        return Reply(200, {'set': disc.set_ages(ages, default)})
     if key == ('POST', '/__sim/native-change'):
         if not isinstance(data.get('userName'), str) or not isinstance(data.get('sourceName'), str):
             raise ValueError('the body must be {"userName", "sourceName", optional "accountId"}')
