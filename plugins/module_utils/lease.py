@@ -8,7 +8,9 @@ Internal to the sailpoint_isc.passwords collection; may change without notice.
 Two files beside the ledger:
   <ledger>.lease      JSON naming the run that holds the state: run id, host, controller pid (and its
                       start time, so a recycled pid is not mistaken for the holder), start time.
-  <ledger>.work.lock  flock()ed by every rotation module for as long as it runs.
+  the state directory  flock()ed (the directory itself) by every rotation module for as long as it runs;
+                      <ledger>.work.lock.holder names that module. A lock on a file would not survive its deletion
+                      by hand (the next module would lock a new file beside the old lock); the directory's does.
 
 Why two: Ansible's workers call setsid(), so killing ansible-playbook (even its process group) can
 leave the module of the running task alive, still sending set-passwords and journalling them. A
@@ -53,7 +55,19 @@ def lease_path(ledger_path):
 
 
 def work_lock_path(ledger_path):
+    """Where the work lock's holder is named (``+ '.holder'``); the lock itself is on the state directory."""
     return ledger_path + '.work.lock'
+
+
+def _open_state_dir(ledger_path, create=False):
+    """A descriptor of the ledger's directory, which the work lock flock()s; None when it does not exist."""
+    directory = os.path.dirname(os.path.abspath(ledger_path))
+    if create and not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    try:
+        return os.open(directory, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
 
 
 def _now():
@@ -146,9 +160,9 @@ def read(path):
 def work_in_progress(ledger_path):
     """Who holds the work lock right now (the recorded holder), or None when nobody does."""
     path = work_lock_path(ledger_path)
-    if not HAS_FCNTL or not os.path.exists(path):
+    fd = _open_state_dir(ledger_path) if HAS_FCNTL else None
+    if fd is None:
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -279,10 +293,7 @@ class WorkLock(object):
         if not HAS_FCNTL:
             return self
         path = work_lock_path(self.ledger_path)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd = _open_state_dir(self.ledger_path, create=True)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError):

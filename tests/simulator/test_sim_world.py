@@ -65,6 +65,9 @@ def test_api_client_narrowed_then_revoked(make_sim):
     resp = api.session.post(sim.base_url + '/oauth/token', data={'grant_type': 'client_credentials',
                             'client_id': 'demo-client-id', 'client_secret': 'demo-client-secret'})
     assert resp.status_code == 401
+    api.sim('POST', 'world', {'move': 'api-client', 'clientId': 'demo-client-id', 'revoked': False})
+    api.get_token()
+    assert api.set_password('Narrowed-Scope-2026-Ab1!', user='svc-app-001', source='Corp-AD').status_code == 403
     api.sim('POST', 'reset', {'state': True})
     api.get_token()
     assert api.query('svc-app-001', 'Corp-AD').status_code == 200
@@ -73,6 +76,7 @@ def test_api_client_narrowed_then_revoked(make_sim):
 def test_bad_moves_name_the_field(api):
     for body, part in (({'move': 'teleport'}, 'must be {"move"'), ({'move': 'delete-source'}, 'sourceName'),
                        ({'move': 'move-account', 'userName': 'Carl.Jones', 'sourceName': 'My-AD'}, 'accountId'),
-                       ({'move': 'api-client', 'clientId': 'demo-client-id'}, 'scope')):
+                       ({'move': 'api-client', 'clientId': 'demo-client-id'}, 'scope'),
+                       ({'move': 'api-client', 'clientId': 'demo-client-id', 'revoked': 'yes'}, 'revoked')):
         resp = api.call('POST', '/__sim/world', body, auth=False)
         assert resp.status_code == 400 and part in resp.json()['error'], (body, resp.text)

@@ -6,7 +6,7 @@ One body, one move (``{"move": ...}``):
   delete-source   ``sourceName``: the source and every account on it go (and it leaves its sync group)
   source-features ``sourceName, features``: the source's features now (without ``PASSWORD`` set-password is refused)
   api-client      ``clientId`` with ``scope`` (its rights now, for the tokens it already holds too) and/or
-                  ``revoked: true`` (its tokens stop working and it gets no new one)
+                  ``revoked: true`` (its tokens stop working and it gets no new one; ``false`` lets it back in)
 A change request already accepted completes as it would have (ISC dispatched it to the connector). Every move is
 undone by ``POST /__sim/reset {"state": true}``. Answers ``{"moved": <what changed>}``.
 """
@@ -131,14 +131,17 @@ def _api_client(state, data):
     scope, revoked = data.get('scope'), data.get('revoked', False)
     if scope is not None and not (isinstance(scope, list) and all(isinstance(s, str) for s in scope)):
         raise ValueError('scope must be a list of scope names')
-    if not isinstance(revoked, bool) or (scope is None and not revoked):
-        raise ValueError('give scope (a list) and/or revoked: true')
+    if not isinstance(revoked, bool) or (scope is None and 'revoked' not in data):
+        raise ValueError('give scope (a list) and/or revoked (true, or false to let it back in)')
     rights, secret = dict(client.rights), client.secret
     if scope is not None:
         client.rights = dict(rights, scope=list(scope))
+    seed_secret = client.__dict__.setdefault('seed_secret', client.secret)
     if revoked:  # no secret matches any more (the token endpoint answers 401) and its tokens stop working
         client.secret = secrets.token_hex(32)
         state.tokens = dict((t, v) for t, v in state.tokens.items() if v[0] is not client)
+    elif 'revoked' in data:
+        client.secret = seed_secret
 
     def undo():
         client.rights, client.secret = rights, secret
