@@ -212,7 +212,9 @@ def _judge(ledger_path, current, host, now, stale_after):
             'the rotation %s ended without releasing %s, and its %s phase is still running in module '
             'process %s (Ansible workers outlive a killed ansible-playbook). It is still sending and '
             'recording changes; this run changed nothing. Wait for that process to end, then run again'
-            % (describe(current), path, busy.get('phase', 'current'), busy.get('pid')))
+            % (describe(current), path, busy.get('phase', 'current'), busy.get('pid') if busy.get('pid') != '?' else
+               '? (its .holder file was deleted; `fuser -v %s` names the process holding the state directory)'
+               % (os.path.dirname(path) or '.')))
     return current.get('run_id') or 'unknown'
 
 

@@ -293,6 +293,16 @@ def test_password_feature_hint():
     assert 'enable the PASSWORD feature on the source' in str(e.value)
 
 
+def test_set_password_of_an_account_gone_since_its_query_hints_a_move():
+    body = {'detailCode': '400.1.404 Referenced object not found', 'trackingId': 'tm',
+            'messages': [{'text': "Referenced accountId 'CN=x' not found on sourceId 's' for identityId 'i'."}]}
+    c, dummy, dummy2 = make({('POST', S): FakeResponse(400, body)})
+    with pytest.raises(IscError) as e:
+        c.set_password('i', 's', 'a', 'k', 'enc')
+    assert not isinstance(e.value, IscOutcomeUnknown)
+    assert 'renamed, moved to another identity, or deleted' in str(e.value) and 'list it under its new' in str(e.value)
+
+
 def test_404_hints_base_url():
     c, dummy, dummy2 = make({})
     with pytest.raises(IscError) as e:

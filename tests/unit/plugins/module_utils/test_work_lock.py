@@ -49,7 +49,8 @@ def test_a_killed_run_with_deleted_lock_files_is_not_taken_over_while_its_module
     holder, _replaced = lease.acquire(ledger_path, pid=_dead_pid())
     work = lease.WorkLock(ledger_path, holder['run_id'], 'apply').take()
     _delete_lock_files(ledger_path)
-    with pytest.raises(lease.LeaseError, match='still running in module process'):
+    unnamed = r'still running in module process \? \(its .holder file was deleted; `fuser -v %s`' % os.path.dirname(ledger_path)
+    with pytest.raises(lease.LeaseError, match=unnamed):
         lease.acquire(ledger_path, pid=os.getpid())
     os.close(work._fd)
     assert lease.acquire(ledger_path, pid=os.getpid())[1] == holder['run_id']
