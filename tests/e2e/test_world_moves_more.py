@@ -70,40 +70,42 @@ def test_an_account_renamed_or_moved_while_its_change_is_pending_keeps_its_live_
     assert held(simulator, workdir, moved, key_of(moving)) == (True, True)
 
 
+def spawn_run(ansible, workdir, values):
+    """Start the rotation (output to a file: a full pipe would stall it) -> (process, its output file)."""
+    out = open(os.path.join(workdir, 'run-%d.out' % len(os.listdir(workdir))), 'w+')  # pylint: disable=consider-using-with
+    proc = killer.spawn(ansible.command(ROTATE, values), cwd=workdir, env=ansible.env(), stdout=out,
+                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return proc, out
+
+
+def finished(proc, out):
+    proc.wait(300)
+    out.seek(0)
+    with out:
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), '')
+
+
 def frozen_at_escrow(ansible, simulator, workdir, accounts, while_frozen, **extra):
     """Run the rotation, freeze every process of it (SIGSTOP) once the plan's passwords are escrowed and before
     they are sent, call while_frozen(), let it go on (SIGCONT); returns the finished run."""
-    values = rotate_vars(workdir, write_accounts(workdir, accounts), **extra)
     progress = killer.Progress(simulator, workdir)
-    simulator.set_faults({'sync_groups': {'latency': 1.0}})  # apply re-reads the groups right before sending
-    proc = killer.spawn(ansible.command(ROTATE, values), cwd=workdir, env=ansible.env(), stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    simulator.set_faults({'sync_groups': {'latency': 2.0}})  # apply re-reads the groups right before sending
+    proc, out = spawn_run(ansible, workdir, rotate_vars(workdir, write_accounts(workdir, accounts), **extra))
     killer.wait_for(killer.moment(progress, 'escrow'), timeout=120, proc=proc, what='the escrow')
-    frozen = killer.tagged(proc.kill_tag)
-    for each in frozen:
-        os.kill(each.pid, signal.SIGSTOP)
+    frozen = {}
+    for dummy in range(3):  # again, for a process started while the others were being stopped
+        for each in killer.tagged(proc.kill_tag):
+            if each.pid not in frozen:
+                os.kill(each.pid, signal.SIGSTOP)
+                frozen[each.pid] = each
     try:
         assert progress.accepted() == 0, 'frozen before any set-password'
         simulator.set_faults({})
         while_frozen()
     finally:
-        for each in frozen:
-            os.kill(each.pid, signal.SIGCONT)
-    out, _err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, '')
-
-
-def crashed_at_escrow(ansible, simulator, workdir, accounts, **extra):
-    """Run the rotation and crash it (every process) once its passwords are escrowed, before any is sent."""
-    values = rotate_vars(workdir, write_accounts(workdir, accounts), **extra)
-    progress = killer.Progress(simulator, workdir)
-    simulator.set_faults({'sync_groups': {'latency': 2.0}})  # apply re-reads the groups right before sending
-    proc = killer.spawn(ansible.command(ROTATE, values), cwd=workdir, env=ansible.env(), stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL, start_new_session=True)
-    killer.wait_for(killer.moment(progress, 'escrow'), timeout=120, proc=proc, what='the escrow')
-    killer.crash(proc)
-    simulator.set_faults({})
-    assert progress.accepted() == 0 and progress.escrowed(), progress.escrowed()
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    return finished(proc, out)
 
 
 def create_group(simulator, name, sources):
@@ -147,12 +149,11 @@ def test_the_world_moves_between_plan_and_apply_and_the_client_is_revoked_mid_ap
     values = rotate_vars(workdir, write_accounts(workdir, revoked), service_account_rotation_fail_on=[])
     progress = killer.Progress(simulator, workdir)
     simulator.set_faults({'set_password': {'latency': 1.0}})
-    proc = killer.spawn(ansible.command(ROTATE, values), cwd=workdir, env=ansible.env(), stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc, out = spawn_run(ansible, workdir, values)
     killer.wait_for(killer.moment(progress, 'apply', 1), timeout=120, proc=proc, what='the first set-password')
     move(simulator, move='api-client', clientId='demo-client-id', revoked=True)
-    out, _err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, out[-3000:]
+    done = finished(proc, out)
+    assert done.returncode == 0, done.stdout[-3000:]
     report, store = rows(workdir), read_store(workdir)
     assert 'unknown' in set(r['status'] for r in report.values()), report
     for account in revoked:
