@@ -11,6 +11,7 @@ Two files beside the ledger:
   the state directory  flock()ed (the directory itself) by every rotation module for as long as it runs;
                       <ledger>.work.lock.holder names that module. A lock on a file would not survive its deletion
                       by hand (the next module would lock a new file beside the old lock); the directory's does.
+                      Where a directory cannot be locked (NFS), <ledger>.work.lock is the lock, as before.
 
 Why two: Ansible's workers call setsid(), so killing ansible-playbook (even its process group) can
 leave the module of the running task alive, still sending set-passwords and journalling them. A
@@ -59,15 +60,31 @@ def work_lock_path(ledger_path):
     return ledger_path + '.work.lock'
 
 
-def _open_state_dir(ledger_path, create=False):
-    """A descriptor of the ledger's directory, which the work lock flock()s; None when it does not exist."""
+# flock() answers these when another process holds the lock; anything else (EBADF: NFS locks no directory) is not.
+BUSY_ERRNOS = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+
+
+def _flock_work(ledger_path, exclusive):
+    """Try the work lock without waiting: (descriptor holding it or None, busy). The lock is on the state directory
+    (no deletion of a file releases it); where a directory cannot be locked, on <ledger>.work.lock as before."""
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
     directory = os.path.dirname(os.path.abspath(ledger_path))
-    if create and not os.path.isdir(directory):
+    if exclusive and not os.path.isdir(directory):
         os.makedirs(directory, 0o700)
-    try:
-        return os.open(directory, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
+    path = work_lock_path(ledger_path)
+    for target, flags in ((directory, os.O_RDONLY), (path, os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY)):
+        try:
+            fd = os.open(target, flags, 0o600)
+        except FileNotFoundError:
+            return None, False  # no state directory, or no lock file where the file is the lock: nobody holds it
+        try:
+            fcntl.flock(fd, mode)
+            return fd, False
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in BUSY_ERRNOS:
+                return None, True
+    return None, True  # neither can be locked: refuse rather than work unlocked
 
 
 def _now():
@@ -159,19 +176,12 @@ def read(path):
 
 def work_in_progress(ledger_path):
     """Who holds the work lock right now (the recorded holder), or None when nobody does."""
-    path = work_lock_path(ledger_path)
-    fd = _open_state_dir(ledger_path) if HAS_FCNTL else None
-    if fd is None:
+    if not HAS_FCNTL:
         return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except (IOError, OSError):
-            return read(path + '.holder') or {'pid': '?'}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    fd, busy = _flock_work(ledger_path, exclusive=False)
+    if fd is not None:
+        os.close(fd)  # closing drops the shared lock
+    return read(work_lock_path(ledger_path) + '.holder') or {'pid': '?'} if busy else None
 
 
 def check_stale_after(stale_after):
@@ -295,13 +305,9 @@ class WorkLock(object):
         if not HAS_FCNTL:
             return self
         path = work_lock_path(self.ledger_path)
-        self._fd = _open_state_dir(self.ledger_path, create=True)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError):
+        self._fd, busy = _flock_work(self.ledger_path, exclusive=True)
+        if busy:
             busy = read(path + '.holder') or {}
-            os.close(self._fd)
-            self._fd = None
             raise LeaseError('another rotation module (pid %s, run %s, phase %s) is still working on %s; this run '
                              'changed nothing' % (busy.get('pid'), busy.get('run_id'), busy.get('phase'),
                                                   self.ledger_path))

@@ -6,7 +6,10 @@ the work lock survives the deletion of its files by hand."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
+import fcntl
 import os
+import stat
 import time
 
 import pytest
@@ -94,3 +97,23 @@ def test_a_killed_run_with_deleted_lock_files_is_not_taken_over_while_its_module
         lease.acquire(ledger_path, pid=os.getpid())
     os.close(work._fd)
     assert lease.acquire(ledger_path, pid=os.getpid())[1] == holder['run_id']
+
+
+def test_where_a_directory_cannot_be_locked_the_lock_file_is_the_work_lock(ledger_path, monkeypatch):
+    """NFS answers EBADF to flock() of a directory opened read-only: the lock file beside the ledger serves, as before."""
+    real = fcntl.flock
+
+    def no_directory_locks(fd, operation):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, 'Bad file descriptor')
+        return real(fd, operation)
+    monkeypatch.setattr(lease.fcntl, 'flock', no_directory_locks)
+    holder, _replaced = lease.acquire(ledger_path, pid=os.getpid())
+    assert lease.work_in_progress(ledger_path) is None
+    work = lease.WorkLock(ledger_path, holder['run_id'], 'apply').take()
+    assert os.path.exists(lease.work_lock_path(ledger_path))
+    with pytest.raises(lease.LeaseError, match='another rotation module'):
+        lease.WorkLock(ledger_path, holder['run_id'], 'record').take()
+    assert lease.work_in_progress(ledger_path)['phase'] == 'apply'
+    os.close(work._fd)
+    assert lease.work_in_progress(ledger_path) is None
