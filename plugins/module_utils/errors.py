@@ -33,6 +33,10 @@ HINT_USER_TOKEN = ('ISC answers this call only for a user-context token: give th
                    'an ORG_ADMIN user as client_id/client_secret (or SAIL_CLIENT_ID/SAIL_CLIENT_SECRET); an API '
                    "client's client-credentials token gets 403 here. Keep API clients for rotation jobs")
 HINT_PASSWORD_FEATURE = 'enable the PASSWORD feature on the source (PATCH the source\'s features)'
+# set-password of an account its query found a moment before: the world moved in between (red team round 2)
+HINT_ACCOUNT_MOVED = ('the account, its identity or its source is no longer where the query found it (renamed, moved '
+                      'to another identity, or deleted); the password was not set. If it was renamed or moved, list it '
+                      'under its new user_name/account_id; the next run retires this key if ISC no longer knows it')
 
 
 class IscError(Exception):
@@ -120,6 +124,8 @@ def _hint(operation, status, text, connection_error=False):
         return 'the API client needs the idn:sources:read scope to read source names'
     if operation == OP_SET and status in (400, 403) and 'password' in low and 'feature' in low:
         return HINT_PASSWORD_FEATURE
+    if operation == OP_SET and status == 400 and 'not found' in low:
+        return HINT_ACCOUNT_MOVED
     if status == 401 and operation != OP_TOKEN:
         return 'the access token was refused; ' + HINT_CREDENTIALS + ' or give a fresh access_token'
     if status == 404 and operation == OP_STATUS:

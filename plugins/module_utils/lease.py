@@ -8,7 +8,10 @@ Internal to the sailpoint_isc.passwords collection; may change without notice.
 Two files beside the ledger:
   <ledger>.lease      JSON naming the run that holds the state: run id, host, controller pid (and its
                       start time, so a recycled pid is not mistaken for the holder), start time.
-  <ledger>.work.lock  flock()ed by every rotation module for as long as it runs.
+  the state directory  flock()ed (the directory itself) by every rotation module for as long as it runs;
+                      <ledger>.work.lock.holder names that module. A lock on a file would not survive its deletion
+                      by hand (the next module would lock a new file beside the old lock); the directory's does.
+                      Where a directory cannot be locked (NFS), <ledger>.work.lock is the lock, as before.
 
 Why two: Ansible's workers call setsid(), so killing ansible-playbook (even its process group) can
 leave the module of the running task alive, still sending set-passwords and journalling them. A
@@ -53,7 +56,35 @@ def lease_path(ledger_path):
 
 
 def work_lock_path(ledger_path):
+    """Where the work lock's holder is named (``+ '.holder'``); the lock itself is on the state directory."""
     return ledger_path + '.work.lock'
+
+
+# flock() answers these when another process holds the lock; anything else (EBADF: NFS locks no directory) is not.
+BUSY_ERRNOS = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+
+
+def _flock_work(ledger_path, exclusive):
+    """Try the work lock without waiting: (descriptor holding it or None, busy). The lock is on the state directory
+    (no deletion of a file releases it); where a directory cannot be locked, on <ledger>.work.lock as before."""
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    directory = os.path.dirname(os.path.abspath(ledger_path))
+    if exclusive and not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    path = work_lock_path(ledger_path)
+    for target, flags in ((directory, os.O_RDONLY), (path, os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY)):
+        try:
+            fd = os.open(target, flags, 0o600)
+        except FileNotFoundError:
+            return None, False  # no state directory, or no lock file where the file is the lock: nobody holds it
+        try:
+            fcntl.flock(fd, mode)
+            return fd, False
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in BUSY_ERRNOS:
+                return None, True
+    return None, True  # neither can be locked: refuse rather than work unlocked
 
 
 def _now():
@@ -145,19 +176,12 @@ def read(path):
 
 def work_in_progress(ledger_path):
     """Who holds the work lock right now (the recorded holder), or None when nobody does."""
-    path = work_lock_path(ledger_path)
-    if not HAS_FCNTL or not os.path.exists(path):
+    if not HAS_FCNTL:
         return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except (IOError, OSError):
-            return read(path + '.holder') or {'pid': '?'}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    fd, busy = _flock_work(ledger_path, exclusive=False)
+    if fd is not None:
+        os.close(fd)  # closing drops the shared lock
+    return read(work_lock_path(ledger_path) + '.holder') or {'pid': '?'} if busy else None
 
 
 def check_stale_after(stale_after):
@@ -198,7 +222,9 @@ def _judge(ledger_path, current, host, now, stale_after):
             'the rotation %s ended without releasing %s, and its %s phase is still running in module '
             'process %s (Ansible workers outlive a killed ansible-playbook). It is still sending and '
             'recording changes; this run changed nothing. Wait for that process to end, then run again'
-            % (describe(current), path, busy.get('phase', 'current'), busy.get('pid')))
+            % (describe(current), path, busy.get('phase', 'current'), busy.get('pid') if busy.get('pid') != '?' else
+               '? (its .holder file was deleted; `fuser -v %s` names the process holding the state directory)'
+               % (os.path.dirname(path) or '.')))
     return current.get('run_id') or 'unknown'
 
 
@@ -279,16 +305,9 @@ class WorkLock(object):
         if not HAS_FCNTL:
             return self
         path = work_lock_path(self.ledger_path)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError):
+        self._fd, busy = _flock_work(self.ledger_path, exclusive=True)
+        if busy:
             busy = read(path + '.holder') or {}
-            os.close(self._fd)
-            self._fd = None
             raise LeaseError('another rotation module (pid %s, run %s, phase %s) is still working on %s; this run '
                              'changed nothing' % (busy.get('pid'), busy.get('run_id'), busy.get('phase'),
                                                   self.ledger_path))

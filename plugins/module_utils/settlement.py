@@ -22,6 +22,12 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 
 
+# ISC's query-password-info cannot tell an account deleted from one renamed or moved to another identity.
+MOVED_HINT = ('. If it was renamed or moved to another identity rather than deleted, its live password is the last one '
+              'archived under this key: list the account under its new user_name/account_id and run the rotation, which '
+              'gives it a new password (until then read the archive for it)')
+
+
 def with_unlisted_orphans(accounts, ledger, reconciled):
     """The accounts, plus orphans no longer listed: still settled (with their escrowed password), never forgotten."""
     accounts = list(accounts)
@@ -59,7 +65,7 @@ def state_when_gone(member, orphan, entry, in_flight=False):
                         % entry.get('retired_at', ''))
     if orphan or (entry and not in_flight):
         return 'retire', ('ISC no longer knows this account (%s): its passwords are archived in the store, never read '
-                          'as current, and it is no longer rotated' % member['error'])
+                          'as current, and it is no longer rotated%s' % (member['error'], MOVED_HINT))
     return None
 
 

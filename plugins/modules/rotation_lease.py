@@ -15,8 +15,9 @@ description:
     state directory (ledger and store). A second run fails at once, naming the holder, and changes nothing.
   - The lease is a file beside the ledger (C(<ledger_path>.lease)) naming the run id, host, controller pid and start
     time, with a heartbeat. It is stale when that controller process is gone and no rotation module of that run still
-    holds the work lock (C(<ledger_path>.work.lock)), or, when it was taken on another host, when its heartbeat is
-    older than O(stale_after); a stale lease is taken over, with a warning.
+    holds the work lock (a C(flock) on the state directory, which deleting files cannot release; its holder is named
+    in C(<ledger_path>.work.lock.holder)), or, when it was taken on another host, when its heartbeat is older than
+    O(stale_after); a stale lease is taken over, with a warning.
   - Ansible's worker processes outlive a killed C(ansible-playbook), so a module in the middle of a phase keeps the
     state directory to itself until it ends, whatever happened to its controller.
   - Runs on the controller (action plugin).

@@ -20,6 +20,7 @@ from . import authz
 from .config_api import OPERATIONS as CONFIG_OPERATIONS, experimental_missing, handle as config_request
 from .faults import Faults, load_faults_file, validate_faults
 from .triggers import Triggers
+from .world import world_move
 from .search_api import OPERATIONS as DISCOVERY_OPERATIONS, SIM_PATHS as DISCOVERY_SIM_PATHS, handle as discovery_request, sim_request as discovery_sim
 from .seed import load_seed
 from .sources_api import OPERATIONS as SOURCE_OPERATIONS, SourceConnectors, handle as source_request, sim_view as source_connectors
@@ -441,6 +442,8 @@ class Handler(BaseHTTPRequestHandler):
                     raise ValueError('the body must be {"userName", optional "sourceName" and "accountId"}')
                 reply = Reply(200, {'deleted': state.delete_account(data['userName'], data.get('sourceName'),
                                                                     data.get('accountId'))})
+            elif key == ('POST', '/__sim/world'):
+                reply = world_move(state, data)  # the world moves (world.py)
             elif key == ('POST', '/__sim/forget-requests'):
                 ids = (data or {}).get('requestIds') if isinstance(data, dict) else None
                 if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):

@@ -429,6 +429,9 @@ class SimState:
         if account is None:
             return bad_request("Referenced accountId '%s' not found on sourceId '%s' for identityId '%s'."
                                % (body.get('accountId'), source.id, ident.id), '400.1.404 Referenced object not found'), None
+        if 'PASSWORD' not in source.features:  # e.g. removed by POST /__sim/world (world.py)
+            return bad_request("The source '%s' does not support password management (no PASSWORD feature)." % source.name,
+                               '400.1.3 Illegal value'), None
         if client.type == 'pat' and client.user != ident.name:
             return forbidden('A personal access token may only change the passwords of its own identity.'), None
         with self.lock:

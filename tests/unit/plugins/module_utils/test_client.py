@@ -283,14 +283,18 @@ def test_403_on_query_hints_pat():
         c.query_password_info('u', 's')
 
 
-def test_password_feature_hint():
-    body = {'detailCode': '400.1 Bad Request Content', 'trackingId': 'tf',
-            'messages': [{'text': 'Source My-AD does not have the PASSWORD feature'}]}
+@pytest.mark.parametrize('code, text, hints', [
+    ('400.1 Bad Request Content', 'Source My-AD does not have the PASSWORD feature', ['enable the PASSWORD feature on the source']),
+    ('400.1.404 Referenced object not found', "Referenced accountId 'CN=x' not found on sourceId 's' for identityId 'i'.",
+     ['renamed, moved to another identity, or deleted', 'list it under its new']),  # moved since its query
+])
+def test_set_password_refusal_hints(code, text, hints):
+    body = {'detailCode': code, 'trackingId': 'tf', 'messages': [{'text': text}]}
     c, s, dummy = make({('POST', S): FakeResponse(400, body)})
     with pytest.raises(IscError) as e:
         c.set_password('i', 's', 'a', 'k', 'enc')
     assert not isinstance(e.value, IscOutcomeUnknown)
-    assert 'enable the PASSWORD feature on the source' in str(e.value)
+    assert all(hint in str(e.value) for hint in hints), str(e.value)
 
 
 def test_404_hints_base_url():

@@ -312,6 +312,7 @@ def test_a_pending_account_isc_no_longer_knows_is_retired_once_and_its_passwords
     decisions, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=2)
     assert all(key not in g['keys'] for g in groups)
     assert rows[key]['status'] == 'retired' and 'no longer knows' in rows[key]['detail']
+    assert 'renamed or moved to another identity rather than deleted' in rows[key]['detail'], 'the way out when it moved'
     assert set(r['status'] for k, r in rows.items() if k != key) <= {'rotated', 'skipped'}
     assert key not in store.entries and store.archive[key][-1]['pending'] == p1, 'kept, never current'
     assert ledger_mod.Ledger(ledger_path).load().entry(key)['state'] == 'retired'
