@@ -11,7 +11,7 @@ pytest-xdist workers), three flips each:
   flip, the app still on the active account; the next cycle, in which that account is not due, applies its committed
   password again and flips to B with no set-password (what the next run does after a kill between the commit and the
   flip);
-  B, then one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched; then A, B.
+  B, A, then one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched; then B.
 0 failed probes; the record's user name and password are the active account's live ones; no password of the store
 appears in any output (one run at -vvv --diff), report, ledger or file but the store and the app's own config file.
 """
@@ -67,7 +67,7 @@ def test_three_cycles_alternate_and_a_failed_reload_does_not_flip(world):
 
 
 def test_three_cycles_alternate_and_a_failed_set_password_does_not_flip(world):
-    cycles(world, [1, 'fail', 0, 1])
+    cycles(world, [1, 0, 'fail', 1])  # B's password committed before its change fails: a flip would find one
 
 
 def cycles(world, expected, verbose_first=False):
