@@ -2,7 +2,8 @@
 
 22 accounts of the simulator's fleet and 30 small apps (tests/e2e/dep_app.py, one process each) on four inventory
 host aliases (all ansible_connection=local) and one unreachable host. Each app reads its password(s) at start and is
-healthy only when they match the simulator's live password hashes. One world, four ansible-playbook runs:
+healthy only when they match the simulator's live password hashes. Two worlds, each a test of its own (they run at the
+same time on two pytest-xdist workers). The first, two ansible-playbook runs:
   1. roll_forward (-vvv --diff): the two accounts whose dependent is on the unreachable host are skipped (0
      set-password), three apps fail their first restart (their accounts dependents_degraded), every app restarted at
      most once although ten of them are fed by two accounts;
@@ -10,10 +11,12 @@ healthy only when they match the simulator's live password hashes. One world, fo
      rollback, five accounts are due and three apps fail their restart: their four accounts are set back to the
      previous password through ISC (one set-password forward, one back) and their apps end healthy on it; a sixth due
      account whose target forbids reuse is refused up front (0 set-password); every app is healthy;
-  3. a forced run of four accounts under rollback, one app failing, is crashed (killer.py) once the store committed
+The second, four accounts and their six apps, after a forced run that gives each a password in the store:
+  3. a forced run of the four under rollback, one app failing, is crashed (killer.py) once the store committed
      their new passwords and escrowed the previous one of the failing app's account (its rollback under way);
   4. the next run finishes the rollback (the escrowed password) and the dependents, with no new password.
-Then no password of the store appears in any output, report, state file or app-side file but the app's own secret.
+After each, no password of the store appears in any output, report, state file or app-side file but the app's own
+secret.
 """
 
 import hashlib
@@ -70,13 +73,15 @@ def health(port):
 class World:
     """The simulator, the apps, the inventory and the accounts file; runs the role against them."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, apps=range(N_APPS), fail_first=FAIL_FIRST):
+        """A world of the apps numbered in apps (all of them by default) and the accounts that feed them; the apps of
+        fail_first fail their first restart."""
         self.workdir = workdir
         self.sim = SimulatorProcess(workdir, '--completion-delay', '0.3')
         self.runner = PlaybookRunner(workdir, self.sim)
-        self.apps, self.outputs = [], []
+        self.apps, self.outputs = {}, []
         self.accounts = [account(n) for n in range(N_ACCOUNTS + 2)]
-        for i in range(N_APPS):
+        for i in apps:
             fed = [i] if i < N_ACCOUNTS else [2 * (i - N_ACCOUNTS), 2 * (i - N_ACCOUNTS) + 1]
             app_dir = os.path.join(workdir, 'apps', 'app%02d' % i)
             os.makedirs(app_dir)
@@ -94,10 +99,10 @@ class World:
                 # a restart takes RESTART_SECONDS to come up: one after the other they would add up, at once they overlap
                 json.dump({'port': port, 'sim': self.sim.base_url, 'secrets': secrets, 'restart_seconds': RESTART_SECONDS},
                           handle)
-            self.apps.append({'dir': app_dir, 'port': port, 'host': HOSTS[i % 4], 'secrets': secrets})
-        starting = [subprocess.Popen([sys.executable, APP, 'start', app['dir']]) for app in self.apps]  # all at once
-        assert [p.wait(60) for p in starting] == [0] * N_APPS
-        for i in FAIL_FIRST:
+            self.apps[i] = {'dir': app_dir, 'port': port, 'host': HOSTS[i % 4], 'secrets': secrets}
+        starting = [subprocess.Popen([sys.executable, APP, 'start', app['dir']]) for app in self.apps.values()]  # at once
+        assert [p.wait(60) for p in starting] == [0] * len(self.apps)
+        for i in fail_first:
             open(os.path.join(self.apps[i]['dir'], 'fail-next-restart'), 'w').close()
         for n, acct in enumerate(self.accounts):
             acct['dependents'] = self.dependents_of(n)
@@ -113,7 +118,7 @@ class World:
             return [{'type': 'file', 'host': 'down-host', 'path': '/etc/app-%d.conf' % n, 'regexp': '^password=',
                      'line': 'password={password}'}]
         out = []
-        for i, app in enumerate(self.apps):
+        for i, app in self.apps.items():
             for secret in app['secrets']:
                 if secret['account'] != n:
                     continue
@@ -164,16 +169,21 @@ class World:
         killer.reap_all()  # the apps (re-parented to this process: killer.py's subreaper) and what else is left
 
 
-@pytest.fixture(scope='module')
-def world():
-    workdir = tempfile.mkdtemp(prefix='isc-e2e-dependents-')
-    made = World(workdir)
-    yield made
-    made.stop()
-    shutil.rmtree(workdir, ignore_errors=True)
+@pytest.fixture
+def world_of():
+    made = []
+
+    def make(**kwargs):
+        made.append(World(tempfile.mkdtemp(prefix='isc-e2e-dependents-'), **kwargs))
+        return made[-1]
+    yield make
+    for one in made:
+        one.stop()
+        shutil.rmtree(one.workdir, ignore_errors=True)
 
 
-def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
+def test_dependents_roll_forward_unreachable_restart_once(world_of):
+    world = world_of()
     accounts = world.accounts
     keys = [key_of(a) for a in accounts]
     starts = [world.starts(i) for i in range(N_APPS)]
@@ -191,7 +201,7 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     for key in set(keys[:N_ACCOUNTS]) - set(degraded):
         assert report[key]['status'] == 'rotated', report[key]
         assert all(d['outcome'] in ('restarted', 'healthy') for d in report[key]['dependents']), report[key]
-    for i, app in enumerate(world.apps):
+    for i, app in world.apps.items():
         assert world.starts(i) - starts[i] == (0 if i in FAIL_FIRST else 1), 'app%02d: one restart per run' % i
         assert health(app['port']) == (None if i in FAIL_FIRST else 200), 'app%02d' % i
         for secret in app['secrets']:
@@ -235,7 +245,7 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     # every app restarted once, but those fed by a rolled-back account: once more (one of them failed the first time)
     twice = (14, 15, 22, 26)  # fed by 14, by 15, by 4 and 5, by 12 and 13
     once = FAIL_FIRST + ROLLBACK_FAIL + (6, 23)
-    for i, app in enumerate(world.apps):
+    for i, app in world.apps.items():
         assert world.starts(i) - starts[i] == (2 if i in twice else 1 if i in once else 0), 'app%02d' % i
         assert health(app['port']) == 200, 'app%02d' % i
     with open(os.path.join(world.workdir, 'rotation', 'ledger.json')) as handle:
@@ -244,12 +254,22 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     outcomes = [(h['outcome'], h.get('why')) for h in history]
     assert outcomes[-4:] == [('rotated', 'due'), ('rolling_back', None), ('rolled_back', None), ('rotated', 'rollback')], outcomes
     assert 'failed' in json.dumps(history[-3]['dependents']), history[-3]
+    no_password_leaked(world, N_ACCOUNTS)
+
+
+def test_dependents_a_run_killed_during_a_rollback_is_finished_by_the_next(world_of):
+    world = world_of(apps=(0, 1, 2, 3, 20, 21), fail_first=())  # the apps of accounts 0 to 3 (20 and 21: two each)
+    accounts, keys = world.accounts, [key_of(a) for a in world.accounts]
+    few = accounts[:4]
+    # each gets a password in the store and every app its restart: the previous password a rollback goes back to
+    setup = world.rotate(few, service_account_rotation_force=True)
+    assert setup.returncode == 0, setup.stdout[-3000:]
+    assert all(health(app['port']) == 200 for app in world.apps.values())
 
     # 3. a forced run of four accounts under the policy rollback, app 0 failing its restart: crashed once the store
     # holds the previous password of account 0 escrowed (its rollback under way), after the commits, before the record
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
-        second_run = json.load(handle)['run_id']
-    few = accounts[:4]
+        setup_run = json.load(handle)['run_id']
     before = read_store(world.workdir)
     sent = world.set_passwords()
     open(os.path.join(world.apps[0]['dir'], 'fail-next-restart'), 'w').close()
@@ -261,7 +281,7 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     killer.crash(proc)
     world.outputs.append(proc.stdout.read())
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
-        assert json.load(handle)['run_id'] == second_run, 'the crash came before the record (and its dependents)'
+        assert json.load(handle)['run_id'] == setup_run, 'the crash came before the record (and its dependents)'
 
     # 4. the next run (policy roll_forward: the escrow, not the policy, finishes the rollback) settles account 0's change
     # back and applies every dependent of the four with the passwords committed
@@ -274,14 +294,17 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
     assert all(store[keys[n]]['current'] != before[keys[n]]['current'] for n in (1, 2, 3))
     for i in (0, 1, 2, 3, 20, 21):
         assert health(world.apps[i]['port']) == 200, 'app%02d after the crash and the next run' % i
+    no_password_leaked(world, len(few))
 
-    # no password of the store anywhere but in the store and each app's own secret file
+
+def no_password_leaked(world, at_least):
+    """No password of the store anywhere but in the store and each app's own secret file."""
     store = read_store(world.workdir)
     secrets = set()
     for entry in store.values():
         secrets.update(v for k, v in entry.items() if k in ('current', 'previous', 'pending') and isinstance(v, str))
-    assert len(secrets) >= N_ACCOUNTS
-    own = set(s['file'] for app in world.apps for s in app['secrets'])
+    assert len(secrets) >= at_least
+    own = set(s['file'] for app in world.apps.values() for s in app['secrets'])
     texts = dict(('output %d' % n, out) for n, out in enumerate(world.outputs))
     for root, _dirs, files in os.walk(world.workdir):
         for name in files:
@@ -292,6 +315,6 @@ def test_dependents_roll_forward_unreachable_restart_once_and_kill(world):
                 texts[path] = handle.read()
     hits = [(where, s[:3]) for where, text in texts.items() for s in secrets if s in text]
     assert hits == [], hits[:5]
-    for app in world.apps:  # no backup or temporary file next to a secret
+    for app in world.apps.values():  # no backup or temporary file next to a secret
         expected = ['app.json', 'pid', 'restarts', 'starts'] + [os.path.basename(s['file']) for s in app['secrets']]
         assert sorted(os.listdir(app['dir'])) == sorted(expected)
