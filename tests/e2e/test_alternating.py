@@ -29,7 +29,7 @@ import pytest
 import killer
 from conftest import PlaybookRunner, SimulatorProcess
 from rotation_helpers import ROTATE, key_of, read_store, rotate_vars, write_accounts
-from test_dependents import free_port, health as status
+from test_dependents import assert_no_async_job_left, free_port, health as status
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dep_app.py')
 LOGICAL = 'alternate:app-db'
@@ -48,6 +48,18 @@ class Probe(threading.Thread):
             self.count += 1
             if got != 200:
                 self.failures.append((time.time(), got))
+
+
+def switch_on_record(workdir, keys, want, before):
+    """The cycle's report names the credential's switch, or why it did not switch; (run id, new active) if it did."""
+    with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+        report = json.load(handle)
+    active = json.loads(before[LOGICAL]['current'])['active'] if LOGICAL in before else keys[0]
+    inactive = [k for k in keys if k != active][0]
+    reason = {'fail': 'failed', 'degraded': 'degraded'}.get(want)
+    assert report['alternates'] == [{'name': 'app-db', 'key': LOGICAL, 'from': active, 'to': inactive,
+                                     'switched': reason is None, 'reason': reason}], report['alternates']
+    return None if reason else (report['run_id'], inactive)
 
 
 @pytest.fixture
@@ -104,6 +116,7 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
         # after the degraded one, a cycle in which B is not due: it applies B's committed password again and switches,
         # with no set-password (as after a run killed between the commit and the switch)
         expected = [1, 0, 'degraded', 'again', 'fail', 0, 1, 0]
+        switches = []  # (run id, account that became active) of each cycle that switched, from its report
         for n, want in enumerate(expected):
             write_accounts(workdir, [dict(row, max_age_days=30 if want == 'again' else 0)])
             sent = sim.requests_of('set_password')
@@ -122,6 +135,9 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
             started = time.time()
             result, record = cycle(verbosity=3 if n == 0 else 0, diff=n == 0)
             print('cycle %d (%s): %.1f s' % (n, want, time.time() - started))
+            switched = switch_on_record(workdir, keys, want, before)
+            if switched:
+                switches.append(switched)
             if want in ('fail', 'degraded'):
                 sim.set_faults({})
                 assert result.returncode != 0, 'a failed set-password or dependent fails the play'
@@ -147,7 +163,18 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
         probe.join()
     assert probe.count > 100 and probe.failures == [], (probe.count, probe.failures[:5])
     assert sim.requests_of('set_password') == len(expected) - 1  # none in the 'again' cycle
+    # each switch once in the ledger's history of the account that became active, by the run that made it (the one
+    # after the degraded cycle too: not by the degraded run, not twice), with who ran it; no entry for a cycle that
+    # did not switch
+    with open(os.path.join(workdir, 'rotation', 'ledger.json')) as handle:
+        ledger = json.load(handle)['accounts']
+    recorded = sorted((h['at'], h['run_id'], key) for key in keys for h in ledger[key].get('history', ())
+                      if h['outcome'] == 'switched')
+    assert [(run_id, key) for _at, run_id, key in recorded] == switches, (recorded, switches)
+    assert all(h['who']['controller_user'] and h['switched_by'] == h['run_id'] and h['alternate'] == 'app-db'
+               for key in keys for h in ledger[key]['history'] if h['outcome'] == 'switched')
     assert not os.path.exists(os.path.join(app_dir, 'fail-next-restart'))
+    assert_no_async_job_left(workdir)  # the reloads (async), the failed one too
 
     # no password of the store anywhere but in the store and the app's own config file
     store = read_store(workdir)
