@@ -23,7 +23,7 @@ import killer
 from conftest import PlaybookRunner, SimulatorProcess
 from hostile_helpers import fresh_store_and_ledger
 from rotation_helpers import ROTATE, key_of, read_store, rotate_vars, write_accounts
-from test_dependents import free_port, health
+from test_dependents import assert_no_async_job_left, free_port, health
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dep_app.py')
 USER = 'svc-sync-01'
@@ -90,3 +90,4 @@ def test_a_rollback_takes_every_member_of_the_sync_group_back(world):
         rows[keys[0]]['detail'], rows[keys[0]]
     for key in keys:  # applied again with the old password, and healthy
         assert [d['outcome'] for d in rows[key]['dependents']] == ['restarted', 'healthy'], rows[key]
+    assert_no_async_job_left(workdir)  # the restarts of both passes, the failed one included
