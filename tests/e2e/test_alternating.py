@@ -9,7 +9,11 @@ start on account A (its seed password) through:
   one cycle whose reload of the app fails (the dependent fails, the account is dependents_degraded): no flip, the app
   still on the active account; the next cycle, in which that account is not due, applies its committed password again
   and flips with no set-password (what the next run does after a kill between the commit and the flip);
-  one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched.
+  one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched;
+  the seventh cycle is crashed (killer.py) right after it wrote its switch to the store, before its record phase: the
+  eighth finds that switch, reports it (`earlier`) and writes it to the ledger, once.
+Each run's report lists the credential's switch or why not; the ledger holds one entry per switch, by the run that
+made it (switched_by), and no async job file is left.
 0 failed probes; the record's user name and password are the active account's live ones; no password of the store
 appears in any output (one run at -vvv --diff), report, ledger or file but the store and the app's own config file.
 """
@@ -50,15 +54,22 @@ class Probe(threading.Thread):
                 self.failures.append((time.time(), got))
 
 
-def switch_on_record(workdir, keys, want, before):
-    """The cycle's report names the credential's switch, or why it did not switch; (run id, new active) if it did."""
+def report_run_id(workdir):
+    with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+        return json.load(handle)['run_id']
+
+
+def switch_on_record(workdir, keys, want, before, earlier=None):
+    """The cycle's report names the credential's switch, or why it did not switch, and the switch of a killed run it
+    recorded (earlier); (run id, new active) if it switched."""
     with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
         report = json.load(handle)
     active = json.loads(before[LOGICAL]['current'])['active'] if LOGICAL in before else keys[0]
     inactive = [k for k in keys if k != active][0]
     reason = {'fail': 'failed', 'degraded': 'degraded'}.get(want)
-    assert report['alternates'] == [{'name': 'app-db', 'key': LOGICAL, 'from': active, 'to': inactive,
-                                     'switched': reason is None, 'reason': reason}], report['alternates']
+    assert report['alternates'] == [dict({'name': 'app-db', 'key': LOGICAL, 'from': active, 'to': inactive,
+                                          'switched': reason is None, 'reason': reason},
+                                         **({'earlier': earlier} if earlier else {}))], report['alternates']
     return None if reason else (report['run_id'], inactive)
 
 
@@ -107,6 +118,27 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
     def live_sha(user):
         return sim.accounts(userName=user, sourceName='Corp-AD')[0]['passwordSha256']
 
+    def killed_cycle(to):
+        """A cycle crashed (killer.py) right after it wrote the switch to `to` under the logical key, before its record
+        phase (its report and the ledger's entry): the next cycle must record that switch, once."""
+        store = os.path.join(workdir, 'rotation', 'store.vault')
+        seen = [os.stat(store).st_mtime_ns]
+
+        def switched():  # read the store only when it was written again
+            if os.stat(store).st_mtime_ns == seen[-1]:
+                return None
+            seen.append(os.stat(store).st_mtime_ns)
+            text = read_store(workdir).get(LOGICAL, {}).get('current')
+            return text if text and json.loads(text)['active'] == to else None
+        with open(os.path.join(workdir, 'killed.out'), 'w+') as out:
+            proc = killer.spawn(runner.command(ROTATE, rotate_vars(workdir, accounts_file)), cwd=workdir,
+                                env=runner.env(), stdout=out, stderr=subprocess.STDOUT)
+            text = killer.wait_for(switched, timeout=240, proc=proc, what='the switch written to the store')
+            killer.crash(proc)
+            out.seek(0)
+            outputs.append(out.read())
+        return None, json.loads(text)
+
     assert status(port) == 200, 'the app starts on the first account and its seed password'
     probe = Probe(port)
     probe.start()
@@ -115,12 +147,14 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
         # fails (its dependents degraded: no flip) and one whose set-password fails (nothing applied: no flip)
         # after the degraded one, a cycle in which B is not due: it applies B's committed password again and switches,
         # with no set-password (as after a run killed between the commit and the switch)
-        expected = [1, 0, 'degraded', 'again', 'fail', 0, 1, 0]
+        # the seventh is crashed right after it wrote its switch to the store, before its record: the eighth records it
+        expected = [1, 0, 'degraded', 'again', 'fail', 0, 'killed', 0]
         switches = []  # (run id, account that became active) of each cycle that switched, from its report
+        earlier = None  # the switch the killed cycle made, which the next one finds and records
         for n, want in enumerate(expected):
             write_accounts(workdir, [dict(row, max_age_days=30 if want == 'again' else 0)])
             sent = sim.requests_of('set_password')
-            if want == 'again':
+            if want in ('again', 'killed'):
                 want = 1
             before = read_store(workdir)
             with open(config) as handle:
@@ -133,11 +167,20 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
             else:
                 untouched = live_sha(users[1 - want])
             started = time.time()
-            result, record = cycle(verbosity=3 if n == 0 else 0, diff=n == 0)
-            print('cycle %d (%s): %.1f s' % (n, want, time.time() - started))
-            switched = switch_on_record(workdir, keys, want, before)
-            if switched:
-                switches.append(switched)
+            if expected[n] == 'killed':
+                reported = report_run_id(workdir)
+                result, record = killed_cycle(keys[want])
+                assert report_run_id(workdir) == reported, 'the crash came before the record phase'
+                earlier = {'from': keys[1 - want], 'to': keys[want], 'run_id': record['switched']['run_id'],
+                           'at': record['switched']['at']}
+                switches.append((earlier['run_id'], keys[want]))
+            else:
+                result, record = cycle(verbosity=3 if n == 0 else 0, diff=n == 0)
+                switched = switch_on_record(workdir, keys, want, before, earlier)
+                earlier = None
+                if switched:
+                    switches.append(switched)
+            print('cycle %d (%s): %.1f s' % (n, expected[n], time.time() - started))
             if want in ('fail', 'degraded'):
                 sim.set_faults({})
                 assert result.returncode != 0, 'a failed set-password or dependent fails the play'
@@ -151,11 +194,11 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
                 with open(config) as handle:
                     assert want == 'degraded' or handle.read() == written, 'a failed change is not applied'
                 continue
-            assert result.returncode == 0, result.stdout[-3000:]
+            assert result is None or result.returncode == 0, result.stdout[-3000:]
             assert (record['active'], record['user_name']) == (keys[want], users[want]), n
             assert hashlib.sha256(record['password'].encode()).hexdigest() == live_sha(users[want])
             assert live_sha(users[1 - want]) == untouched, 'the active account is never rotated'
-            assert 'alternate app-db: active is now %s' % keys[want] in result.stdout
+            assert result is None or 'alternate app-db: active is now %s' % keys[want] in result.stdout
             assert sim.requests_of('set_password') == sent + (0 if expected[n] == 'again' else 1)
         time.sleep(0.5)
     finally:
@@ -164,14 +207,16 @@ def test_six_cycles_alternate_with_no_failed_probe_and_a_failed_cycle_does_not_f
     assert probe.count > 100 and probe.failures == [], (probe.count, probe.failures[:5])
     assert sim.requests_of('set_password') == len(expected) - 1  # none in the 'again' cycle
     # each switch once in the ledger's history of the account that became active, by the run that made it (the one
-    # after the degraded cycle too: not by the degraded run, not twice), with who ran it; no entry for a cycle that
-    # did not switch
+    # after the degraded cycle too: not by the degraded run, not twice; the killed cycle's: recorded by the next run,
+    # once), with who ran it; no entry for a cycle that did not switch
     with open(os.path.join(workdir, 'rotation', 'ledger.json')) as handle:
         ledger = json.load(handle)['accounts']
-    recorded = sorted((h['at'], h['run_id'], key) for key in keys for h in ledger[key].get('history', ())
+    recorded = sorted((h['at'], h['switched_by'], key) for key in keys for h in ledger[key].get('history', ())
                       if h['outcome'] == 'switched')
     assert [(run_id, key) for _at, run_id, key in recorded] == switches, (recorded, switches)
-    assert all(h['who']['controller_user'] and h['switched_by'] == h['run_id'] and h['alternate'] == 'app-db'
+    late = [h for key in keys for h in ledger[key]['history'] if h['outcome'] == 'switched' and h['run_id'] != h['switched_by']]
+    assert [h['switched_by'] for h in late] == [switches[-2][0]] and late[0]['run_id'] == report_run_id(workdir), late
+    assert all(h['who']['controller_user'] and h['alternate'] == 'app-db'
                for key in keys for h in ledger[key]['history'] if h['outcome'] == 'switched')
     assert not os.path.exists(os.path.join(app_dir, 'fail-next-restart'))
     assert_no_async_job_left(workdir)  # the reloads (async), the failed one too
