@@ -144,29 +144,101 @@ def expand(accounts, records, entries):
         alternates.append({'name': row['alternate']['name'], 'key': logical_key(row['alternate']['name']),
                            'accounts': keys, 'active': active, 'inactive': inactive, 'user_name': member['user_name'],
                            'confirmed': confirmed, 'dependents': bool(row.get('dependents')),
-                           'again': _unconfirmed(entries.get(inactive), confirmed.get(inactive))})
+                           'again': _unconfirmed(entries.get(inactive), confirmed.get(inactive)),
+                           'unrecorded': _unrecorded(record, active, inactive, confirmed, entries)})
     return rows, alternates
 
 
+def _unrecorded(record, active, other, confirmed, entries):
+    """The switch the store's record shows and the ledger never recorded (its run was killed after writing the record,
+    before its record phase): {from, to, attempt, run_id, at} for this run to record, else None."""
+    attempt = confirmed.get(active)
+    if record.get('active') != active or not attempt or (entries.get(active) or {}).get('switched') == attempt:
+        return None
+    switched = record.get('switched') or {}
+    return {'from': other, 'to': active, 'attempt': attempt, 'run_id': switched.get('run_id'), 'at': switched.get('at')}
+
+
 def flips(alternates, entries, committed, held, rows):
-    """The alternates whose inactive account becomes active now: [{key, name, active, previous, user_name, confirmed}].
+    """The alternates whose inactive account becomes active now: [{key, name, active, previous, user_name, confirmed}]
+    (decide() says why the others do not)."""
+    return [d['flip'] for d in decide(alternates, entries, committed, held, rows) if d['switched']]
+
+
+# why a credential did not switch, in the order they are asked (a failed or unverified change is also held)
+REASONS = ('failed', 'unverified', 'unsettled', 'not due', 'rolled_back', 'degraded')
+
+
+def _why_not(alt, entries, committed, held, row, failed, unverified):
+    """The reason (one of REASONS) the inactive account of alt does not become active now, or None when it does."""
+    new = alt['inactive']
+    if new in failed:
+        return 'failed'
+    if new in unverified:
+        return 'unverified'
+    if new in held:
+        return 'unsettled'
+    if not (entries.get(new) or {}).get('attempt') or not (new in committed or alt['again']):
+        return 'not due'
+    if not alt['dependents']:
+        return None
+    if row is not None and row.get('status') in ('rolled_back', 'rolling_back'):
+        return 'rolled_back'
+    if row is None or row.get('status') or not row.get('dependents') or any(
+            str(d.get('outcome')).startswith('failed') for d in row['dependents']):
+        return 'degraded'
+    return None
+
+
+def decide(alternates, entries, committed, held, rows, failed=(), unverified=(), run_id=None, at=None):
+    """Per alternate, whether its inactive account becomes active now, for the switch, the report and the ledger:
+    [{name, key, from, to, switched, reason, flip, earlier}]. reason: None when it switches, else one of REASONS.
 
     entries: the ledger's accounts (the attempt of each account's last change); committed: keys whose new password the
     store committed in this run; held: keys whose change is unsettled; rows: this run's dependents rows
-    (module_utils/dependents.rows). The inactive account's password must be committed in this run, or be one an
-    earlier run committed and no flip confirmed (again); it must not be held; and when the row has dependents, they
-    were applied with it in this run and all passed. confirmed records the attempt of the password switched to."""
+    (module_utils/dependents.rows); failed: keys whose change failed; unverified: keys whose change a verification did
+    not prove. The inactive account's password must be committed in this run, or be one an earlier run committed and
+    no flip confirmed (again); it must not be held; and when the row has dependents, they were applied with it in this
+    run and all passed. flip (when switched): {key, name, active, previous, user_name, confirmed, run_id, at}, confirmed
+    with the attempt of the password switched to. earlier: a switch an earlier run made and never recorded (or None)."""
     by_key = dict((r['key'], r) for r in rows)
     out = []
     for alt in alternates:
         new = alt['inactive']
-        attempt = (entries.get(new) or {}).get('attempt')
-        if new in held or not attempt or not (new in committed or alt['again']):
-            continue
-        row = by_key.get(new)
-        if alt['dependents'] and (row is None or row.get('status') or not row.get('dependents') or any(
-                str(d.get('outcome')).startswith('failed') for d in row['dependents'])):
-            continue
-        out.append({'key': alt['key'], 'name': alt['name'], 'active': new, 'previous': alt['active'],
-                    'user_name': alt['user_name'], 'confirmed': dict(alt['confirmed'], **{new: attempt})})
+        reason = _why_not(alt, entries, committed, held, by_key.get(new), set(failed), set(unverified))
+        item = {'name': alt['name'], 'key': alt['key'], 'from': alt['active'], 'to': new, 'switched': reason is None,
+                'reason': reason, 'flip': None, 'earlier': alt.get('unrecorded')}
+        if reason is None:
+            attempt = entries[new]['attempt']
+            item['flip'] = {'key': alt['key'], 'name': alt['name'], 'active': new, 'previous': alt['active'],
+                            'user_name': alt['user_name'], 'confirmed': dict(alt['confirmed'], **{new: attempt}),
+                            'attempt': attempt, 'run_id': run_id, 'at': at}
+        out.append(item)
+    return out
+
+
+def record(ledger, decisions, run_id=None, who=None):
+    """The switches of this run's decisions (and those an earlier run made and never recorded) in the ledger's history
+    of the account that became active: once per change (the ledger skips a switch it holds). Never a secret."""
+    for item in decisions or ():
+        earlier, flip = item.get('earlier'), item.get('flip')
+        if earlier:
+            ledger.append('switched', [earlier['to']], alternate=item['name'], previous=earlier['from'],
+                          attempt=earlier['attempt'], switched_by=earlier.get('run_id'), run_id=run_id, who=who,
+                          **({'at': earlier['at']} if earlier.get('at') else {}))
+        if item.get('switched') and flip:
+            ledger.append('switched', [flip['active']], alternate=item['name'], previous=flip['previous'],
+                          attempt=flip['attempt'], switched_by=flip.get('run_id') or run_id, run_id=run_id, who=who,
+                          **({'at': flip['at']} if flip.get('at') else {}))
+
+
+def report_rows(decisions):
+    """The JSON report's "alternates": per credential name, key, from, to, switched and reason (why not), and the
+    switch an earlier run made that this run recorded (earlier: from, to, run_id, at). Never a secret."""
+    out = []
+    for item in decisions or ():
+        row = dict((k, item.get(k)) for k in ('name', 'key', 'from', 'to', 'switched', 'reason'))
+        if item.get('earlier'):
+            row['earlier'] = dict((k, item['earlier'].get(k)) for k in ('from', 'to', 'run_id', 'at'))
+        out.append(row)
     return out

@@ -239,6 +239,12 @@ def rows(results):
             status, due = 'rolling_back', []
             detail = ('%d dependent(s) failed on the new password (%s); rolling back: the previous password is escrowed '
                       'and set again through ISC' % (len(failed), _listed(failed)))
+        elif rollback == 'done' and not failed and not before:
+            # none of its own failed: another account of its password change (a password sync group) took it back
+            status = 'rolled_back'
+            detail = ('its dependents passed, but it shares its password change (a password sync group) with an account '
+                      'whose dependents failed on the new password: the previous password was set again through ISC for '
+                      'all of them (policy rollback) and the %d dependent(s) applied with it' % len(deps))
         elif rollback == 'done' and not failed:
             status = 'rolled_back'
             detail = ('%d dependent(s) failed on the new password (%s): the previous password was set again through ISC '

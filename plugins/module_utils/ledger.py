@@ -127,6 +127,17 @@ class Ledger:
                 entry.update(state='current' if entry.get('last_rotated') else 'unmanaged', request_id=None)
             elif kind == 'unpark':
                 entry.update(state='failed', attempts=0)
+            elif kind == 'switched':
+                # issue 27 §2 (module_utils/alternate.py): an alternating credential made this account active; once
+                # per change (attempt), however many runs report it (a run killed before its record leaves it to the next)
+                if entry.get('switched') != event.get('attempt'):
+                    entry['switched'] = event.get('attempt')
+                    history = entry.setdefault('history', [])
+                    history.append({'at': event['at'], 'outcome': 'switched', 'alternate': event.get('alternate'),
+                                    'from': event.get('previous'), 'attempt': event.get('attempt'),
+                                    'run_id': event.get('run_id'), 'switched_by': event.get('switched_by'),
+                                    'who': event.get('who')})
+                    del history[:-HISTORY_LIMIT]
             elif kind == 'dependents':
                 # issue 27 (module_utils/dependents.py): the dependents still to apply (a marker the next run reads),
                 # and each one's outcome in the audit trail

@@ -28,6 +28,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress i
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
@@ -168,6 +169,7 @@ def record(params, ledger, check_mode, warn):
                 reconciled.get(kind) for kind in ('finished', 'failed', 'abandoned')):
             # saved with the records: the next plan compares (a run that recorded nothing leaves the file as it was)
             ledger.shard = shard_setting(params['shard'])
+        alternate.record(ledger, params['alternates'], run_id=params['run_id'], who=who)  # saved by rotation.record
         rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
                         run_id=params['run_id'], retired=params['retired'], who=who)
     rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
@@ -177,7 +179,8 @@ def record(params, ledger, check_mode, warn):
     if not check_mode:
         report_mod.write_reports(rows, totals, params['report_json'], params['report_junit'], started=params['started'],
                                  run_id=params['run_id'], keep_runs=params['report_history'],
-                                 failed_clients=params['failed_clients'], who=who)
+                                 failed_clients=params['failed_clients'], who=who,
+                                 alternates=alternate.report_rows(params['alternates']))
     for line in failure_lines(params['failed_clients']):
         warn(line)  # a warning Ansible shows (and AWX counts), not a line inside a debug message
     return dict(changed=False, rows=rows, totals=totals, who=who,

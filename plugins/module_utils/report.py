@@ -184,12 +184,13 @@ def _prune(path, keep):
 
 
 def write_reports(rows, counts, json_path=None, junit_path=None, started=None, run_id=None, keep_runs=30,
-                  now=None, failed_clients=None, who=None, failure=None):
+                  now=None, failed_clients=None, who=None, failure=None, alternates=None):
     """The JSON and JUnit reports: at their paths (the latest run) and, when keep_runs, one copy per run
     under runs/ beside them, with a UTC timestamp in the name; older copies beyond keep_runs are removed.
     failed_clients: {client id: reason} of the API clients taken out of the run (authentication failed).
     who: the controller host and user, the AWX job id and the API client ids of the run (audit.who).
-    failure: why a run stopped before its plan (no rows then): the JSON's "failure", one failing JUnit case."""
+    failure: why a run stopped before its plan (no rows then): the JSON's "failure", one failing JUnit case.
+    alternates: per alternating credential, its switch or why not (alternate.report_rows): the JSON's "alternates"."""
     now = now or utcnow()
     stamp = now.strftime('%Y%m%dT%H%M%SZ') + ('-' + run_id[:8] if run_id else '')
     elapsed = max(0.0, (now - parse_iso(started)).total_seconds()) if started else 0.0
@@ -199,6 +200,8 @@ def write_reports(rows, counts, json_path=None, junit_path=None, started=None, r
                   'api_clients_failed': dict(failed_clients or {}), 'who': who, 'accounts': rows}
         if failure:
             report['failure'] = failure
+        if alternates:
+            report['alternates'] = alternates
         outputs.append((json_path, json.dumps(report, indent=1) + '\n'))
     if junit_path:
         run_row = [{'account': 'run/' + (run_id or ''), 'status': 'failed', 'detail': failure}] if failure else []

@@ -338,6 +338,14 @@ options:
     type: list
     elements: dict
     default: []
+  alternates:
+    description:
+      - Per alternating credential, whether it switched to its other account in this run and why not (O(phase=record)),
+        as the role's module P(sailpoint_isc.passwords.rotation_alternate#module) decides it (its C(op=flip)); the JSON
+        report lists them and the ledger's history of the account that became active records each switch once.
+    type: list
+    elements: dict
+    default: []
   started:
     description: When the run began (the C(started) result of O(phase=reconcile)), for the JSON report (O(phase=record)).
     type: str
@@ -596,6 +604,7 @@ def main():
         retire_keys=dict(type='list', elements='str', default=[], no_log=False),
         verify_failures=dict(type='list', elements='dict', default=[]),
         dependents=dict(type='list', elements='dict', default=[]),
+        alternates=dict(type='list', elements='dict', default=[]),
         started=dict(type='str'),
         report_json=dict(type='path'),
         report_junit=dict(type='path'),

@@ -19,7 +19,8 @@ description:
     not rotated.
   - O(op=flip) says which logical credentials switch to their other account now - the inactive account's new password
     was committed in this run (or by an earlier run, and no flip has confirmed it yet), its change is settled, and its
-    dependents were applied with it in this run and all passed. Everything else leaves the active account active.
+    dependents were applied with it in this run and all passed. Everything else leaves the active account active,
+    and RV(decisions) says why.
 author:
   - sailpoint_isc.passwords maintainers (@sailpoint-isc)
 options:
@@ -62,6 +63,20 @@ options:
     type: list
     elements: dict
     default: []
+  failed:
+    description: Keys whose change failed in this run or an earlier one settled now (O(op=flip)); the reason V(failed).
+    type: list
+    elements: str
+    default: []
+  unverified:
+    description: Keys whose change a verification did not prove (O(op=flip)); the reason V(unverified).
+    type: list
+    elements: str
+    default: []
+  run_id:
+    description: The run id, kept with each switch (O(op=flip)).
+    type: str
+    default: ''
 attributes:
   check_mode:
     support: full
@@ -112,7 +127,17 @@ again:
   elements: str
 flips:
   description: The logical credentials that switch now, C(key), C(name), C(active) (the new one), C(previous),
-    C(user_name) and C(confirmed) (O(op=flip)).
+    C(user_name), C(confirmed), C(attempt) (of the password switched to), C(run_id) and C(at) (O(op=flip)).
+  returned: when O(op=flip)
+  type: list
+  elements: dict
+decisions:
+  description:
+    - Per logical credential C(name), C(key), C(from) (the active account), C(to) (the inactive one), C(switched),
+      C(reason) (why not - V(failed), V(unverified), V(unsettled), V(not due), V(rolled_back) or V(degraded) - or
+      null), C(flip) (what RV(flips) holds for it, or null) and C(earlier) (a switch an earlier run made and no
+      ledger recorded, C(from), C(to), C(attempt), C(run_id) and C(at), or null) (O(op=flip)). The role hands them
+      to the record phase (the report and the ledger).
   returned: when O(op=flip)
   type: list
   elements: dict
@@ -120,7 +145,7 @@ flips:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import Ledger, RotationError
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import Ledger, RotationError, iso, utcnow
 
 
 def main():
@@ -133,6 +158,9 @@ def main():
         committed=dict(type='list', elements='str', default=[], no_log=False),
         held=dict(type='list', elements='str', default=[], no_log=False),
         rows=dict(type='list', elements='dict', default=[]),
+        failed=dict(type='list', elements='str', default=[], no_log=False),
+        unverified=dict(type='list', elements='str', default=[], no_log=False),
+        run_id=dict(type='str', default=''),
     ), supports_check_mode=True)
     params = module.params
     try:
@@ -144,8 +172,10 @@ def main():
             rows, alternates = alternate.expand(params['accounts'], params['records'], entries)
             module.exit_json(changed=False, accounts=rows, alternates=alternates,
                              again=[a['inactive'] for a in alternates if a['again']])
-        flips = alternate.flips(params['alternates'], entries, params['committed'], params['held'], params['rows'])
-        module.exit_json(changed=False, flips=flips)
+        decisions = alternate.decide(params['alternates'], entries, params['committed'], params['held'], params['rows'],
+                                     failed=params['failed'], unverified=params['unverified'],
+                                     run_id=params['run_id'] or None, at=iso(utcnow()))
+        module.exit_json(changed=False, decisions=decisions, flips=[d['flip'] for d in decisions if d['switched']])
     except (RotationError, OSError, ValueError) as exc:
         module.fail_json(msg='rotation_alternate %s failed: %s' % (params['op'], exc))
 

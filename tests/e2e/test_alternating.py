@@ -3,15 +3,19 @@
 One logical credential (alternate: app-db) with two accounts of the simulator's fleet, and one app (dep_app.py, format
 login) that reads user name and password from its config line and is healthy only while they match the simulator's
 live password of that user; it reloads them on SIGHUP without stopping. A health probe asks it every 100 ms from a
-start on account A (its seed password) through six cycles that each rotate the inactive account only, write its user
-name and new password into the app's file, reload the app, check health and flip `active` (the store's record under
-alternate:app-db), and two that must not flip. Two worlds, each a test of its own (they run at the same time on two
-pytest-xdist workers), three flips each:
+start on account A (its seed password) through seven cycles that each rotate the inactive account only, write its
+user name and new password into the app's file, reload the app, check health and flip `active` (the store's record
+under alternate:app-db), and two that must not flip. Two worlds, each a test of its own (they run at the same time on
+two pytest-xdist workers):
   B, A, then one cycle whose reload of the app fails (the dependent fails, the account is dependents_degraded): no
   flip, the app still on the active account; the next cycle, in which that account is not due, applies its committed
   password again and flips to B with no set-password (what the next run does after a kill between the commit and the
   flip);
-  B, A, then one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched; then B.
+  B, A, then one cycle whose set-password FAILS (fail_rate 1.0): `active` unchanged, the app not touched; then one
+  crashed (killer.py) right after it wrote its switch to B to the store, before its record phase; the next (to A) finds
+  that switch, reports it (`earlier`) and writes it to the ledger, once.
+Each run's report lists the credential's switch or why not; the ledger holds one entry per switch, by the run that
+made it (switched_by), and no async job file is left.
 0 failed probes; the record's user name and password are the active account's live ones; no password of the store
 appears in any output (one run at -vvv --diff), report, ledger or file but the store and the app's own config file.
 """
@@ -31,7 +35,7 @@ import pytest
 import killer
 from conftest import PlaybookRunner, SimulatorProcess
 from rotation_helpers import ROTATE, key_of, read_store, rotate_vars, write_accounts
-from test_dependents import free_port, health as status
+from test_dependents import assert_no_async_job_left, free_port, health as status
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dep_app.py')
 LOGICAL = 'alternate:app-db'
@@ -52,6 +56,25 @@ class Probe(threading.Thread):
                 self.failures.append((time.time(), got))
 
 
+def report_run_id(workdir):
+    with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+        return json.load(handle)['run_id']
+
+
+def switch_on_record(workdir, keys, want, before, earlier=None):
+    """The cycle's report names the credential's switch, or why it did not switch, and the switch of a killed run it
+    recorded (earlier); (run id, new active) if it switched."""
+    with open(os.path.join(workdir, 'rotation', 'report.json')) as handle:
+        report = json.load(handle)
+    active = json.loads(before[LOGICAL]['current'])['active'] if LOGICAL in before else keys[0]
+    inactive = [k for k in keys if k != active][0]
+    reason = {'fail': 'failed', 'degraded': 'degraded'}.get(want)
+    assert report['alternates'] == [dict({'name': 'app-db', 'key': LOGICAL, 'from': active, 'to': inactive,
+                                          'switched': reason is None, 'reason': reason},
+                                         **({'earlier': earlier} if earlier else {}))], report['alternates']
+    return None if reason else (report['run_id'], inactive)
+
+
 @pytest.fixture
 def world():
     workdir = tempfile.mkdtemp(prefix='isc-e2e-alternating-')
@@ -67,13 +90,15 @@ def test_three_cycles_alternate_and_a_failed_reload_does_not_flip(world):
 
 
 def test_three_cycles_alternate_and_a_failed_set_password_does_not_flip(world):
-    cycles(world, [1, 0, 'fail', 1])  # B's password committed before its change fails: a flip would find one
+    # B's password committed before its change fails: a flip would find one; then a cycle killed after its switch
+    cycles(world, [1, 0, 'fail', 'killed', 0])
 
 
 def cycles(world, expected, verbose_first=False):
     """Runs the role once per item of expected: 0 or 1, the account it must flip to; 'degraded', the app's reload
     fails; 'again', the inactive account is not due (its committed password applied again, a flip); 'fail', the
-    set-password fails. The probe asks the app all along."""
+    set-password fails; 'killed', a run to B crashed after it wrote its switch, before its record (the next records
+    it). The probe asks the app all along."""
     workdir, sim, runner = world
     fleet = sorted(a['userName'] for a in sim.accounts(sourceName='Corp-AD') if a['userName'].startswith('svc-app-'))
     users = fleet[-2:]  # two identities, one account each on Corp-AD
@@ -108,15 +133,38 @@ def cycles(world, expected, verbose_first=False):
     def live_sha(user):
         return sim.accounts(userName=user, sourceName='Corp-AD')[0]['passwordSha256']
 
+    def killed_cycle(to):
+        """A cycle crashed (killer.py) right after it wrote the switch to `to` under the logical key, before its record
+        phase (its report and the ledger's entry): the next cycle must record that switch, once."""
+        store = os.path.join(workdir, 'rotation', 'store.vault')
+        seen = [os.stat(store).st_mtime_ns]
+
+        def switched():  # read the store only when it was written again
+            if os.stat(store).st_mtime_ns == seen[-1]:
+                return None
+            seen.append(os.stat(store).st_mtime_ns)
+            text = read_store(workdir).get(LOGICAL, {}).get('current')
+            return text if text and json.loads(text)['active'] == to else None
+        with open(os.path.join(workdir, 'killed.out'), 'w+') as out:
+            proc = killer.spawn(runner.command(ROTATE, rotate_vars(workdir, accounts_file)), cwd=workdir,
+                                env=runner.env(), stdout=out, stderr=subprocess.STDOUT)
+            text = killer.wait_for(switched, timeout=240, proc=proc, what='the switch written to the store')
+            killer.crash(proc)
+            out.seek(0)
+            outputs.append(out.read())
+        return None, json.loads(text)
+
     assert status(port) == 200, 'the app starts on the first account and its seed password'
     probe = Probe(port)
     probe.start()
     try:
         # no record yet: the first account counts as active
+        switches = []  # (run id, account that became active) of each cycle that switched, from its report
+        earlier = None  # the switch the killed cycle made, which the next one finds and records
         for n, want in enumerate(expected):
             write_accounts(workdir, [dict(row, max_age_days=30 if want == 'again' else 0)])
             sent = sim.requests_of('set_password')
-            if want == 'again':
+            if want in ('again', 'killed'):
                 want = 1
             before = read_store(workdir)
             with open(config) as handle:
@@ -129,8 +177,20 @@ def cycles(world, expected, verbose_first=False):
             else:
                 untouched = live_sha(users[1 - want])
             started = time.time()
-            result, record = cycle(verbosity=3 if n == 0 and verbose_first else 0, diff=n == 0 and verbose_first)
-            print('cycle %d (%s): %.1f s' % (n, want, time.time() - started))
+            if expected[n] == 'killed':
+                reported = report_run_id(workdir)
+                result, record = killed_cycle(keys[want])
+                assert report_run_id(workdir) == reported, 'the crash came before the record phase'
+                earlier = {'from': keys[1 - want], 'to': keys[want], 'run_id': record['switched']['run_id'],
+                           'at': record['switched']['at']}
+                switches.append((earlier['run_id'], keys[want]))
+            else:
+                result, record = cycle(verbosity=3 if n == 0 and verbose_first else 0, diff=n == 0 and verbose_first)
+                switched = switch_on_record(workdir, keys, want, before, earlier)
+                earlier = None
+                if switched:
+                    switches.append(switched)
+            print('cycle %d (%s): %.1f s' % (n, expected[n], time.time() - started))
             if want in ('fail', 'degraded'):
                 sim.set_faults({})
                 assert result.returncode != 0, 'a failed set-password or dependent fails the play'
@@ -144,11 +204,11 @@ def cycles(world, expected, verbose_first=False):
                 with open(config) as handle:
                     assert want == 'degraded' or handle.read() == written, 'a failed change is not applied'
                 continue
-            assert result.returncode == 0, result.stdout[-3000:]
+            assert result is None or result.returncode == 0, result.stdout[-3000:]
             assert (record['active'], record['user_name']) == (keys[want], users[want]), n
             assert hashlib.sha256(record['password'].encode()).hexdigest() == live_sha(users[want])
             assert live_sha(users[1 - want]) == untouched, 'the active account is never rotated'
-            assert 'alternate app-db: active is now %s' % keys[want] in result.stdout
+            assert result is None or 'alternate app-db: active is now %s' % keys[want] in result.stdout
             assert sim.requests_of('set_password') == sent + (0 if expected[n] == 'again' else 1)
         time.sleep(0.5)
     finally:
@@ -156,7 +216,23 @@ def cycles(world, expected, verbose_first=False):
         probe.join()
     assert probe.count > 100 and probe.failures == [], (probe.count, probe.failures[:5])
     assert sim.requests_of('set_password') == len(expected) - expected.count('again')  # none in the 'again' cycle
+    # each switch once in the ledger's history of the account that became active, by the run that made it (the one
+    # after the degraded cycle too: not by the degraded run, not twice; the killed cycle's: recorded by the next run,
+    # once), with who ran it; no entry for a cycle that did not switch
+    with open(os.path.join(workdir, 'rotation', 'ledger.json')) as handle:
+        ledger = json.load(handle)['accounts']
+    recorded = sorted((h['at'], h['switched_by'], key) for key in keys for h in ledger[key].get('history', ())
+                      if h['outcome'] == 'switched')
+    assert [(run_id, key) for _at, run_id, key in recorded] == switches, (recorded, switches)
+    late = [h for key in keys for h in ledger[key]['history'] if h['outcome'] == 'switched' and h['run_id'] != h['switched_by']]
+    if 'killed' in expected:  # recorded by the run after it
+        assert [h['switched_by'] for h in late] == [switches[-2][0]] and late[0]['run_id'] == report_run_id(workdir), late
+    else:
+        assert late == [], late
+    assert all(h['who']['controller_user'] and h['alternate'] == 'app-db'
+               for key in keys for h in ledger[key]['history'] if h['outcome'] == 'switched')
     assert not os.path.exists(os.path.join(app_dir, 'fail-next-restart'))
+    assert_no_async_job_left(workdir)  # the reloads (async), the failed one too
 
     # no password of the store anywhere but in the store and the app's own config file
     store = read_store(workdir)

@@ -169,6 +169,12 @@ class World:
         killer.reap_all()  # the apps (re-parented to this process: killer.py's subreaper) and what else is left
 
 
+def assert_no_async_job_left(home):
+    """The async restarts ran (their job directory, under the runs' $HOME, exists) and left no job file behind."""
+    jobs = os.path.join(home, '.ansible_async')
+    assert os.path.isdir(jobs) and os.listdir(jobs) == [], os.listdir(jobs) if os.path.isdir(jobs) else 'no ' + jobs
+
+
 @pytest.fixture
 def world_of():
     made = []
@@ -215,6 +221,7 @@ def test_dependents_roll_forward_unreachable_restart_once(world_of):
     # the restarts run at once on their hosts (async), not one after the other: two hosts' restarts overlap in time
     spans = [(world.apps[i]['host'], span) for i in range(N_APPS) for span in world.restarts(i)]
     assert any(h1 != h2 and a[0] < b[1] and b[0] < a[1] for h1, a in spans for h2, b in spans), sorted(spans)[:6]
+    assert_no_async_job_left(world.workdir)  # three of the restarts failed: their job files are gone too
 
     # 2. the next run applies only the failed dependents again: no set-password, only the failed apps restart; and under
     # the policy rollback, the accounts due whose apps fail their restart go back to their previous password
@@ -241,6 +248,7 @@ def test_dependents_roll_forward_unreachable_restart_once(world_of):
         live = world.sim.accounts(userName=accounts[n]['user_name'], sourceName=accounts[n]['source_name'])[0]
         assert live['passwordSha256'] == hashlib.sha256(before[keys[n]]['current'].encode()).hexdigest(), n
     assert store[keys[6]]['current'] != before[keys[6]]['current']
+    assert_no_async_job_left(world.workdir)  # the restarts of both passes (the new password, the previous one)
     assert store[keys[NO_REUSE]]['current'] == before[keys[NO_REUSE]]['current']
     # every app restarted once, but those fed by a rolled-back account: once more (one of them failed the first time)
     twice = (14, 15, 22, 26)  # fed by 14, by 15, by 4 and 5, by 12 and 13

@@ -6,9 +6,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
+
 import pytest
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate, report as report_mod
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import Ledger
 from ansible_collections.sailpoint_isc.passwords.plugins.plugin_utils.accounts_file import check_text
 
 A, B = 'Corp-AD/app-a', 'Corp-AD/app-b'
@@ -109,3 +112,90 @@ def test_a_flip_already_confirmed_is_not_made_again_and_no_dependents_need_no_he
     del bare['dependents']
     [alt] = alternate.expand([bare], {}, {})[1]
     assert [f['active'] for f in alternate.flips([alt], {B: {'state': 'pending', 'attempt': 'b2'}}, [B], [], [])] == [B]
+
+
+# issue 27 leftovers: the switch on the record (the report's "alternates", the ledger's history)
+RECORDED = {A: {'state': 'current', 'attempt': 'a1', 'switched': 'a1'}}  # the ledger holds A's switch
+
+
+def decided(alt, entries, committed=(), held=(), rows=(), **kw):
+    [item] = alternate.decide([alt], entries, list(committed), list(held), list(rows), **kw)
+    return item
+
+
+def test_every_credential_says_whether_it_switched_and_why_not():
+    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1'}}}, RECORDED)[1]
+    sent = {B: {'state': 'pending', 'attempt': 'b1'}}
+    item = decided(alt, sent, [B], [], healthy(B), run_id='r1', at='2026-01-01T00:00:00Z')
+    assert (item['from'], item['to'], item['switched'], item['reason']) == (A, B, True, None)
+    assert (item['flip']['attempt'], item['flip']['run_id'], item['flip']['at']) == ('b1', 'r1', '2026-01-01T00:00:00Z')
+    cases = [
+        ('failed', dict(held=[B], failed=[B])),
+        ('unverified', dict(committed=[B], held=[B], unverified=[B], rows=healthy(B))),
+        ('unsettled', dict(held=[B], rows=healthy(B))),
+        ('not due', dict(rows=healthy(B))),
+        ('rolled_back', dict(committed=[B], rows=healthy(B, status='rolled_back'))),
+        ('degraded', dict(committed=[B], rows=healthy(B, 'failed: Ask each health URL', 'dependents_degraded'))),
+        ('degraded', dict(committed=[B])),  # its dependents were not applied in this run
+    ]
+    for reason, kw in cases:
+        item = decided(alt, sent, **kw)
+        assert (item['switched'], item['reason'], item['flip']) == (False, reason, None), (reason, kw)
+    assert decided(alt, {}, [B], [], healthy(B))['reason'] == 'not due', 'no change known to the ledger'
+
+
+def test_a_switch_an_earlier_run_wrote_to_the_store_but_never_recorded_is_found_once(tmp_path):
+    """A run killed after writing the record under the logical key, before its record phase: the next run records it."""
+    records = {'alternate:app-db': {'active': B, 'confirmed': {A: 'a1', B: 'b1'},
+                                    'switched': {'run_id': 'killed-run', 'at': '2026-01-01T00:00:00Z'}}}
+    [alt] = alternate.expand([ROW], records, {B: {'state': 'current', 'attempt': 'b1'}})[1]
+    assert alt['unrecorded'] == {'from': A, 'to': B, 'attempt': 'b1', 'run_id': 'killed-run',
+                                 'at': '2026-01-01T00:00:00Z'}
+    item = decided(alt, {A: {'state': 'current', 'attempt': 'a1'}}, rows=healthy(A))
+    assert (item['switched'], item['reason'], item['earlier']['to']) == (False, 'not due', B)
+    ledger = Ledger(str(tmp_path / 'ledger.json')).load()
+    alternate.record(ledger, [item], run_id='next-run', who={'controller_user': 'ops'})
+    alternate.record(ledger, [item], run_id='next-run', who={'controller_user': 'ops'})  # reported twice: kept once
+    ledger.save()
+    entries = Ledger(str(tmp_path / 'ledger.json')).load().accounts
+    [switch] = [h for h in entries[B]['history'] if h['outcome'] == 'switched']
+    assert switch == {'at': '2026-01-01T00:00:00Z', 'outcome': 'switched', 'alternate': 'app-db', 'from': A,
+                      'attempt': 'b1', 'run_id': 'next-run', 'switched_by': 'killed-run',
+                      'who': {'controller_user': 'ops'}}
+    # recorded: the run after that finds nothing to record
+    assert alternate.expand([ROW], records, entries)[1][0]['unrecorded'] is None
+    # no record yet, or one whose active account's switch the ledger holds: nothing
+    assert alternate.expand([ROW], {}, {})[1][0]['unrecorded'] is None
+
+
+def test_a_switch_is_recorded_once_in_the_history_of_the_account_that_became_active(tmp_path):
+    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1'}}}, RECORDED)[1]
+    item = decided(alt, {B: {'state': 'pending', 'attempt': 'b1'}}, [B], [], healthy(B), run_id='r1',
+                   at='2026-01-02T00:00:00Z')
+    path = str(tmp_path / 'ledger.json')
+    ledger = Ledger(path).load()
+    alternate.record(ledger, [item], run_id='r1', who={'controller_user': 'ops'})
+    ledger.save()
+    ledger = Ledger(path).load()
+    alternate.record(ledger, [item], run_id='r2')  # the same change reported by a later run: not twice
+    ledger.save()
+    entries = Ledger(path).load().accounts
+    assert [(h['outcome'], h['from'], h['run_id'], h['switched_by'], h['who']) for h in entries[B]['history']] == [
+        ('switched', A, 'r1', 'r1', {'controller_user': 'ops'})]
+    assert entries[B]['switched'] == 'b1' and A not in entries
+    not_switched = decided(alt, {B: {'state': 'pending', 'attempt': 'b2'}}, [], [B], failed=[B])
+    alternate.record(Ledger(path).load(), [not_switched], run_id='r3')
+    assert [h['outcome'] for h in Ledger(path).load().accounts[B]['history']] == ['switched']
+
+
+def test_the_report_lists_each_credential_with_its_switch_or_why_not(tmp_path):
+    [alt] = alternate.expand([ROW], {'alternate:app-db': {'active': A, 'confirmed': {A: 'a1'}}}, RECORDED)[1]
+    rows = alternate.report_rows([decided(alt, {}, held=[B], failed=[B])])
+    assert rows == [{'name': 'app-db', 'key': 'alternate:app-db', 'from': A, 'to': B, 'switched': False,
+                     'reason': 'failed'}]
+    report_mod.write_reports([], {}, str(tmp_path / 'r.json'), keep_runs=0, alternates=rows)
+    report_mod.write_reports([], {}, str(tmp_path / 'none.json'), keep_runs=0)
+    with open(str(tmp_path / 'r.json')) as handle:
+        assert json.load(handle)['alternates'] == rows
+    with open(str(tmp_path / 'none.json')) as handle:
+        assert 'alternates' not in json.load(handle), 'a run without alternating credentials has no such section'
