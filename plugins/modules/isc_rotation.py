@@ -160,7 +160,9 @@ options:
     type: dict
     default: {}
   groups:
-    description: The C(groups) result of the plan phase (O(phase=apply)).
+    description:
+      - The C(groups) result of the plan phase (O(phase=apply)); its fields are C(CONTRACT['group']) in
+        C(plugins/module_utils/phases.py).
     type: list
     elements: dict
     default: []
