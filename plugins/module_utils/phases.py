@@ -119,8 +119,9 @@ def run(module, client_class):
     check_bounds(module)
     try:
         result = run_phase(module, client_class)
-        if module.params['phase'] == 'apply':
-            # the passwords it took are no_log values: Ansible's masking of the result would be quadratic
+        if module.params['phase'] in ('plan', 'apply'):
+            # the passwords it took (new, and escrowed ones to re-send) are no_log values: Ansible's masking of the
+            # result would be quadratic
             exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']]
                                    + list(module.params['pending_passwords'].values()))
         module.exit_json(**result)
