@@ -9,9 +9,10 @@ Each phase function takes the module's parameters (``params``), the ledger and, 
 the client (an IscClient or a ClientPool, built by ``run`` from the class the module hands in: this file never
 imports the client). It returns the module's result; ``run`` adds the client's stats and exits the module.
 
-The phases hand each other three structures through the role: ``reconciled`` (reconcile -> plan, record and the
-role's store steps), ``decisions`` (plan -> record and the role) and ``outcomes`` (apply -> record and the role). The
-module's options of those names take them back as the earlier phase returned them. Their fields are written once,
+The phases hand each other four structures through the role: ``reconciled`` (reconcile -> plan, record and the
+role's store steps), ``decisions`` (plan -> record and the role), ``groups`` (plan -> the role's escrow and apply)
+and ``outcomes`` (apply -> record and the role). The module's options of those names take them back as the earlier
+phase returned them. Their fields are written once,
 in CONTRACT below (tests/unit/plugins/module_utils/test_phase_contract.py checks the code and the module's RETURN
 against it).
 """
@@ -68,6 +69,24 @@ CONTRACT = {
         'reason': ('always', 'why, for the report'),
         'unlisted': ('when not in the accounts list', 'true: its sync group changes it too'),
     },
+    'group': {  # planning.plan: one per change to send (the role escrows it, then apply sends it)
+        'group': ('always', 'the change: one account, or an identity\'s accounts on a password sync group'),
+        'keys': ('always', 'the account keys it changes'),
+        'identity_id': ('always', 'the ISC identity id'),
+        'source_id': ('always', 'the source of the account set-password names'),
+        'account_id': ('always', 'that native account id'),
+        'public_key_id': ('always', 'the key id of query-password-info'),
+        'public_key': ('always', 'the public key the password is encrypted with'),
+        'reuse_pending': ('always', 'a re-send: the password escrowed under attempt, which apply reads itself'),
+        'attempt': ('always', 'the attempt id that names its password in the store (one attempt, one password)'),
+        'password': ('when not a re-send', 'the new password (a re-send carries none: apply joins the pending '
+                                           'passwords read back from the store to it by attempt, resend.py)'),
+        'supersedes': ('when it replaces an escrowed password ISC now refuses', 'that attempt'),
+        'sources': ('always', 'the source ids the change is planned to reach'),
+        'names': ('always', 'per key, its source name, user name and account id'),
+        'key_sources': ('always', 'per key, the source id of its account'),
+        'why': ('always', 'due, forced, drift or resend (the role sets rollback for a change back)'),
+    },
     'outcome': {  # rotation.apply (Apply.settle), completed by reach.settle_applied: one per planned change
         'group': ('always', 'the change (the group id of the plan)'),
         'keys': ('always', 'the account keys it changed (reach and overlap move keys in and out)'),
@@ -101,9 +120,11 @@ def run(module, client_class):
     check_bounds(module)
     try:
         result = run_phase(module, client_class)
-        if module.params['phase'] == 'apply':
-            # the passwords it took are no_log values: Ansible's masking of the result would be quadratic
-            exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']])
+        if module.params['phase'] in ('plan', 'apply'):
+            # the passwords it took (new, and escrowed ones to re-send) are no_log values: Ansible's masking of the
+            # result would be quadratic
+            exit_json_many_secrets(module, result, [group['password'] for group in module.params['groups']]
+                                   + list(module.params['pending_passwords'].values()))
         module.exit_json(**result)
     except (IscError, ledger_mod.RotationError, lease.LeaseError) as exc:
         if not isinstance(exc, lease.LeaseError):  # refused by a lease: the state is another run's
@@ -144,7 +165,6 @@ def run_phase(module, client_class):
         result = reconcile(params, client, ledger)
     elif phase == 'plan':
         result = plan(params, client, ledger, module.warn)
-        release_escrowed(module)
         if len(client.clients) > 1:
             client.check()  # every client failed authentication: say so, naming them, rather than fail each account
     else:
@@ -231,19 +251,6 @@ def plan(params, client, ledger, warn):
     return result
 
 
-def release_escrowed(module):
-    """A re-send carries an escrowed password out again in the plan's ``groups``.
-
-    It came in through the no_log option pending_passwords, so Ansible would replace it in the result by its
-    placeholder, and the role would then escrow and send the placeholder. Let the groups carry it like a new
-    password (the role registers this result with no_log) and keep it out of the echoed module arguments."""
-    params = module.params
-    escrowed = set(v for v in params['pending_passwords'].values() if v)
-    if escrowed:
-        module.no_log_values.difference_update(escrowed)
-        params['pending_passwords'] = dict.fromkeys(params['pending_passwords'], 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER')
-
-
 def apply(params, client, ledger):
     # progress.log beside the ledger, and live in the job log with the rotation_progress callback
     progress = ProgressLog(params['ledger_path'])
@@ -254,7 +261,8 @@ def apply(params, client, ledger):
         outcomes = rotation.apply(client, params['groups'], ledger, wait_timeout=params['wait_timeout'],
                                   poll_interval=params['poll_interval'], workers=params['workers'],
                                   batch_size=params['batch_size'], progress=progress, reach=check,
-                                  run_id=params['run_id'])
+                                  run_id=params['run_id'], pending_passwords=params['pending_passwords'],
+                                  pending_attempts=params['pending_attempts'])
     finally:
         progress.close()
     reached = reach_mod.settle_applied(client, outcomes, params['groups'], ledger,  # before the records: it moves keys

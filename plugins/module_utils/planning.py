@@ -14,7 +14,7 @@ import datetime
 import uuid
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod, settlement
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as policy_mod, resend, settlement
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import accounts as accounts_mod
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key, isc_accounts, parse_key, pick_account
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import parse_iso, utcnow
@@ -56,9 +56,10 @@ def plan(client, accounts, ledger, reconciled, force=False, now=None, sync_group
 
     A group is what one set-password changes: one account, or, when its source is in a password sync
     group, every account of the identity on the group's sources (listed or not: ISC changes them all).
-    Two accounts of one identity on one source are two groups. A group carries the password to send:
-    a new one, or for orphans the one already escrowed (pending_passwords / pending_attempts, read
-    from the store), with the attempt id that names it in the store. Decisions carry no secret.
+    Two accounts of one identity on one source are two groups. A group carries the new password to send with
+    the attempt id that names it in the store; for orphans, only the attempt whose escrowed password is sent
+    again (pending_passwords / pending_attempts, read from the store, decide it; the apply phase reads that
+    password itself, resend.py). Decisions carry no secret.
     """
     now = now or utcnow()
     accounts = settlement.with_unlisted_orphans(accounts, ledger, reconciled)
@@ -377,13 +378,12 @@ def _build_group(gid, members, meta, action, pending_passwords, pending_attempts
     unsettled = [k for k in keys if k in store_pending and k not in settled_now]
     if action == 'resubmit':
         holders = [k for k in keys if k in pending_passwords or k in unsettled]
-        escrowed = set((pending_passwords.get(k), pending_attempts.get(k, store_pending.get(k, 'legacy')))
-                       for k in holders)
-        if len(escrowed) != 1 or not next(iter(escrowed))[0]:
-            return None, ('the store lists a pending password for %s but it could not be read back, or the members '
-                          'hold different ones; check the store' % ', '.join(holders or keys))
-        group['password'], group['attempt'] = next(iter(escrowed))
-        if not settlement.supersede(group, members):  # ISC may still accept it: the same password again
+        found = resend.escrowed(holders, pending_passwords, lambda k: pending_attempts.get(k, store_pending.get(k, 'legacy')))
+        if found is None:
+            return None, resend.unreadable(holders or keys)
+        group['attempt'] = found[1]
+        # ISC may still accept it: the same attempt again, its password joined by apply (resend.py), never carried here
+        if not settlement.supersede(group, members, found[0]):
             return group, None
     elif unsettled:
         return None, ('%s already holds an unsettled pending password in the store; it is settled before a new one '

@@ -28,7 +28,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors imp
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.reach import HELD_BACK, HeldBack, split_finished
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap, resend
 
 # --------------------------------------------------------------------------- reconcile
 
@@ -152,11 +152,12 @@ def reached_beyond(source_ids, planned_sources):
 
 def apply(client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
           batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None,
-          sleep=time.sleep):
+          sleep=time.sleep, pending_passwords=None, pending_attempts=None):
     """Submit every group's change and poll them all until terminal or wait_timeout: ``Apply(...).run()``."""
     return Apply(client, groups, ledger, wait_timeout=wait_timeout, poll_interval=poll_interval, first_poll=first_poll,
                  workers=workers, batch_size=batch_size, progress=progress, clock=clock, progress_every=progress_every,
-                 reach=reach, run_id=run_id, sleep=sleep).run()
+                 reach=reach, run_id=run_id, sleep=sleep, pending_passwords=pending_passwords,
+                 pending_attempts=pending_attempts).run()
 
 
 class Apply(object):
@@ -178,6 +179,9 @@ class Apply(object):
     after one that may still be running, the others are not sent (state overlap.DEFERRED).
     ``clock`` and ``sleep`` are injected (time.monotonic and time.sleep by default), so a test can run the
     schedule on a clock of its own.
+    A re-send group (``reuse_pending``) carries its attempt and no password: ``pending_passwords`` and
+    ``pending_attempts`` (by account key, as the store's read_pending answers) give it, joined by attempt id
+    (resend.py); a re-send without its password there is REJECTED, unsent, and stays pending for the next run.
 
     The steps: ``submit`` (in a worker thread), ``poll`` (schedule a status read), ``settle`` (an outcome, and the
     next change of its identity), ``take_out`` (a client that failed authentication); ``run`` drives them.
@@ -185,8 +189,9 @@ class Apply(object):
 
     def __init__(self, client, groups, ledger, wait_timeout=300, poll_interval=2.0, first_poll=None, workers=4,
                  batch_size=100, progress=None, clock=time.monotonic, progress_every=5.0, reach=None, run_id=None,
-                 sleep=time.sleep):
+                 sleep=time.sleep, pending_passwords=None, pending_attempts=None):
         self.pool = as_pool(client)
+        self.pending_passwords, self.pending_attempts = pending_passwords or {}, pending_attempts or {}
         self.groups, self.ledger, self.reach, self.run_id = groups, ledger, reach, run_id
         self.wait_timeout, self.poll_interval, self.workers, self.batch_size = wait_timeout, poll_interval, workers, batch_size
         self.first_poll = poll_interval if first_poll is None else first_poll
@@ -224,12 +229,14 @@ class Apply(object):
         why = self.reach.held_back(group) if self.reach is not None else None
         if why:
             raise HeldBack(why)  # nothing sent, nothing journalled: the role plans it again
+        password = (resend.password_of(group, self.pending_passwords, self.pending_attempts)  # or nothing sent
+                    if group.get('reuse_pending') else group['password'])
         self.sent_order[group['group']] = next(self.counter)
         self.ledger.append('submitting', group['keys'], group=group['group'], attempt=group.get('attempt'),
                            resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                            names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
                            run_id=self.run_id, why=group.get('why'))
-        encrypted = encrypt_password(group['public_key'], group['password'])
+        encrypted = encrypt_password(group['public_key'], password)
         return self.pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
                                                     group['public_key_id'], encrypted)
 

@@ -69,7 +69,7 @@ def state_when_gone(member, orphan, entry, in_flight=False):
     return None
 
 
-def refusal(group, members):
+def refusal(group, members, password):
     """Why ISC now refuses a group's escrowed password (None when it may still be accepted): it breaks the policy
     ISC answers for a member today, or ISC refused a re-send of this very attempt outright (the ledger's
     ``refused``, recorded by rotation.record). Never names the password."""
@@ -78,16 +78,16 @@ def refusal(group, members):
         if refused.get('attempt') == group['attempt']:
             return 'ISC refused its re-send: %s' % refused.get('reason', 'refused')
     rules = policy_mod.merge_policies(policy_mod.parse_policies(m['info'].get('policies') or []) for m in members)
-    problems = policy_mod.validate(group['password'], rules)
+    problems = policy_mod.validate(password, rules)
     if problems:
         return 'it no longer satisfies the password policy ISC answers today (%s)' % '; '.join(problems)
     return None
 
 
-def supersede(group, members):
-    """Turn a re-send group into a supersede when ISC now refuses its password; returns the reason or None.
+def supersede(group, members, password):
+    """Turn a re-send group into a supersede when ISC now refuses its escrowed password; returns the reason or None.
     The caller then generates a fresh password and a new attempt for the group, as for a rotation."""
-    why = refusal(group, members)
+    why = refusal(group, members, password)
     if why:
         group.update(supersedes=group['attempt'], reuse_pending=False)
         group['superseded_because'] = ('escrowed password of attempt %s superseded: %s; a fresh one is sent under a '

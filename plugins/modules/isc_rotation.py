@@ -160,7 +160,9 @@ options:
     type: dict
     default: {}
   groups:
-    description: The C(groups) result of the plan phase (O(phase=apply)).
+    description:
+      - The C(groups) result of the plan phase (O(phase=apply)); its fields are C(CONTRACT['group']) in
+        C(plugins/module_utils/phases.py).
     type: list
     elements: dict
     default: []
@@ -223,9 +225,10 @@ options:
         type: dict
         default: {}
       password:
-        description: The password to set.
+        description:
+          - The new password to set; required unless O(groups[].reuse_pending) (a re-send carries only its
+            O(groups[].attempt), whose escrowed password the apply phase takes from O(pending_passwords)).
         type: str
-        required: true
       why:
         description:
           - Why the change is sent (V(due), V(forced), V(drift) or V(resend)), from the plan; kept in the ledger with
@@ -234,11 +237,15 @@ options:
   pending_passwords:
     description:
       - Escrowed pending passwords by account key, read from the store for the reconcile phase's C(orphans)
-        (O(phase=plan)); those accounts are re-sent the same password.
+        (O(phase=plan) and O(phase=apply)); those accounts are re-sent the same password.
+      - The plan checks that they can be read back and still satisfy the policy, and puts only their attempt ids in
+        its C(groups); the apply phase joins them to the re-send groups by attempt id. A re-send whose password is
+        not here at apply time is not sent (outcome V(UNKNOWN), it stays pending for the next run), never replaced by
+        a new password.
     type: dict
     default: {}
   pending_attempts:
-    description: The attempt id of each password in O(pending_passwords) (O(phase=plan)).
+    description: The attempt id of each password in O(pending_passwords) (O(phase=plan) and O(phase=apply)).
     type: dict
     default: {}
   batch_size:
@@ -434,7 +441,10 @@ decisions:
   type: list
   elements: dict
 groups:
-  description: One entry per shared password to set, including the generated password; register with no_log.
+  description:
+    - One entry per shared password to set, including the generated password; register with no_log.
+    - A re-send (C(reuse_pending)) carries its C(attempt) and no password; the apply phase reads it from
+      O(pending_passwords). Fields as C(CONTRACT['group']) in C(plugins/module_utils/phases.py).
   returned: when O(phase=plan)
   type: list
   elements: dict
@@ -582,9 +592,9 @@ def main():
             sources=dict(type='list', elements='str', default=[]),
             names=dict(type='dict', default={}),
             key_sources=dict(type='dict', default={}, no_log=False),
-            password=dict(type='str', required=True, no_log=True),
+            password=dict(type='str', no_log=True),
             why=dict(type='str'),
-        )),
+        ), required_if=[('reuse_pending', False, ('password',))]),
         pending_passwords=dict(type='dict', default={}, no_log=True),
         pending_attempts=dict(type='dict', default={}),
         batch_size=dict(type='int', default=100),

@@ -369,9 +369,15 @@ CAPTURE_PLAY = """
   connection: local
   gather_facts: false
   tasks:
-    - name: Write the plan's passwords to the capture file (an input of the test, not scanned)
+    - name: Write the plan's passwords (a re-send names its attempt only) to the capture file (an input of the test, not scanned)
       ansible.builtin.copy:
-        content: "{{ service_account_rotation__plan.groups | map(attribute='password') | list | to_json }}"
+        content: >-
+          {%- set out = [] %}
+          {%- for group in service_account_rotation__plan.groups %}
+          {%-   set _ = out.append({'password': group.password | default(none), 'attempt': group.attempt,
+                                    'reuse_pending': group.reuse_pending}) %}
+          {%- endfor %}
+          {{- out | to_json }}
         dest: "{{ capture_path }}"
         mode: '0600'
       check_mode: false
@@ -400,9 +406,10 @@ def test_rotation_scenarios_leak_no_secret_at_vvvv_with_diff(canary_env, workdir
         results.append(ansible.run(ROTATE, values, verbosity=4, diff=True, env=env(), timeout=300))
         first = {r['status'] for r in rows(workdir).values()}
         resent = distinct_pending(read_store(workdir))  # the next runs re-send these (same password)
+        resent_attempts = set(e['pending_attempt'] for e in read_store(workdir).values() if e.get('pending'))
         simulator.set_faults({})
-        # check mode, forced: the plan re-sends the escrowed pending password and generates one for every other
-        # change, never escrowed; the wrapper hands them over, so they are canaries too
+        # check mode, forced: the plan re-sends the escrowed pending password (naming its attempt, never carrying it)
+        # and generates one for every other change, never escrowed; the wrapper hands them over: canaries too
         results.append(ansible.run(write_playbook(workdir, 'capture.yml', CAPTURE_PLAY),
                                    dict(values, service_account_rotation_force=True, capture_path=capture), check=True,
                                    verbosity=4, diff=True, env=env(), timeout=300))
@@ -428,9 +435,12 @@ def test_rotation_scenarios_leak_no_secret_at_vvvv_with_diff(canary_env, workdir
         canaries.add('rotated password', value)
     with open(capture) as handle:
         planned = json.load(handle)
-    fresh = set(planned) - set(passwords)
-    assert resent <= set(planned), 'the check-mode plan carries the escrowed pending password'
-    assert len(planned) == len(set(planned)) == len(fresh) + len(resent) == len(accounts) - 1, planned
+    again = [p for p in planned if p['reuse_pending']]
+    assert [p['password'] for p in again] == [None] * len(resent), 'the plan carried an escrowed password out'
+    assert set(p['attempt'] for p in again) == resent_attempts, 'the check-mode plan names the escrowed attempts'
+    news = [p['password'] for p in planned if p['password']]
+    fresh = set(news) - set(passwords)
+    assert len(planned) == len(news) + len(resent) == len(fresh) + len(resent) == len(accounts) - 1, planned
     for value in fresh:
         canaries.add('check-mode password (never escrowed)', value)
     canaries.add('vault password (wrong)', WRONG_VAULT_PASSWORD)

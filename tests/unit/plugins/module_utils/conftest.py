@@ -17,7 +17,7 @@ def phase_contract(monkeypatch):
 
     def checked_plan(*args, **kwargs):
         decisions, groups = plan(*args, **kwargs)
-        return check('decision', decisions), groups
+        return check('decision', decisions), check('group', groups)
 
     def checked_settle(client, outcomes, *args, **kwargs):
         found = settle_applied(client, outcomes, *args, **kwargs)

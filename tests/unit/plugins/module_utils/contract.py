@@ -21,6 +21,8 @@ def check(kind, items):
     found = []
     for item in items if isinstance(items, list) else [items]:
         found += problems(kind, item)
+        if kind == 'group' and item.get('reuse_pending') and 'password' in item:
+            found.append('a re-send group carries a password (only its attempt: apply reads the password itself)')
         if kind == 'reconciled':
             for part in ('finished', 'failed', 'waiting'):
                 for entry in item.get(part) or []:

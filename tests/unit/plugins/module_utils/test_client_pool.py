@@ -231,9 +231,13 @@ class PoolClient(object):
 
 
 def group(n, identity=None, resend=False):
-    return {'group': 'g%d' % n, 'keys': ['src/u%d' % n], 'identity_id': identity or 'id%d' % n, 'source_id': 'src',
-            'account_id': 'acct%d' % n, 'public_key_id': 'kid', 'public_key': PUBLIC, 'password': 'Pw-%d-aB3!xyz' % n,
-            'attempt': 'att%d' % n, 'reuse_pending': resend, 'sources': ['src']}
+    """A planned change; a re-send carries its attempt and no password (apply joins it from the pending ones)."""
+    found = {'group': 'g%d' % n, 'keys': ['src/u%d' % n], 'identity_id': identity or 'id%d' % n, 'source_id': 'src',
+             'account_id': 'acct%d' % n, 'public_key_id': 'kid', 'public_key': PUBLIC, 'password': 'Pw-%d-aB3!xyz' % n,
+             'attempt': 'att%d' % n, 'reuse_pending': resend, 'sources': ['src']}
+    if resend:
+        del found['password']
+    return found
 
 
 @pytest.fixture
@@ -333,7 +337,8 @@ def test_apply_with_every_client_failing_rejects_what_was_never_sent_and_keeps_r
     world = World()
     pool = ClientPool([PoolClient(world, 'x', bad=True), PoolClient(world, 'y', bad=True)])
     groups = [group(1), group(2, resend=True)]
-    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, clock=watchdog())
+    outcomes = rotation.apply(pool, groups, ledger, wait_timeout=30, poll_interval=0.0, clock=watchdog(),
+                              pending_passwords={'src/u2': 'Pw-2-aB3!xyz'}, pending_attempts={'src/u2': 'att2'})
     assert not world.sent
     assert [o['state'] for o in outcomes] == ['REJECTED', 'UNKNOWN']  # a re-send may be live: stays pending
     assert all('x' in o['errors'][0] and 'y' in o['errors'][0] for o in outcomes)

@@ -175,6 +175,13 @@ class Store(object):
                             entry['superseded'] = superseded
 
 
+def with_escrowed(groups, passwords, attempts):
+    """The role's escrow records (changes.yml): a re-send's group names its attempt only, and its password is the one
+    read back from the store under that attempt."""
+    by_attempt = dict((attempts[k], p) for k, p in passwords.items() if p and k in attempts)
+    return [g if 'password' in g else dict(g, password=by_attempt[g['attempt']]) for g in groups]
+
+
 def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
     """The role's steps in the role's order. stop_after='escrow'|'apply' models a crash there.
 
@@ -191,13 +198,13 @@ def run_role(world, store, ledger_path, accounts, force=False, stop_after=None):
                                       pending_passwords=passwords, pending_attempts=attempts, store_pending=pending)
     store.settle(reconciled['commit_records'], True)
     store.settle(reconciled['discard_records'], False)
-    store.pending(groups)
+    store.pending(with_escrowed(groups, passwords, attempts))
     if stop_after == 'escrow':
         return decisions, groups, None, None
     # on a clock of its own: a status that cannot be read is polled until wait_timeout in milliseconds, not 5 s
     clock = FakeClock(tick=0.01)
     outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1, clock=clock,
-                              sleep=clock.sleep)
+                              sleep=clock.sleep, pending_passwords=passwords, pending_attempts=attempts)
     if stop_after == 'apply':
         return decisions, groups, outcomes, None
     commits, discards = rotation.outcome_records(outcomes)
@@ -239,7 +246,7 @@ def test_failed_resend_of_an_orphan_keeps_the_password_that_may_be_live(ledger_p
     for fault in ('fail', 'reject'):
         world.faults['set_password'] = fault
         _d, groups, outcomes, rows = run_role(world, store, ledger_path, accounts)
-        assert groups[0]['password'] == p1 and groups[0]['reuse_pending']
+        assert 'password' not in groups[0] and groups[0]['reuse_pending'] and world.sent[-1][3] == p1
         assert outcomes[0]['state'] == 'UNKNOWN', outcomes
         assert store.entries['AD/svc'].get('pending') == p1, 'the only copy of the live password was discarded'
         assert rows['AD/svc']['status'] == 'unknown'
@@ -351,9 +358,9 @@ def _failed_after_a_crash_resend(world, store, ledger_path):
     _d, first, _o, _r = run_role(world, store, ledger_path, accounts)
     world.faults['set_password'] = 'fail'
     _d, groups, _o, _r = run_role(world, store, ledger_path, accounts, stop_after='apply')
-    assert groups[0]['reuse_pending'] and groups[0]['password'] == first[0]['password']
-    assert world.live[('svc', 'AD', 'svc@AD')] == groups[0]['password']
-    return accounts, {('svc', 'AD', 'svc@AD'): 'AD/svc'}, groups[0]
+    assert groups[0]['reuse_pending'] and 'password' not in groups[0] and groups[0]['attempt'] == first[0]['attempt']
+    assert world.live[('svc', 'AD', 'svc@AD')] == first[0]['password']
+    return accounts, {('svc', 'AD', 'svc@AD'): 'AD/svc'}, dict(groups[0], password=first[0]['password'])
 
 
 @pytest.mark.parametrize('schedule', [_failed_after_a_crash_sync_group, _failed_after_a_crash_resend],
@@ -367,7 +374,7 @@ def test_reconcile_keeps_a_failed_password_that_may_be_live(ledger_path, schedul
     world.faults = {}
     _d, groups, _o, _r = run_role(world, store, ledger_path, accounts, stop_after='escrow')
     assert lost(world, store, targets) == [], 'a password an account holds was discarded from the store'
-    assert [(g['password'], g['attempt'], g['reuse_pending']) for g in groups] == [(sent['password'], sent['attempt'], True)]
+    assert [(g.get('password'), g['attempt'], g['reuse_pending']) for g in groups] == [(None, sent['attempt'], True)]
     _d, _g, outcomes, rows = run_role(world, store, ledger_path, accounts)
     assert [o['state'] for o in outcomes] == ['FINISHED'] and set(r['status'] for r in rows.values()) == {'rotated'}
     for target, key in targets.items():

@@ -19,7 +19,7 @@ import pytest
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import (
     ledger as ledger_mod, planning, reach as reach_mod, report as report_mod, rotation)
-from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import Store, World
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import Store, World, with_escrowed
 
 THREE = ['LDAP', 'KRB', 'CORP']
 SEEDS = itertools.count(3)  # every plan its own passwords
@@ -90,11 +90,12 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5, reac
     decisions, groups = planning.plan(world, listed, ledger, reconciled, **settings)
     store.settle(reconciled['commit_records'], True)
     store.settle(reconciled['discard_records'], False)
-    store.pending(groups)
+    store.pending(with_escrowed(groups, passwords, attempts))
     if between:
         between()
     check = reach_mod.ReachCheck(world.sync_groups, max_age=reach_age)
-    outcomes = rotation.apply(world, groups, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1, reach=check)
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1, reach=check,
+                              pending_passwords=passwords, pending_attempts=attempts)
     found = reach_mod.settle_applied(world, outcomes, groups, ledger)
     commits, discards = rotation.outcome_records(outcomes)
     discards += found['discard_records']
@@ -107,8 +108,9 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5, reac
         again = dict(settings)
         again['sync_groups'] = world.sync_groups()  # the groups as they are now
         decisions2, groups2 = planning.plan(world, mine, ledger, rec, **again)
-        store.pending(groups2)
+        store.pending(with_escrowed(groups2, passwords, attempts))
         outcomes2 = rotation.apply(world, groups2, ledger, wait_timeout=wait_timeout, poll_interval=0.0, workers=1,
+                                   pending_passwords=passwords, pending_attempts=attempts,
                                    reach=reach_mod.ReachCheck(world.sync_groups, max_age=reach_age))
         held = dict((k, o['attempt']) for o in outcomes if o.get('attempt') and o['state'] in ('FINISHED', 'UNKNOWN')
                     for k in o['keys'])  # replan.yml: held_pending
@@ -124,6 +126,7 @@ def run_role(world, store, ledger_path, rows, between=None, wait_timeout=5, reac
     store.settle(discards, False)  # changes.yml: first, an account a change reached may hold a never-sent pending
     for record in escrow:  # changes.yml: the change's password for the accounts it reached beyond the plan
         group = next(g for g in every_group if g['group'] == record['group'] and g['attempt'] == record['attempt'])
+        group = with_escrowed([group], passwords, attempts)[0]  # a re-send's password: the one read back
         store.pending([{'keys': record['keys'], 'attempt': group['attempt'], 'password': group['password'],
                         'supersedes': record.get('supersedes')}])
     store.settle(commits, True)

@@ -18,7 +18,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import led
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import report as report_mod, rotation
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import account_key
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, referenced_object_missing
-from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import KEY, World, Store, run_role
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.module_utils.test_escrow import KEY, World, Store, run_role, with_escrowed
 
 MISSING = '400.1.404 Referenced object not found'
 ACCOUNTS = [{'source_name': 'AD', 'user_name': 'svc'}]
@@ -81,7 +81,7 @@ def test_status_read_of_an_expired_request_id_re_sends_the_escrowed_password(led
     world.status_errors[rids[0]] = IscError('password-change-status failed: HTTP 400 (%s)' % MISSING, status=400,
                                             detail_code=MISSING)
     _d, groups, outcomes, rows = run_role(world, store, ledger_path, accounts)
-    assert [g['password'] for g in groups if 'AD/svc' in g['keys']] == [p1]
+    assert [(g.get('password'), g['reuse_pending']) for g in groups if 'AD/svc' in g['keys']] == [(None, True)]
     assert rows['AD/svc']['status'] == 'rotated' and rows['AD/other']['status'] == 'rotated'
     assert store.entries['AD/svc'] == {'current': p1} and world.live[('svc', 'AD', 'svc@AD')] == p1
 
@@ -213,10 +213,11 @@ def settle_run(world, store, ledger_path, accounts, seed, stop_after=None):
     store.settle(reconciled['commit_records'], True)
     store.settle(reconciled['discard_records'], False)
     retired = store.retire([d['key'] for d in decisions if d['action'] == 'retire'])
-    store.pending(groups)
+    store.pending(with_escrowed(groups, passwords, attempts))
     if stop_after == 'escrow':
         return decisions, groups, None, None
-    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1)
+    outcomes = rotation.apply(world, groups, ledger, wait_timeout=5, poll_interval=0.0, workers=1,
+                              pending_passwords=passwords, pending_attempts=attempts)
     commits, discards = rotation.outcome_records(outcomes)
     store.settle(commits, True)
     store.settle(discards, False)
@@ -253,7 +254,8 @@ def test_a_pending_password_isc_now_refuses_is_superseded_and_kept_until_finishe
     assert store.entries['AD/svc']['pending'] == p2 and store.entries['AD/svc']['superseded'][-1][0] == p1, \
         'escrowed before it is sent, the refused one kept'
     _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=3)
-    assert [g['password'] for g in groups] == [p2], 'the crashed escrow is settled with the same fresh password'
+    assert [(g.get('password'), g['reuse_pending']) for g in groups] == [(None, True)], \
+        'the crashed escrow is settled with the same fresh password (its attempt; apply reads it from the store)'
     assert outcomes[0]['state'] == 'FINISHED' and rows['AD/svc']['status'] == 'rotated'
     assert store.entries['AD/svc'] == {'current': p2, 'previous': p1} and world.live[('svc', 'AD', 'svc@AD')] == p2
     sent = len(world.sent)
@@ -279,7 +281,8 @@ def test_a_superseding_change_that_fails_brings_the_refused_password_back_and_lo
     assert store.entries['AD/svc']['pending'] == p3 and store.entries['AD/svc']['superseded'][-1][0] == p1
     world.faults = {}
     _d, groups, outcomes, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=4)
-    assert [g['password'] for g in groups] == [p3] and groups[0]['reuse_pending'], 'P3 complies: sent again as it is'
+    assert [g.get('password') for g in groups] == [None] and groups[0]['reuse_pending'], 'P3 complies: sent again as it is'
+    assert world.live[('svc', 'AD', 'svc@AD')] == p3
     assert store.entries['AD/svc'] == {'current': p3, 'previous': p1}
 
 
@@ -290,7 +293,8 @@ def test_a_compliant_pending_password_is_re_sent_as_it_is(ledger_path):
     p1 = _applied_then_lost(world, store, ledger_path, ACCOUNTS)
     world.policies = ['passwordMinLength is 8']
     _d, groups, _o, rows = settle_run(world, store, ledger_path, ACCOUNTS, seed=2)
-    assert [g['password'] for g in groups] == [p1] and not groups[0].get('supersedes')
+    assert [g.get('password') for g in groups] == [None] and not groups[0].get('supersedes')
+    assert world.live[('svc', 'AD', 'svc@AD')] == p1
     assert store.entries['AD/svc'] == {'current': p1} and rows['AD/svc']['status'] == 'rotated'
 
 
@@ -367,7 +371,8 @@ def test_a_deleted_sync_group_member_is_retired_and_the_others_are_settled(ledge
     del world.accounts[('svc', 'KRB')]
     _d, groups, _o, rows = settle_run(world, store, ledger_path, accounts, seed=2)
     assert rows['KRB/svc']['status'] == 'retired' and store.archive['KRB/svc'][-1]['pending'] == p1
-    assert [(g['keys'], g['password']) for g in groups] == [(['LDAP/svc'], p1)]
+    assert [(g['keys'], g.get('password')) for g in groups] == [(['LDAP/svc'], None)]
+    assert world.live[('svc', 'LDAP', 'svc@LDAP')] == p1
     assert rows['LDAP/svc']['status'] == 'rotated' and store.entries['LDAP/svc'] == {'current': p1}
 
 
