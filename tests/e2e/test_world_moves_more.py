@@ -132,10 +132,22 @@ def test_the_world_moves_between_plan_and_apply_and_the_client_is_revoked_mid_ap
         tighten_policy(simulator, 'Oracle-DB', 28)
         create_group(simulator, 'Corp Sync', ['Corp-LDAP', 'Corp-AD'])
         move(simulator, move='source-features', sourceName='My-AD', features=['AUTHENTICATE'])
+    # the verify task file is handed the password of the change planned again (replan.yml), not the held-back one's
+    verified = os.path.join(workdir, 'verified.txt')
+    verify = os.path.join(workdir, 'verify.yml')
+    with open(verify, 'w') as handle:
+        handle.write('- name: Note the hash of the password handed to verify\n'
+                     '  ansible.builtin.lineinfile:\n    path: %s\n    create: true\n    mode: "0600"\n'
+                     '    line: "{{ service_account_rotation_verify_account.key }} '
+                     '{{ service_account_rotation_verify_password | hash(\'sha256\') }}"\n  no_log: true\n' % verified)
     done = frozen_at_escrow(ansible, simulator, workdir, [grouped, tight, no_feature], world_moves,
-                            service_account_rotation_fail_on=[])
+                            service_account_rotation_fail_on=[], service_account_rotation_verify_tasks=verify)
     assert done.returncode == 0, done.stdout[-3000:]
     report = rows(workdir)
+    with open(verified) as handle:
+        handed = dict(line.split() for line in handle.read().splitlines())
+    assert handed == dict((key_of(a), held_hash(simulator, a)) for a in (grouped, joined)), 'verify got the re-planned password'
+    assert report[key_of(grouped)]['status'] == 'rotated', report[key_of(grouped)]
     assert 'passwordMinLength is 28' in report[key_of(tight)]['detail'], report[key_of(tight)]
     assert 'does not support password management' in report[key_of(no_feature)]['detail'], report[key_of(no_feature)]
     for account in (tight, no_feature):
