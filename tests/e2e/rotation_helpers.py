@@ -112,6 +112,10 @@ DEFAULT_DIR_PLAY = """
   gather_facts: false
   vars_files:
     - "{{ rotation_accounts_file }}"
+  module_defaults:
+    group/sailpoint_isc.passwords.isc:
+      rate_limit: "{{ isc_rate_limit | default(omit) }}"
+      rate_window: "{{ isc_rate_window | default(omit) }}"
   roles:
     - role: sailpoint_isc.passwords.service_account_rotation
 """

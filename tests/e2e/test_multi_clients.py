@@ -20,6 +20,10 @@ CLIENTS = [('multi-client-a', 'mc-secret-a-7Qx2Lp9Z'), ('multi-client-b', 'mc-se
            ('multi-client-c', 'mc-secret-c-5Nd4Hs6J')]
 WRONG = 'mc-wrong-secret-9Zq1Yx8T'
 
+# The production budget per client (the simulator's and the client's defaults), not conftest's FAST_LIMITS: how the
+# work spreads over several clients depends on each one's budget.
+PRODUCTION_LIMITS = ('--rate-limit', '100', '--rate-window', '10')
+
 
 def seed_with_clients(workdir):
     with open(repo_path('tools', 'isc_simulator', 'seed.yaml'), encoding='utf-8') as handle:
@@ -82,7 +86,7 @@ def leaks(workdir, results, secrets):
 
 def test_three_clients_share_the_work_then_a_rerun_changes_nothing(simulator_factory, workdir):
     seed_path, seed = seed_with_clients(workdir)
-    simulator = simulator_factory('--seed', seed_path, '--completion-delay', '0.3')
+    simulator = simulator_factory('--seed', seed_path, '--completion-delay', '0.3', *PRODUCTION_LIMITS)
     ansible = PlaybookRunner(workdir, simulator)
     accounts = fleet(simulator)
     assert len(accounts) >= 50 and sync_sources(seed)
@@ -126,7 +130,7 @@ def test_three_clients_share_the_work_then_a_rerun_changes_nothing(simulator_fac
 
 def test_a_client_with_a_wrong_secret_is_taken_out_and_the_others_rotate_everything(simulator_factory, workdir):
     seed_path, seed = seed_with_clients(workdir)
-    simulator = simulator_factory('--seed', seed_path, '--completion-delay', '0.3')
+    simulator = simulator_factory('--seed', seed_path, '--completion-delay', '0.3', *PRODUCTION_LIMITS)
     ansible = PlaybookRunner(workdir, simulator)
     accounts = fleet(simulator)
     extra = rotate_vars(workdir, write_accounts(workdir, accounts))

@@ -75,7 +75,8 @@ def two_client_simulator(simulator_factory, workdir):
     path = os.path.join(workdir, 'seed-two-clients.yaml')
     with open(path, 'w', encoding='utf-8') as handle:
         yaml.safe_dump(seed, handle)
-    return simulator_factory('--seed', path, '--completion-delay', '0.3')
+    # the production budget per client (not conftest's FAST_LIMITS): the shards' "no 429" shows their budgets are separate
+    return simulator_factory('--seed', path, '--completion-delay', '0.3', '--rate-limit', '100', '--rate-window', '10')
 
 
 def test_two_shards_side_by_side_rotate_the_fleet_once_and_keep_groups_whole(simulator_factory, workdir):
