@@ -125,6 +125,7 @@ class World(object):
         self.calls = collections.defaultdict(list)  # client id -> [(operation, arg)]
         self.sent = collections.Counter()  # account id -> set-passwords that reached ISC
         self.stopped = False  # set by within() when it gives up: every later request raises Runaway
+        self.refused = threading.Event()  # a bad client has been refused once
 
 
 def within(world, fn, *args, **kwargs):
@@ -183,19 +184,25 @@ class PoolClient(object):
 
     api_version = 'v2024'
 
-    def __init__(self, world, client_id, bad=False, bad_after=None, limiter=None):
+    def __init__(self, world, client_id, bad=False, bad_after=None, limiter=None, after_refusal=False):
         self.world, self.client_id, self.bad, self.bad_after = world, client_id, bad, bad_after
+        # answer only once a bad client was refused (at most 2 s): on a loaded machine the good clients' threads could
+        # otherwise take every item before the bad client's thread first runs, and nothing would be moved
+        self.after_refusal = after_refusal
         self.limiter = limiter  # read by the pool (spent, has_room); requests here do not go through it
         self.stats = {'requests': {}, 'tokens_fetched': 0}
 
     def _auth(self, op, arg):
         time.sleep(0.002)  # a request takes time: every client gets to take its share
+        if self.after_refusal:
+            self.world.refused.wait(2)
         if self.world.stopped:
             raise Runaway(op)
         with self.world.lock:
             if self.bad_after is not None and len(self.world.calls[self.client_id]) >= self.bad_after:
                 self.bad = True
             if self.bad:
+                self.world.refused.set()
                 raise IscError('oauth-token failed: HTTP 401 invalid_client', status=401, operation='oauth-token')
             self.world.calls[self.client_id].append((op, arg))
             self.stats['requests'][op] = self.stats['requests'].get(op, 0) + 1
@@ -247,7 +254,8 @@ def ledger(tmp_path):
 
 def test_map_spreads_the_items_and_moves_a_failed_client_s_items_to_the_others():
     world = World()
-    pool = ClientPool([PoolClient(world, 'a'), PoolClient(world, 'bad', bad=True), PoolClient(world, 'c')])
+    pool = ClientPool([PoolClient(world, 'a', after_refusal=True), PoolClient(world, 'bad', bad=True),
+                       PoolClient(world, 'c', after_refusal=True)])
     users = ['u%02d' % i for i in range(30)]
     results = within(world, pool.map, lambda u: pool.query_password_info(u, 'src'), users, workers=2)
     assert [r['identityId'] for r in results] == ['id-' + u for u in users]
