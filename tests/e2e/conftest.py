@@ -31,8 +31,7 @@ SLOW_FIRST = (
     'test_chaos.py::test_chaos_loses_nothing_and_converges[1]',  # 229
     'test_dependents.py::test_dependents_a_run_killed_during_a_rollback_is_finished_by_the_next',  # ~200
     'test_password_config.py::test_export_from_one_tenant_apply_to_another_and_rotate_there',  # 160
-    'test_alternating.py::test_three_cycles_alternate_and_a_failed_reload_does_not_flip',  # ~150 (all eight: 271)
-    'test_alternating.py::test_three_cycles_alternate_and_a_failed_set_password_does_not_flip',  # ~150
+    'test_alternating.py::test_cycles_alternate_and_neither_a_failed_reload_nor_a_failed_set_password_flips',  # ~230
     'test_big_run_log.py::test_a_2000_account_run_logs_progress_and_a_short_summary',  # 129
     'test_faults.py::test_mixed_faults_200_accounts_converge_without_losing_a_password',  # 120
     'test_bad_input.py::test_module_refuses_bad_input[2.21.5]',  # 116

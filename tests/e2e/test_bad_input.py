@@ -321,7 +321,9 @@ def test_module_refuses_bad_input(ansible, core, simulator, workdir, seeded):
     """Every module case, one task each, in one playbook per core (a playbook start is not what is tested).
 
     Each task must fail with one `fatal:` line whose one-line message names the field and the fix, and
-    no case may change anything: the snapshot after all of them equals the one before.
+    no case may change anything: the snapshot after all of them equals the one before. The same playbook runs
+    the accounts-file cases (accounts_file_tasks, checked by accounts_file_problems; issue 21: they had a playbook
+    of their own per core in test_accounts_file_mistakes_name_the_row).
     """
     tasks = []
     for case_id, module, args, dummy in MODULE_CASES:
@@ -333,6 +335,7 @@ def test_module_refuses_bad_input(ansible, core, simulator, workdir, seeded):
         if 'access_token' in task:
             del task['client_id'], task['client_secret']
         tasks.append({'name': 'bad input ' + case_id, 'sailpoint_isc.passwords.' + module: task, 'ignore_errors': True})
+    tasks += accounts_file_tasks(workdir)
     play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
     path = write_playbook(workdir, 'bad.yml', json.dumps(play))
     before = snapshot(simulator, workdir)
@@ -356,6 +359,7 @@ def test_module_refuses_bad_input(ansible, core, simulator, workdir, seeded):
         problems += ['%s: missing %r in:\n%s' % (case_id, needle, section[-2000:]) for needle in needles if needle not in section]
         if 'Traceback' in section:
             problems.append('%s: a traceback:\n%s' % (case_id, section[-2000:]))
+    problems += accounts_file_problems(sections, workdir)
     assert not problems, '\n'.join(problems)
     assert 'not-the-secret' not in output  # the wrong client secret of info-wrong-secret is not echoed
     check_nothing_changed(simulator, workdir, before)
@@ -454,11 +458,9 @@ def test_role_refuses_bad_input(ansible, core, simulator, workdir):
             check_nothing_changed(simulator, case_dir, before[case_id])
 
 
-def test_accounts_file_mistakes_name_the_row(ansible, core, simulator, workdir, seeded):
-    """Each accounts-file case, one task each in one playbook per core, fails with one `fatal:` line whose one-line
-    message names the file, the row and the fix; then the shipped playbook, given a misspelled key in a file named
-    relative to the working directory, fails once with that message only (no role argument specification, no
-    "Unknown error") and changes nothing."""
+def accounts_file_tasks(workdir):
+    """One task per accounts-file case (its file written in workdir): the task the shipped playbook runs before it
+    reads the file."""
     tasks = []
     for case_id, text, dummy in ACCOUNTS_FILE_CASES:
         path = os.path.join(workdir, case_id + '.yml')
@@ -467,11 +469,11 @@ def test_accounts_file_mistakes_name_the_row(ansible, core, simulator, workdir, 
                 handle.write(text)
         tasks.append({'name': 'accounts file ' + case_id, 'sailpoint_isc.passwords.rotation_accounts_file': {'path': path},
                       'ignore_errors': True})
-    play = write_playbook(workdir, 'accounts-files.yml', json.dumps([{'hosts': 'localhost', 'gather_facts': False,
-                                                                      'tasks': tasks}]))
-    result = ansible.run(play, vault=False, timeout=300)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    sections = task_sections(result.stdout)
+    return tasks
+
+
+def accounts_file_problems(sections, workdir):
+    """Each accounts-file case fails with one `fatal:` line whose one-line message names the file, the row and the fix."""
     problems = []
     for case_id, text, needles in ACCOUNTS_FILE_CASES:
         section = sections.get('accounts file ' + case_id, '')
@@ -482,12 +484,21 @@ def test_accounts_file_mistakes_name_the_row(ansible, core, simulator, workdir, 
         message = json.loads(fatal[0].split('=> ', 1)[1]).get('msg', '')
         problems += ['%s: missing %r in %r' % (case_id, needle, message)
                      for needle in needles + [os.path.join(workdir, case_id + '.yml')] if needle not in message]
-    assert not problems, '\n'.join(problems)
+    return problems
 
+
+def test_accounts_file_mistakes_name_the_row(ansible, core, simulator, workdir, seeded):
+    """The shipped playbook, given a misspelled key in a file named relative to the working directory, fails once
+    with the message of that accounts-file case only (no role argument specification, no "Unknown error") and
+    changes nothing. (Each accounts-file case, one task each, runs in test_module_refuses_bad_input's playbook.)"""
+    case_id, text, needles = ACCOUNTS_FILE_CASES[0]
+    assert case_id == 'file-misspelled-key'
+    with open(os.path.join(workdir, case_id + '.yml'), 'w') as handle:
+        handle.write(text)
     before = snapshot(simulator, workdir)
     # relative: taken from the working directory (ansible.run's cwd is workdir), not the collection's playbooks
     result = ansible.run(ROTATE, rotate_vars(workdir, 'file-misspelled-key.yml'), timeout=120)
-    check(result, simulator, workdir, before, ACCOUNTS_FILE_CASES[0][2] + [os.path.join(workdir, 'file-misspelled-key.yml')])
+    check(result, simulator, workdir, before, needles + [os.path.join(workdir, 'file-misspelled-key.yml')])
     assert result.stdout.count('fatal:') == 1, result.stdout[-3000:]
     assert 'argument_spec' not in result.stdout + result.stderr and 'Unknown error' not in result.stdout + result.stderr
 

@@ -12,7 +12,7 @@ import os
 import pytest
 import yaml
 
-from conftest import PlaybookRunner, SimulatorProcess
+from conftest import FAST_LIMITS, PlaybookRunner, SimulatorProcess, write_playbook
 from killer import no_stray_processes  # autouse: nothing outlives a test # noqa: F401 # pylint: disable=unused-import
 from rotation_helpers import key_of, read_store, repo_path, rotate_vars, write_accounts
 
@@ -205,25 +205,45 @@ MOVE = [{'name': 'Kerberos Sync', 'password_policy': 'Unix Password Sync', 'sour
         {'name': 'Unix Password Sync', 'sources': ['Unix-LDAP', 'Corp-LDAP']}]
 
 
-@pytest.mark.parametrize('order', ['taker first', 'giver first'])
-def test_a_source_moves_between_sync_groups_whatever_the_file_order(workdir, ansible, order):
-    groups = MOVE if order == 'taker first' else MOVE[::-1]
-    path = write(workdir, 'move.yml', {'isc_password_config': {'password_sync_groups': groups}})
-    before = config_of(ansible.simulator)
-    review = ansible.run(APPLY, {'password_config_file': path}, env=PAT, check=True, diff=True)
-    assert review.returncode == 0, review.stdout + review.stderr  # the review shows the move, writes nothing
-    assert config_of(ansible.simulator) == before and 'Kerberos Sync' in review.stdout
-    # the diff names the sources as the file does, beside their ids (issue 24 item 7)
-    diff = review.stdout[review.stdout.index('sync group Kerberos Sync'):]
-    assert '"sources": [' in diff and '"Oracle-DB"' in diff and '"sourceIds": [' in diff, review.stdout[-3000:]
-    first = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
-    assert first.returncode == 0, first.stdout + first.stderr
-    config = config_of(ansible.simulator)
-    ids = {}
-    for account in ansible.simulator.call('GET', '/__sim/accounts')['accounts']:
-        ids[account['sourceName']] = account['sourceId']
-    members = dict((g['name'], sorted(g['sourceIds'])) for g in config['syncGroups'])
-    assert members == {'Kerberos Sync': sorted([ids['Unix-Kerberos'], ids['Oracle-DB']]),
-                       'Unix Password Sync': sorted([ids['Unix-LDAP'], ids['Corp-LDAP']])}, members
-    again = ansible.run(APPLY, {'password_config_file': path}, env=PAT)
-    assert recap(again) == (0, 0), again.stdout  # a re-run changes nothing
+ORDERS = {'taker first': MOVE, 'giver first': MOVE[::-1]}
+
+
+def test_a_source_moves_between_sync_groups_whatever_the_file_order(workdir):
+    """Both orders of the file, each against a simulator of its own, side by side: each step (the review, the apply,
+    the re-apply) is one ansible-playbook run that imports the shipped playbook once per order (issue 21: one run per
+    order and step before, the test parametrized by the order; every check is still made per order, on its play's
+    output and its simulator)."""
+    sims, plays = {}, []
+    try:
+        for n, (order, groups) in enumerate(ORDERS.items()):
+            os.makedirs(os.path.join(workdir, 'sim-%d' % n))
+            sims[order] = SimulatorProcess(os.path.join(workdir, 'sim-%d' % n), '--completion-delay', '0.3', '--rate-limit',
+                                           str(FAST_LIMITS[0]), '--rate-window', str(FAST_LIMITS[1]))
+            path = write(workdir, 'move-%d.yml' % n, {'isc_password_config': {'password_sync_groups': groups}})
+            plays.append({'ansible.builtin.import_playbook': 'sailpoint_isc.passwords.password_config',
+                          'vars': {'password_config_file': path, 'isc_base_url': sims[order].base_url}})
+        both = write_playbook(workdir, 'move-both-orders.yml', yaml.safe_dump(plays, sort_keys=False))
+        ansible = PlaybookRunner(workdir, sims['taker first'])
+        before = dict((order, config_of(sim)) for order, sim in sims.items())
+        review = ansible.run(both, env=PAT, check=True, diff=True)
+        assert review.returncode == 0, review.stdout + review.stderr  # the review shows the move, writes nothing
+        for order, section in zip(ORDERS, review.stdout.split('\nPLAY [')[1:]):
+            assert config_of(sims[order]) == before[order] and 'Kerberos Sync' in section, order
+            # the diff names the sources as the file does, beside their ids (issue 24 item 7)
+            diff = section[section.index('sync group Kerberos Sync'):]
+            assert '"sources": [' in diff and '"Oracle-DB"' in diff and '"sourceIds": [' in diff, (order, section[-3000:])
+        first = ansible.run(both, env=PAT)
+        assert first.returncode == 0, first.stdout + first.stderr
+        for order, sim in sims.items():
+            config = config_of(sim)
+            ids = {}
+            for account in sim.call('GET', '/__sim/accounts')['accounts']:
+                ids[account['sourceName']] = account['sourceId']
+            members = dict((g['name'], sorted(g['sourceIds'])) for g in config['syncGroups'])
+            assert members == {'Kerberos Sync': sorted([ids['Unix-Kerberos'], ids['Oracle-DB']]),
+                               'Unix Password Sync': sorted([ids['Unix-LDAP'], ids['Corp-LDAP']])}, (order, members)
+        again = ansible.run(both, env=PAT)
+        assert recap(again) == (0, 0), again.stdout  # a re-run changes nothing (of either order: one recap line)
+    finally:
+        for sim in sims.values():
+            sim.stop()
