@@ -584,7 +584,14 @@ class Chaos(object):
             killer.crash(first.proc)
             first.wait()
             raise
-        second = self.run_elsewhere(self.clean, 'round-%02d-elsewhere' % number)
+        # frozen while the second starts: on a loaded machine the first could end (and give the lease back) before
+        # the second reaches the lease, and the round would prove nothing
+        os.killpg(first.proc.pid, signal.SIGSTOP)
+        try:
+            assert first.proc.poll() is None, '%s: the first run ended before it could be held' % what
+            second = self.run_elsewhere(self.clean, 'round-%02d-elsewhere' % number)
+        finally:
+            os.killpg(first.proc.pid, signal.SIGCONT)
         assert second.returncode != 0 and 'another rotation is running on %s' % self.state in second.stdout, \
             '%s: not refused by the lease:\n%s' % (what, second.stdout[-3000:])
         assert first.wait() == 0, first.output()[-4000:]
