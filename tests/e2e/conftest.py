@@ -26,10 +26,9 @@ BIN = os.path.dirname(sys.executable)
 # other test, so that none of them begins late and makes the stage's tail. A name here that its file no longer has
 # fails the collection (a renamed test would silently fall to the back).
 SLOW_FIRST = (
-    'test_dependents.py::test_dependents_roll_forward_unreachable_restart_once',  # ~410 (with the crash part: 534)
+    'test_dependents.py::test_dependents_roll_forward_rollback_and_a_run_killed_during_a_rollback',  # ~300 (wt-a)
     'test_chaos.py::test_chaos_loses_nothing_and_converges[0]',  # 283
     'test_chaos.py::test_chaos_loses_nothing_and_converges[1]',  # 229
-    'test_dependents.py::test_dependents_a_run_killed_during_a_rollback_is_finished_by_the_next',  # ~200
     'test_password_config.py::test_export_from_one_tenant_apply_to_another_and_rotate_there',  # 160
     'test_alternating.py::test_cycles_alternate_and_neither_a_failed_reload_nor_a_failed_set_password_flips',  # ~230
     'test_big_run_log.py::test_a_2000_account_run_logs_progress_and_a_short_summary',  # 129

@@ -2,7 +2,8 @@
 
 It reads its password(s) at start, from a config line (password=...) or an environment file (VAR="..."), and is
 healthy (GET /health -> 200) only while each matches the simulator's live password hash for its account (read from
-/__sim/accounts). Every start appends a line to the app's starts file (restarts per run are counted there).
+/__sim/accounts). Every start appends a line to the app's starts file (restarts per run are counted there), every
+GET /health a line to its asks file (how often a run asked it).
 
   python dep_app.py serve APP_DIR     run the app in the foreground (restart starts it detached)
   python dep_app.py restart APP_DIR   stop the running app and start it again; fails once (exit 1, app left down)
@@ -71,6 +72,8 @@ def serve(app_dir):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
+            with open(os.path.join(app_dir, 'asks'), 'a') as handle:
+                handle.write('%f\n' % time.time())
             healthy = True
             for secret, (user, password) in zip(config['secrets'], list(logins)):
                 query = urllib.parse.urlencode({'userName': user or '', 'sourceName': secret['source']})

@@ -1,22 +1,23 @@
 """Dependents of rotated passwords (issue 27 §1), end to end on real local processes.
 
-22 accounts of the simulator's fleet and 30 small apps (tests/e2e/dep_app.py, one process each) on four inventory
-host aliases (all ansible_connection=local) and one unreachable host. Each app reads its password(s) at start and is
-healthy only when they match the simulator's live password hashes. Two worlds, each a test of its own (they run at the
-same time on two pytest-xdist workers). The first, two ansible-playbook runs:
+16 accounts of the simulator's fleet and 11 small apps (tests/e2e/dep_app.py, one process each: five fed by one account,
+six by two) on four inventory host aliases (all ansible_connection=local) and one unreachable host. Each app reads its
+password(s) at start and is healthy only when they match the simulator's live password hashes. One world, four
+ansible-playbook runs:
   1. roll_forward (-vvv --diff): the two accounts whose dependent is on the unreachable host are skipped (0
      set-password), three apps fail their first restart (their accounts dependents_degraded), every app restarted at
-     most once although ten of them are fed by two accounts;
+     most once although six of them are fed by two accounts, and the health URL of each app asked once (not once per
+     account that feeds it): the failing app fed by two accounts fails the health dependent of both;
   2. the next run applies only the failed dependents again, with no set-password; in the same run, under the policy
      rollback, five accounts are due and three apps fail their restart: their four accounts are set back to the
      previous password through ISC (one set-password forward, one back) and their apps end healthy on it; a sixth due
      account whose target forbids reuse is refused up front (0 set-password); every app is healthy;
-The second, four accounts and their six apps, after a forced run that gives each a password in the store:
-  3. a forced run of the four under rollback, one app failing, is crashed (killer.py) once the store committed
-     their new passwords and escrowed the previous one of the failing app's account (its rollback under way);
+  3. a forced run of two accounts and their two apps (one fed by both) under rollback, one app failing (the passwords
+     of run 1 are the previous ones a rollback goes back to), is crashed (killer.py) once the store committed their new
+     passwords and escrowed the previous one of the failing app's account (its rollback under way);
   4. the next run finishes the rollback (the escrowed password) and the dependents, with no new password.
-After each, no password of the store appears in any output, report, state file or app-side file but the app's own
-secret.
+After 2 and after 4, no password of the store appears in any output, report, state file or app-side file but the app's
+own secret.
 """
 
 import hashlib
@@ -39,13 +40,21 @@ from rotation_helpers import ROTATE, key_of, read_store, rotate_vars, write_acco
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dep_app.py')
 HOSTS = ['app-host-%d' % n for n in range(1, 5)]
 SOURCES = ('Corp-AD', 'Corp-LDAP', 'Oracle-DB')
-N_ACCOUNTS, N_APPS = 20, 30
-FAIL_FIRST = (3, 12, 25)  # apps whose first restart fails: 3 (file), 12 (systemd), 25 (fed by accounts 10 and 11)
-# run 2, policy rollback: accounts 5, 6, 13, 14, 15 due; apps 5 (file), 13 (systemd), 27 (fed by accounts 14 and 15) fail
+# app i < N_ACCOUNTS is fed by account i alone; app N_ACCOUNTS + k by accounts 2k and 2k+1 (16 by 0 and 1 ... 23 by 14
+# and 15). The apps of the world are those the steps below name; accounts 2, 8 and 9 feed none (rotated without
+# dependents)
+N_ACCOUNTS = 16
+APPS = (0, 3, 5, 12, 13, 16, 18, 19, 21, 22, 23)
+FAIL_FIRST = (3, 12, 21)  # apps whose first restart fails: 3 (file), 12 (systemd), 21 (fed by accounts 10 and 11)
+# run 2, policy rollback: accounts 5, 6, 13, 14, 15 due; apps 5 (file), 13 (systemd), 23 (fed by accounts 14 and 15) fail
 # their restart, so 5, 13, 14, 15 go back to their previous password; 7 is due too, but its target forbids reuse
-ROLLBACK_DUE, ROLLBACK_FAIL, ROLLED_BACK, NO_REUSE = (5, 6, 13, 14, 15), (5, 13, 27), (5, 13, 14, 15), 7
-ENV_APPS = range(10, 15)  # apps that read an environment file (type systemd)
+ROLLBACK_DUE, ROLLBACK_FAIL, ROLLED_BACK, NO_REUSE = (5, 6, 13, 14, 15), (5, 13, 23), (5, 13, 14, 15), 7
+ENV_APPS = range(10, 15)  # apps that read an environment file (type systemd): 12 and 13
+HEALTH_RETRIES = 1  # a failing health URL is tried twice per pass
 RESTART_SECONDS = 2
+# app 0's restart is the first one launched (account 0's file, declared first) and takes longer: the next one launched,
+# app 16's on another host, starts while app 0 is down even where each async launch takes seconds (a loaded machine)
+FIRST_RESTART_SECONDS = 6
 
 
 def free_port():
@@ -73,7 +82,7 @@ def health(port):
 class World:
     """The simulator, the apps, the inventory and the accounts file; runs the role against them."""
 
-    def __init__(self, workdir, apps=range(N_APPS), fail_first=FAIL_FIRST):
+    def __init__(self, workdir, apps=APPS, fail_first=FAIL_FIRST):
         """A world of the apps numbered in apps (all of them by default) and the accounts that feed them; the apps of
         fail_first fail their first restart."""
         self.workdir = workdir
@@ -97,15 +106,18 @@ class World:
             port = free_port()
             with open(os.path.join(app_dir, 'app.json'), 'w') as handle:
                 # a restart takes RESTART_SECONDS to come up: one after the other they would add up, at once they overlap
-                json.dump({'port': port, 'sim': self.sim.base_url, 'secrets': secrets, 'restart_seconds': RESTART_SECONDS},
+                json.dump({'port': port, 'sim': self.sim.base_url, 'secrets': secrets,
+                           'restart_seconds': FIRST_RESTART_SECONDS if i == 0 else RESTART_SECONDS},
                           handle)
-            self.apps[i] = {'dir': app_dir, 'port': port, 'host': HOSTS[i % 4], 'secrets': secrets}
+            # an app fed by two accounts is on the host after its first account's own app (16 on app-host-2, 0 on 1)
+            self.apps[i] = {'dir': app_dir, 'port': port, 'host': HOSTS[(i + (i >= N_ACCOUNTS)) % 4], 'secrets': secrets}
         starting = [subprocess.Popen([sys.executable, APP, 'start', app['dir']]) for app in self.apps.values()]  # at once
         assert [p.wait(60) for p in starting] == [0] * len(self.apps)
         for i in fail_first:
             open(os.path.join(self.apps[i]['dir'], 'fail-next-restart'), 'w').close()
         for n, acct in enumerate(self.accounts):
-            acct['dependents'] = self.dependents_of(n)
+            if self.dependents_of(n):  # accounts 2, 8 and 9 have none
+                acct['dependents'] = self.dependents_of(n)
         self.inventory = os.path.join(workdir, 'inventory.yml')
         hosts = dict((h, {'ansible_connection': 'local'}) for h in HOSTS + ['localhost'])
         hosts['down-host'] = {'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': free_port(),
@@ -130,7 +142,7 @@ class World:
                     out.append({'type': 'file', 'host': app['host'], 'path': secret['file'], 'regexp': '^password=',
                                 'line': 'password={password}', 'restart_command': restart, 'order': 1})
                 out.append({'type': 'http_health', 'host': app['host'], 'url': 'http://127.0.0.1:%d/health' % app['port'],
-                            'retries': 2, 'delay': 1, 'order': 2})
+                            'retries': HEALTH_RETRIES, 'delay': 1, 'order': 2})
         return out
 
     def rotate(self, accounts, verbosity=0, diff=False, spawn=False, **extra):
@@ -154,6 +166,14 @@ class World:
 
     def starts(self, i):
         with open(os.path.join(self.apps[i]['dir'], 'starts')) as handle:
+            return len(handle.read().split())
+
+    def asks(self, i):
+        """How often app i's health URL was asked."""
+        path = os.path.join(self.apps[i]['dir'], 'asks')
+        if not os.path.exists(path):
+            return 0
+        with open(path) as handle:
             return len(handle.read().split())
 
     def restarts(self, i):
@@ -188,25 +208,37 @@ def world_of():
         shutil.rmtree(one.workdir, ignore_errors=True)
 
 
-def test_dependents_roll_forward_unreachable_restart_once(world_of):
+def test_dependents_roll_forward_rollback_and_a_run_killed_during_a_rollback(world_of):
+    """The steps 1 to 4 of the module's docstring, in one world (before: two tests; steps 3 and 4 had a world of their
+    own, whose first forced run gave the four accounts the previous password that run 1 gives them here)."""
     world = world_of()
     accounts = world.accounts
     keys = [key_of(a) for a in accounts]
-    starts = [world.starts(i) for i in range(N_APPS)]
+    starts = dict((i, world.starts(i)) for i in world.apps)
+    asks = dict((i, world.asks(i)) for i in world.apps)
 
     # 1. roll_forward (the default), at -vvv --diff for the leak check below
     first = world.rotate(accounts, verbosity=3, diff=True, service_account_rotation_force=True)
     assert first.returncode != 0, first.stdout[-3000:]  # dependents_degraded fails the play by default
     assert 'account(s) ended' in first.stdout, first.stdout[-3000:]
+    # one health check per URL and pass, however many accounts feed the app (each account lists its URL): a healthy app
+    # is asked once (counted here before this test asks anything itself); a failing one is down (its asks are refused)
+    for i in world.apps:
+        assert world.asks(i) - asks[i] == (0 if i in FAIL_FIRST else 1), 'app%02d: its health URL asked once per pass' % i
     report = world.report()
     assert world.set_passwords() == N_ACCOUNTS, 'the two accounts on the unreachable host are never sent'
     for key in keys[N_ACCOUNTS:]:
         assert report[key]['status'] == 'skipped' and 'down-host is unreachable' in report[key]['detail'], report[key]
     degraded = sorted(k for k, r in report.items() if r['status'] == 'dependents_degraded')
     assert degraded == sorted(keys[n] for n in (3, 12, 10, 11)), degraded
+    # app 21's one failed check is the outcome of the health dependent of both accounts that feed it
+    url21 = 'http://127.0.0.1:%d/health' % world.apps[21]['port']
+    for n in (10, 11):
+        [outcome] = [d['outcome'] for d in report[keys[n]]['dependents'] if d['id'].endswith(url21)]
+        assert outcome == 'failed: Ask each health URL', report[keys[n]]
     for key in set(keys[:N_ACCOUNTS]) - set(degraded):
         assert report[key]['status'] == 'rotated', report[key]
-        assert all(d['outcome'] in ('restarted', 'healthy') for d in report[key]['dependents']), report[key]
+        assert all(d['outcome'] in ('restarted', 'healthy') for d in report[key].get('dependents', [])), report[key]
     for i, app in world.apps.items():
         assert world.starts(i) - starts[i] == (0 if i in FAIL_FIRST else 1), 'app%02d: one restart per run' % i
         assert health(app['port']) == (None if i in FAIL_FIRST else 200), 'app%02d' % i
@@ -219,13 +251,13 @@ def test_dependents_roll_forward_unreachable_restart_once(world_of):
     with open(os.path.join(world.workdir, 'rotation', 'report.xml')) as handle:
         assert 'name="dependent file app-host-' in handle.read()
     # the restarts run at once on their hosts (async), not one after the other: two hosts' restarts overlap in time
-    spans = [(world.apps[i]['host'], span) for i in range(N_APPS) for span in world.restarts(i)]
+    spans = [(app['host'], span) for i, app in world.apps.items() for span in world.restarts(i)]
     assert any(h1 != h2 and a[0] < b[1] and b[0] < a[1] for h1, a in spans for h2, b in spans), sorted(spans)[:6]
     assert_no_async_job_left(world.workdir)  # three of the restarts failed: their job files are gone too
 
     # 2. the next run applies only the failed dependents again: no set-password, only the failed apps restart; and under
     # the policy rollback, the accounts due whose apps fail their restart go back to their previous password
-    starts = [world.starts(i) for i in range(N_APPS)]
+    starts = dict((i, world.starts(i)) for i in world.apps)
     before = read_store(world.workdir)
     for i in ROLLBACK_FAIL:
         open(os.path.join(world.apps[i]['dir'], 'fail-next-restart'), 'w').close()
@@ -251,8 +283,8 @@ def test_dependents_roll_forward_unreachable_restart_once(world_of):
     assert_no_async_job_left(world.workdir)  # the restarts of both passes (the new password, the previous one)
     assert store[keys[NO_REUSE]]['current'] == before[keys[NO_REUSE]]['current']
     # every app restarted once, but those fed by a rolled-back account: once more (one of them failed the first time)
-    twice = (14, 15, 22, 26)  # fed by 14, by 15, by 4 and 5, by 12 and 13
-    once = FAIL_FIRST + ROLLBACK_FAIL + (6, 23)
+    twice = (18, 22)  # fed by 4 and 5, by 12 and 13
+    once = FAIL_FIRST + ROLLBACK_FAIL + (19,)  # 19: fed by 6 (rotated) and 7 (refused)
     for i, app in world.apps.items():
         assert world.starts(i) - starts[i] == (2 if i in twice else 1 if i in once else 0), 'app%02d' % i
         assert health(app['port']) == 200, 'app%02d' % i
@@ -264,18 +296,11 @@ def test_dependents_roll_forward_unreachable_restart_once(world_of):
     assert 'failed' in json.dumps(history[-3]['dependents']), history[-3]
     no_password_leaked(world, N_ACCOUNTS)
 
-
-def test_dependents_a_run_killed_during_a_rollback_is_finished_by_the_next(world_of):
-    world = world_of(apps=(0, 1, 2, 3, 20, 21), fail_first=())  # the apps of accounts 0 to 3 (20 and 21: two each)
-    accounts, keys = world.accounts, [key_of(a) for a in world.accounts]
-    few = accounts[:4]
-    # each gets a password in the store and every app its restart: the previous password a rollback goes back to
-    setup = world.rotate(few, service_account_rotation_force=True)
-    assert setup.returncode == 0, setup.stdout[-3000:]
-    assert all(health(app['port']) == 200 for app in world.apps.values())
-
-    # 3. a forced run of four accounts under the policy rollback, app 0 failing its restart: crashed once the store
-    # holds the previous password of account 0 escrowed (its rollback under way), after the commits, before the record
+    # 3. a forced run of accounts 0 and 1 (app 0, fed by 0; app 16, fed by both) under the policy rollback, app 0 failing
+    # its restart: crashed once the store holds the previous password of account 0 escrowed (its rollback under way),
+    # after the commits, before the record. Run 1 gave the two the password they go back to; run 2 left them be
+    few = accounts[:2]
+    assert all(health(world.apps[i]['port']) == 200 for i in (0, 16))
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
         setup_run = json.load(handle)['run_id']
     before = read_store(world.workdir)
@@ -285,24 +310,24 @@ def test_dependents_a_run_killed_during_a_rollback_is_finished_by_the_next(world
 
     def rolling_back():
         return read_store(world.workdir)[keys[0]].get('pending') == before[keys[0]]['current']
-    killer.wait_for(rolling_back, timeout=180, proc=proc, what="account 0's rollback escrow")
+    killer.wait_for(rolling_back, timeout=480, proc=proc, what="account 0's rollback escrow")
     killer.crash(proc)
     world.outputs.append(proc.stdout.read())
     with open(os.path.join(world.workdir, 'rotation', 'report.json')) as handle:
         assert json.load(handle)['run_id'] == setup_run, 'the crash came before the record (and its dependents)'
 
     # 4. the next run (policy roll_forward: the escrow, not the policy, finishes the rollback) settles account 0's change
-    # back and applies every dependent of the four with the passwords committed
+    # back and applies every dependent of the two with the passwords committed
     fourth = world.rotate(few)
     assert fourth.returncode == 0, fourth.stdout[-3000:]
-    # four forward, and account 0's change back once (twice only when the crash cut its send before its request id)
-    assert world.set_passwords() - sent in (5, 6), world.set_passwords() - sent
+    # two forward, and account 0's change back once (twice only when the crash cut its send before its request id)
+    assert world.set_passwords() - sent in (3, 4), world.set_passwords() - sent
     store = read_store(world.workdir)
     assert store[keys[0]]['current'] == before[keys[0]]['current'] and not store[keys[0]].get('pending')
-    assert all(store[keys[n]]['current'] != before[keys[n]]['current'] for n in (1, 2, 3))
-    for i in (0, 1, 2, 3, 20, 21):
+    assert store[keys[1]]['current'] != before[keys[1]]['current']
+    for i in (0, 16):
         assert health(world.apps[i]['port']) == 200, 'app%02d after the crash and the next run' % i
-    no_password_leaked(world, len(few))
+    no_password_leaked(world, N_ACCOUNTS)
 
 
 def no_password_leaked(world, at_least):
@@ -324,5 +349,5 @@ def no_password_leaked(world, at_least):
     hits = [(where, s[:3]) for where, text in texts.items() for s in secrets if s in text]
     assert hits == [], hits[:5]
     for app in world.apps.values():  # no backup or temporary file next to a secret
-        expected = ['app.json', 'pid', 'restarts', 'starts'] + [os.path.basename(s['file']) for s in app['secrets']]
+        expected = ['app.json', 'asks', 'pid', 'restarts', 'starts'] + [os.path.basename(s['file']) for s in app['secrets']]
         assert sorted(os.listdir(app['dir'])) == sorted(expected)
