@@ -1,13 +1,18 @@
 """Store contract v2 (docs/store-contract.md), one suite for every secret store.
 
 Each case drives store operations through ansible-playbook, the store included exactly as the
-service_account_rotation role includes it (tests/e2e/stores/store_op.yml), and runs for:
+service_account_rotation role includes it (tests/e2e/stores/contract.yml, step.yml), and runs for:
   vault_file           the built-in Ansible Vault file store (plugins/action/vault_file_store.py)
   memory               tests/e2e/stores/memory_store.yml, the reference implementation
   aws_secrets_manager  playbooks/stores/aws_secrets_manager.yml against a moto server started here
 The HashiCorp Vault KV v2 example is not run: no Vault server can be installed here.
+
+The cases (@case) of one store run together, once per pytest run (xdist workers share it through a lock): each in
+its own namespace of the store, all in one ansible-playbook at -vv, then the --check steps in one, then the steps of
+a second run in one. Each test then checks its own case's answers and fails on its own.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -124,28 +129,124 @@ class MotoServer:
 
 
 class Store:
-    """A store under test: runs a list of contract steps in one ansible-playbook and returns their answers."""
+    """A store under test: runs contract steps through contract.yml, each case in its own namespace."""
 
-    def __init__(self, name, workdir, extra_vars, env=None, consumer='', tasks=''):
+    def __init__(self, name, workdir, extra_vars, env=None, consumer='', tasks='', namespace=None):
         self.name = name
         self.workdir = workdir
         self.extra_vars = dict(extra_vars, contract_store_tasks=tasks, contract_consumer_tasks=consumer)
+        self.namespace = namespace or (lambda case: {})  # a case's name -> its namespace in the store
         self.runner = PlaybookRunner(workdir, None)
         self.env = env or {}
         self.runs = 0
         self.output = ''
 
-    def run(self, steps, check=False, verbosity=0):
+    def run_cases(self, cases, check=False, verbosity=0):
+        """Runs {case: steps} in one ansible-playbook, each case a host of its own: (returncode, output,
+        {case: its answers, None when it wrote none})."""
         self.runs += 1
-        log = os.path.join(self.workdir, 'contract-log-%d.json' % self.runs)
-        result = self.runner.run(CONTRACT, dict(self.extra_vars, contract_steps=steps, contract_log_path=log),
-                                 env=self.env, timeout=600, check=check, verbosity=verbosity)
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-        with open(log) as handle:
-            answers = json.load(handle)
-        assert len(answers) == len(steps), answers
-        self.output = result.stdout + result.stderr
+        logs = os.path.join(self.workdir, 'contract-logs-%d' % self.runs)
+        os.makedirs(logs)
+        cases_var = [{'name': name, 'vars': self.namespace(name), 'steps': steps} for name, steps in cases.items()]
+        result = self.runner.run(CONTRACT, dict(self.extra_vars, contract_cases=cases_var, contract_log_dir=logs),
+                                 env=self.env, timeout=900, check=check, verbosity=verbosity)
+        answers = {}
+        for name in cases:
+            path = os.path.join(logs, name + '.json')
+            if os.path.exists(path):
+                with open(path) as handle:
+                    answers[name] = json.load(handle)
+            else:
+                answers[name] = None
+        return result.returncode, result.stdout + result.stderr, answers
+
+    def run(self, steps, check=False, verbosity=0):
+        returncode, self.output, answers = self.run_cases({'contract-case': steps}, check, verbosity)
+        assert returncode == 0, self.output[-8000:]
+        assert len(answers['contract-case']) == len(steps), answers
+        return answers['contract-case']
+
+
+# The contract cases: test name -> {phase: steps}. All cases of one store run together, each in its own namespace:
+# phase 'first' in one ansible-playbook at -vv, then 'check' in one with --check, then 'again' in one more.
+PHASES = ('first', 'check', 'again')
+CASES = {}
+
+
+def case(first, check=None, again=None):
+    """Registers the steps of the test below; the test reads their answers with store.answers(phase)."""
+    def register(test):
+        CASES[test.__name__] = dict((phase, steps) for phase, steps in zip(PHASES, (first, check, again)) if steps)
+        return test
+    return register
+
+
+class CaseAnswers:
+    """What the batch of its store answered to one test's case."""
+
+    def __init__(self, name, case_name, batch):
+        self.name = name
+        self.case = case_name
+        self.batch = batch
+        self.output = ''
+
+    def answers(self, phase='first'):
+        run = self.batch[phase]
+        self.output = run['output']
+        answers = run['answers'].get(self.case)
+        assert answers is not None, 'case %s of the %s store wrote no answers (ansible-playbook rc %s):\n%s' % (
+            self.case, self.name, run['returncode'], run['output'][-8000:])
+        assert len(answers) == len(CASES[self.case][phase]), answers
         return answers
+
+
+def session_cases(session, store_name):
+    """{test name: {phase: steps}} of this session's tests (as selected) of store_name that have a case."""
+    out = {}
+    for item in session.items:
+        params = getattr(getattr(item, 'callspec', None), 'params', {})
+        if params.get('store') == store_name and getattr(item, 'originalname', None) in CASES:
+            out[item.originalname] = CASES[item.originalname]
+    return dict(sorted(out.items()))
+
+
+def run_batch(store, cases):
+    """Every phase of the cases in one ansible-playbook each: {phase: {returncode, output, answers}}."""
+    batch = {}
+    for phase in PHASES:
+        todo = dict((name, steps[phase]) for name, steps in cases.items() if phase in steps)
+        if todo:
+            returncode, output, answers = store.run_cases(todo, check=phase == 'check',
+                                                          verbosity=2 if phase == 'first' else 0)
+            batch[phase] = {'returncode': returncode, 'output': output, 'answers': answers}
+    return batch
+
+
+@pytest.fixture(scope='session')
+def contract_batch(request, tmp_path_factory):
+    """store name -> its batch, run once per pytest run: the first xdist worker that needs it runs it (under a lock),
+    the others read its answers."""
+    root = str(tmp_path_factory.getbasetemp())
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = os.path.dirname(root)  # shared by the workers of this run
+    done = {}
+
+    def get(name):
+        if name not in done:
+            path = os.path.join(root, 'store-contract-%s.json' % name)
+            with open(path + '.lock', 'w') as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not os.path.exists(path):
+                    workdir = tempfile.mkdtemp(prefix='contract-%s-' % name, dir=root)
+                    batch = run_batch(make_store(request, name, workdir, batch=True),
+                                      session_cases(request.session, name))
+                    with open(path + '.tmp', 'w') as handle:
+                        json.dump(batch, handle)
+                    os.rename(path + '.tmp', path)
+                with open(path) as handle:
+                    done[name] = json.load(handle)
+        return done[name]
+    return get
 
 
 @pytest.fixture(scope='session')
@@ -160,24 +261,34 @@ def example_collections():
     return example_collections_path()
 
 
-@pytest.fixture(params=['vault_file', 'memory', 'aws_secrets_manager'])
-def store(request, workdir):
-    name = request.param
+def make_store(request, name, workdir, batch=False):
+    """The store under test; with batch, every case gets a namespace of its own, else all share one."""
     if name == 'vault_file':
-        return Store(name, workdir, {'contract_store_path': os.path.join(workdir, 'state', 'store.vault')},
-                     consumer=os.path.join(STORES_DIR, 'consumer_vault_file.yml'))
-    if name == 'memory':
+        def vault_path(case_name):
+            return {'contract_store_path': os.path.join(workdir, case_name if batch else 'state', 'store.vault')}
+        return Store(name, workdir, {}, consumer=os.path.join(STORES_DIR, 'consumer_vault_file.yml'),
+                     namespace=vault_path)
+    if name == 'memory':  # its state is a fact of the case's host: every case starts empty
         return Store(name, workdir, {}, tasks=os.path.join(STORES_DIR, 'memory_store.yml'),
                      consumer=os.path.join(STORES_DIR, 'consumer_memory.yml'))
     moto = request.getfixturevalue('moto_server')
     collections = request.getfixturevalue('example_collections')
     prefix = 'contract-%s' % uuid.uuid4().hex[:10]
-    return Store(name, workdir,
-                 {'aws_sm_prefix': prefix, 'aws_sm_endpoint_url': moto.url, 'aws_sm_region': 'us-east-1'},
+    return Store(name, workdir, {'aws_sm_endpoint_url': moto.url, 'aws_sm_region': 'us-east-1'},
                  env=dict(moto.credentials_env(),
                           ANSIBLE_COLLECTIONS_PATH=ensure_collection_link() + os.pathsep + collections),
                  tasks=os.path.join(REPO, 'playbooks', 'stores', 'aws_secrets_manager.yml'),
-                 consumer=os.path.join(STORES_DIR, 'consumer_aws_secrets_manager.yml'))
+                 consumer=os.path.join(STORES_DIR, 'consumer_aws_secrets_manager.yml'),
+                 namespace=lambda case_name: {'aws_sm_prefix': prefix + ('-' + case_name if batch else '')})
+
+
+@pytest.fixture(params=['vault_file', 'memory', 'aws_secrets_manager'])
+def store(request):
+    """A test with a case reads its answers from its store's batch; any other test gets a store of its own."""
+    if request.node.originalname in CASES:
+        return CaseAnswers(request.param, request.node.originalname,
+                           request.getfixturevalue('contract_batch')(request.param))
+    return make_store(request, request.param, request.getfixturevalue('workdir'))
 
 
 def escrow(attempt, keys, password):
@@ -205,15 +316,19 @@ def failed(answer):
     return answer['msg']
 
 
+TWO_KEYS = ['AD/svc-one', 'AD/svc-two#2c9180']
+
+
+@case([
+    escrow('att-1', TWO_KEYS, 'P1-first'),
+    read('read_pending', TWO_KEYS + ['AD/absent']),
+    escrow('att-1', TWO_KEYS, 'P1-first'),
+    CHECK,
+    read('read_current', TWO_KEYS),
+])
 def test_escrow_and_idempotent_reescrow(store):
-    keys = ['AD/svc-one', 'AD/svc-two#2c9180']
-    answers = store.run([
-        escrow('att-1', keys, 'P1-first'),
-        read('read_pending', keys + ['AD/absent']),
-        escrow('att-1', keys, 'P1-first'),
-        CHECK,
-        read('read_current', keys),
-    ])
+    keys = TWO_KEYS
+    answers = store.answers()
     first = ok(answers[0])
     assert first['changed'] is True and sorted(first['updated']) == sorted(keys)
     pending = ok(answers[1])
@@ -227,17 +342,18 @@ def test_escrow_and_idempotent_reescrow(store):
     assert ok(answers[4])['passwords'] == {}
 
 
+@case([
+    escrow('att-1', ['AD/held'], 'P1'),
+    {'op': 'pending', 'records': [
+        {'attempt': 'att-2', 'keys': ['AD/fresh'], 'password': 'P2'},
+        {'attempt': 'att-2', 'keys': ['AD/held'], 'password': 'P2'}]},
+    read('read_pending', ['AD/held', 'AD/fresh']),
+    escrow('att-1', ['AD/held'], 'P1-other'),
+    read('read_pending', ['AD/held']),
+    CHECK,
+])
 def test_refuses_a_different_pending_and_changes_nothing(store):
-    answers = store.run([
-        escrow('att-1', ['AD/held'], 'P1'),
-        {'op': 'pending', 'records': [
-            {'attempt': 'att-2', 'keys': ['AD/fresh'], 'password': 'P2'},
-            {'attempt': 'att-2', 'keys': ['AD/held'], 'password': 'P2'}]},
-        read('read_pending', ['AD/held', 'AD/fresh']),
-        escrow('att-1', ['AD/held'], 'P1-other'),
-        read('read_pending', ['AD/held']),
-        CHECK,
-    ])
+    answers = store.answers()
     ok(answers[0])
     msg = failed(answers[1])
     assert 'AD/held' in msg and 'att-1' in msg and 'att-2' in msg
@@ -252,17 +368,18 @@ def test_refuses_a_different_pending_and_changes_nothing(store):
     assert ok(answers[5])['pending'] == {'AD/held': 'att-1'}
 
 
+@case([
+    escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
+    settle('commit', 'att-other', ['AD/a', 'AD/b', 'AD/none']),
+    read('read_current', ['AD/a', 'AD/b']),
+    read('read_pending', ['AD/a', 'AD/b']),
+    settle('commit', 'att-1', ['AD/a']),
+    read('read_current', ['AD/a', 'AD/b']),
+    CHECK,
+    settle('commit', 'att-1', ['AD/a']),
+])
 def test_commit_settles_only_its_attempt(store):
-    answers = store.run([
-        escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
-        settle('commit', 'att-other', ['AD/a', 'AD/b', 'AD/none']),
-        read('read_current', ['AD/a', 'AD/b']),
-        read('read_pending', ['AD/a', 'AD/b']),
-        settle('commit', 'att-1', ['AD/a']),
-        read('read_current', ['AD/a', 'AD/b']),
-        CHECK,
-        settle('commit', 'att-1', ['AD/a']),
-    ])
+    answers = store.answers()
     wrong = ok(answers[1])
     assert wrong['updated'] == [] and sorted(wrong['skipped']) == ['AD/a', 'AD/b', 'AD/none']
     assert ok(answers[2])['passwords'] == {}
@@ -275,18 +392,19 @@ def test_commit_settles_only_its_attempt(store):
     assert repeat['changed'] is False and repeat['skipped'] == ['AD/a']
 
 
+@case([
+    escrow('att-0', ['AD/a'], 'P0'),
+    settle('commit', 'att-0', ['AD/a']),
+    escrow('att-1', ['AD/a'], 'P1'),
+    settle('discard', 'att-0', ['AD/a']),
+    read('read_pending', ['AD/a']),
+    settle('discard', 'att-1', ['AD/a']),
+    read('read_pending', ['AD/a']),
+    read('read_current', ['AD/a']),
+    CHECK,
+])
 def test_discard_settles_only_its_attempt(store):
-    answers = store.run([
-        escrow('att-0', ['AD/a'], 'P0'),
-        settle('commit', 'att-0', ['AD/a']),
-        escrow('att-1', ['AD/a'], 'P1'),
-        settle('discard', 'att-0', ['AD/a']),
-        read('read_pending', ['AD/a']),
-        settle('discard', 'att-1', ['AD/a']),
-        read('read_pending', ['AD/a']),
-        read('read_current', ['AD/a']),
-        CHECK,
-    ])
+    answers = store.answers()
     wrong = ok(answers[3])
     assert wrong['updated'] == [] and wrong['skipped'] == ['AD/a']
     assert ok(answers[4])['attempts'] == {'AD/a': 'att-1'}
@@ -297,26 +415,27 @@ def test_discard_settles_only_its_attempt(store):
     assert ok(answers[8])['pending'] == {}
 
 
+@case([
+    escrow('att-1', ['Removed/from-accounts-file'], 'P1'),
+    escrow('att-2', ['AD/twin#acct-1', 'AD/twin#acct-2'], 'P2'),
+    escrow('att-3', ['AD/settled'], 'P3'),
+    settle('commit', 'att-3', ['AD/settled']),
+    CHECK,
+])
 def test_check_lists_every_pending_key_of_the_namespace(store):
-    answers = store.run([
-        escrow('att-1', ['Removed/from-accounts-file'], 'P1'),
-        escrow('att-2', ['AD/twin#acct-1', 'AD/twin#acct-2'], 'P2'),
-        escrow('att-3', ['AD/settled'], 'P3'),
-        settle('commit', 'att-3', ['AD/settled']),
-        CHECK,
-    ])
+    answers = store.answers()
     check = ok(answers[4])
     assert check['pending'] == {'Removed/from-accounts-file': 'att-1', 'AD/twin#acct-1': 'att-2',
                                 'AD/twin#acct-2': 'att-2'}
     assert check['pending_keys'] == sorted(check['pending'])
 
 
+@case([escrow('att-%d' % i, [key], 'P-%d' % i) for i, key in enumerate(ODD_KEYS)]
+      + [CHECK, read('read_pending', ODD_KEYS)]
+      + [settle('commit', 'att-%d' % i, [key]) for i, key in enumerate(ODD_KEYS) if i % 2 == 0]
+      + [read('read_current', ODD_KEYS), CHECK])
 def test_odd_characters_in_keys(store):
-    steps = [escrow('att-%d' % i, [key], 'P-%d' % i) for i, key in enumerate(ODD_KEYS)]
-    steps += [CHECK, read('read_pending', ODD_KEYS)]
-    steps += [settle('commit', 'att-%d' % i, [key]) for i, key in enumerate(ODD_KEYS) if i % 2 == 0]
-    steps += [read('read_current', ODD_KEYS), CHECK]
-    answers = store.run(steps)
+    answers = store.answers()
     for answer in answers:
         ok(answer)
     n = len(ODD_KEYS)
@@ -326,16 +445,20 @@ def test_odd_characters_in_keys(store):
     assert answers[-1]['result']['pending'] == {key: 'att-%d' % i for i, key in enumerate(ODD_KEYS) if i % 2}
 
 
+CONSUMED_KEYS = ['AD/app-db', 'AD/new-account']
+
+
+@case([
+    escrow('att-0', CONSUMED_KEYS[:1], 'P0-current'),
+    settle('commit', 'att-0', CONSUMED_KEYS[:1]),
+    escrow('att-1', CONSUMED_KEYS, 'P1-pending'),
+    {'op': 'consumer', 'keys': CONSUMED_KEYS},
+    settle('commit', 'att-1', CONSUMED_KEYS),
+    {'op': 'consumer', 'keys': CONSUMED_KEYS},
+])
 def test_consumers_see_only_current(store):
-    keys = ['AD/app-db', 'AD/new-account']
-    answers = store.run([
-        escrow('att-0', keys[:1], 'P0-current'),
-        settle('commit', 'att-0', keys[:1]),
-        escrow('att-1', keys, 'P1-pending'),
-        {'op': 'consumer', 'keys': keys},
-        settle('commit', 'att-1', keys),
-        {'op': 'consumer', 'keys': keys},
-    ])
+    keys = CONSUMED_KEYS
+    answers = store.answers()
     during = ok(answers[3])
     assert during['values'] == {'AD/app-db': 'P0-current'}
     assert 'P1-pending' not in during['exposed']
@@ -344,43 +467,49 @@ def test_consumers_see_only_current(store):
     assert 'P0-current' not in after['exposed']  # the previous password is kept, but not for consumers
 
 
+SECRETS = ['Sekr3t-%d' % i for i in range(5)]
+
+
+@case([
+    escrow('att-0', ['AD/a'], SECRETS[0]),
+    read('read_pending', ['AD/a']),
+    settle('commit', 'att-0', ['AD/a']),
+    escrow('att-1', ['AD/a'], SECRETS[1]),
+    settle('commit', 'att-1', ['AD/a']),
+    read('read_current', ['AD/a']),
+    read('read_previous', ['AD/a']),
+    {'op': 'import', 'records': {'AD/b': SECRETS[2], 'AD/c': SECRETS[3]}},
+    {'op': 'import', 'records': {'AD/b': SECRETS[4]}},  # refused
+    {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
+])
 def test_no_password_in_output(store):
-    """Every op that carries or answers a password, run at -vv: none of them reaches the output."""
-    secrets = ['Sekr3t-%d' % i for i in range(5)]
-    answers = store.run([
-        escrow('att-0', ['AD/a'], secrets[0]),
-        read('read_pending', ['AD/a']),
-        settle('commit', 'att-0', ['AD/a']),
-        escrow('att-1', ['AD/a'], secrets[1]),
-        settle('commit', 'att-1', ['AD/a']),
-        read('read_current', ['AD/a']),
-        read('read_previous', ['AD/a']),
-        {'op': 'import', 'records': {'AD/b': secrets[2], 'AD/c': secrets[3]}},
-        {'op': 'import', 'records': {'AD/b': secrets[4]}},  # refused
-        {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
-    ], verbosity=2)
+    """Every op that carries or answers a password, run at -vv: none of them reaches the output (the output of
+    its store's whole batch, every case at -vv)."""
+    secrets = SECRETS
+    answers = store.answers()
     assert ok(answers[6])['passwords'] == {'AD/a': secrets[0]}  # the answers do hold them
     assert 'AD/b' in failed(answers[8])
     assert 'Sekr3t' not in store.output, [line for line in store.output.splitlines() if 'Sekr3t' in line][:5]
 
 
+@case([
+    escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
+    settle('commit', 'att-0', ['AD/a', 'AD/b']),
+    read('read_previous', ['AD/a', 'AD/b']),
+    escrow('att-1', ['AD/a'], 'P1'),
+    settle('commit', 'att-1', ['AD/a']),
+    read('read_previous', ['AD/a', 'AD/b', 'AD/absent']),
+    read('read_current', ['AD/a', 'AD/b']),
+    escrow('att-2', ['AD/a'], 'P2'),
+    settle('discard', 'att-2', ['AD/a']),
+    read('read_previous', ['AD/a']),
+    escrow('att-3', ['AD/a'], 'P3'),
+    settle('commit', 'att-3', ['AD/a']),
+    read('read_previous', ['AD/a']),
+    {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
+])
 def test_commit_keeps_the_previous_password(store):
-    answers = store.run([
-        escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
-        settle('commit', 'att-0', ['AD/a', 'AD/b']),
-        read('read_previous', ['AD/a', 'AD/b']),
-        escrow('att-1', ['AD/a'], 'P1'),
-        settle('commit', 'att-1', ['AD/a']),
-        read('read_previous', ['AD/a', 'AD/b', 'AD/absent']),
-        read('read_current', ['AD/a', 'AD/b']),
-        escrow('att-2', ['AD/a'], 'P2'),
-        settle('discard', 'att-2', ['AD/a']),
-        read('read_previous', ['AD/a']),
-        escrow('att-3', ['AD/a'], 'P3'),
-        settle('commit', 'att-3', ['AD/a']),
-        read('read_previous', ['AD/a']),
-        {'op': 'consumer', 'keys': ['AD/a', 'AD/b']},
-    ])
+    answers = store.answers()
     assert ok(answers[2])['passwords'] == {}  # a first commit replaces nothing
     previous = ok(answers[5])
     assert previous['passwords'] == {'AD/a': 'P0'}
@@ -405,26 +534,27 @@ def supersede(attempt, keys, password, replaces):
 
 
 @pytest.mark.parametrize('store', SETTLING_STORES, indirect=True)
+@case([
+    escrow('att-0', ['AD/a'], 'P0'),
+    settle('commit', 'att-0', ['AD/a']),
+    escrow('att-1', ['AD/a'], 'P1'),
+    supersede('att-2', ['AD/a'], 'P2', 'att-1'),
+    CHECK,
+    read('read_pending', ['AD/a']),
+    settle('discard', 'att-2', ['AD/a']),
+    read('read_pending', ['AD/a']),
+    supersede('att-3', ['AD/a'], 'P3', 'att-9'),
+    supersede('att-3', ['AD/a'], 'P3', 'att-1'),
+    settle('commit', 'att-3', ['AD/a']),
+    CHECK,
+    read('read_current', ['AD/a']),
+    read('read_previous', ['AD/a']),
+    {'op': 'consumer', 'keys': ['AD/a']},
+])
 def test_supersede_keeps_the_replaced_pending_until_settled(store):
     """Rule 13: a record that supersedes attempt A escrows over A's pending and keeps it; discarding the superseding
     attempt brings A's back, committing one makes A's the previous password; any other attempt is still refused."""
-    answers = store.run([
-        escrow('att-0', ['AD/a'], 'P0'),
-        settle('commit', 'att-0', ['AD/a']),
-        escrow('att-1', ['AD/a'], 'P1'),
-        supersede('att-2', ['AD/a'], 'P2', 'att-1'),
-        CHECK,
-        read('read_pending', ['AD/a']),
-        settle('discard', 'att-2', ['AD/a']),
-        read('read_pending', ['AD/a']),
-        supersede('att-3', ['AD/a'], 'P3', 'att-9'),
-        supersede('att-3', ['AD/a'], 'P3', 'att-1'),
-        settle('commit', 'att-3', ['AD/a']),
-        CHECK,
-        read('read_current', ['AD/a']),
-        read('read_previous', ['AD/a']),
-        {'op': 'consumer', 'keys': ['AD/a']},
-    ])
+    answers = store.answers()
     assert ok(answers[3])['updated'] == ['AD/a']
     assert ok(answers[4])['pending'] == {'AD/a': 'att-2'} and ok(answers[5])['passwords'] == {'AD/a': 'P2'}
     assert ok(answers[7]) == dict(ok(answers[7]), passwords={'AD/a': 'P1'}, attempts={'AD/a': 'att-1'})
@@ -435,18 +565,19 @@ def test_supersede_keeps_the_replaced_pending_until_settled(store):
 
 
 @pytest.mark.parametrize('store', SETTLING_STORES, indirect=True)
+@case([
+    escrow('att-0', ['AD/gone', 'AD/kept'], 'P0'),
+    settle('commit', 'att-0', ['AD/gone', 'AD/kept']),
+    escrow('att-1', ['AD/gone'], 'P1'),
+    {'op': 'retire', 'records': [{'keys': ['AD/gone', 'AD/absent']}]},
+    CHECK,
+    read('read_current', ['AD/gone', 'AD/kept']),
+    read('read_pending', ['AD/gone']),
+    {'op': 'consumer', 'keys': ['AD/gone', 'AD/kept']},
+])
 def test_retire_archives_a_key_where_no_read_and_no_consumer_looks(store):
     """Rule 14: retire moves a key's whole entry out of every read op's and every consumer's sight."""
-    answers = store.run([
-        escrow('att-0', ['AD/gone', 'AD/kept'], 'P0'),
-        settle('commit', 'att-0', ['AD/gone', 'AD/kept']),
-        escrow('att-1', ['AD/gone'], 'P1'),
-        {'op': 'retire', 'records': [{'keys': ['AD/gone', 'AD/absent']}]},
-        CHECK,
-        read('read_current', ['AD/gone', 'AD/kept']),
-        read('read_pending', ['AD/gone']),
-        {'op': 'consumer', 'keys': ['AD/gone', 'AD/kept']},
-    ])
+    answers = store.answers()
     retired = ok(answers[3])
     assert retired['updated'] == ['AD/gone'] and retired['skipped'] == ['AD/absent'] and retired['changed']
     assert ok(answers[4])['pending'] == {}
@@ -454,19 +585,20 @@ def test_retire_archives_a_key_where_no_read_and_no_consumer_looks(store):
     assert ok(answers[7])['values'] == {'AD/kept': 'P0'}
 
 
+@case([
+    escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
+    settle('commit', 'att-0', ['AD/a', 'AD/b']),
+    escrow('att-1', ['AD/a'], 'P1'),
+    settle('commit', 'att-1', ['AD/a']),
+    read('read_previous', ['AD/a']),
+    dict(escrow('att-2', ['AD/b'], 'P2'), keep_previous_days=0),       # any write drops every previous
+    read('read_previous', ['AD/a', 'AD/b']),
+    dict(settle('commit', 'att-2', ['AD/b']), keep_previous_days=0),   # and a commit keeps none
+    read('read_previous', ['AD/a', 'AD/b']),
+    read('read_current', ['AD/a', 'AD/b']),
+])
 def test_retention_zero_keeps_no_previous(store):
-    answers = store.run([
-        escrow('att-0', ['AD/a', 'AD/b'], 'P0'),
-        settle('commit', 'att-0', ['AD/a', 'AD/b']),
-        escrow('att-1', ['AD/a'], 'P1'),
-        settle('commit', 'att-1', ['AD/a']),
-        read('read_previous', ['AD/a']),
-        dict(escrow('att-2', ['AD/b'], 'P2'), keep_previous_days=0),       # any write drops every previous
-        read('read_previous', ['AD/a', 'AD/b']),
-        dict(settle('commit', 'att-2', ['AD/b']), keep_previous_days=0),   # and a commit keeps none
-        read('read_previous', ['AD/a', 'AD/b']),
-        read('read_current', ['AD/a', 'AD/b']),
-    ])
+    answers = store.answers()
     assert ok(answers[4])['passwords'] == {'AD/a': 'P0'}
     dropped = ok(answers[5])
     assert dropped['previous_dropped'] == ['AD/a'] and dropped['changed'] is True
@@ -476,20 +608,20 @@ def test_retention_zero_keeps_no_previous(store):
     assert ok(answers[9])['passwords'] == {'AD/a': 'P1', 'AD/b': 'P2'}
 
 
+@case([
+    escrow('att-0', ['AD/old', 'AD/fresh'], 'P0'),  # keep_previous_days of two seconds below
+    settle('commit', 'att-0', ['AD/old', 'AD/fresh']),
+    escrow('att-1', ['AD/old'], 'P1'),
+    settle('commit', 'att-1', ['AD/old']),
+    {'op': 'sleep', 'seconds': 3},
+    escrow('att-2', ['AD/fresh'], 'P2'),                                       # 30 days: nothing is old
+    read('read_previous', ['AD/old', 'AD/fresh']),
+    dict(settle('commit', 'att-2', ['AD/fresh']), keep_previous_days=2 / 86400.0),
+    read('read_previous', ['AD/old', 'AD/fresh']),
+    read('read_current', ['AD/old', 'AD/fresh']),
+])
 def test_an_old_previous_is_dropped_by_the_next_write(store):
-    two_seconds = 2 / 86400.0
-    answers = store.run([
-        escrow('att-0', ['AD/old', 'AD/fresh'], 'P0'),
-        settle('commit', 'att-0', ['AD/old', 'AD/fresh']),
-        escrow('att-1', ['AD/old'], 'P1'),
-        settle('commit', 'att-1', ['AD/old']),
-        {'op': 'sleep', 'seconds': 3},
-        escrow('att-2', ['AD/fresh'], 'P2'),                                       # 30 days: nothing is old
-        read('read_previous', ['AD/old', 'AD/fresh']),
-        dict(settle('commit', 'att-2', ['AD/fresh']), keep_previous_days=two_seconds),
-        read('read_previous', ['AD/old', 'AD/fresh']),
-        read('read_current', ['AD/old', 'AD/fresh']),
-    ])
+    answers = store.answers()
     kept = ok(answers[5])
     assert kept['previous_dropped'] == [] and kept['updated'] == ['AD/fresh']
     assert ok(answers[6])['passwords'] == {'AD/old': 'P0'}
@@ -500,20 +632,21 @@ def test_an_old_previous_is_dropped_by_the_next_write(store):
     assert ok(answers[9])['passwords'] == {'AD/old': 'P1', 'AD/fresh': 'P2'}
 
 
+@case([
+    escrow('att-0', ['AD/has-current'], 'P-old'),
+    settle('commit', 'att-0', ['AD/has-current']),
+    escrow('att-1', ['AD/in-flight'], 'P-pending'),
+    {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/has-current': 'P-old', 'AD/in-flight': 'I-other'}},
+    read('read_current', ['AD/free', 'AD/has-current', 'AD/in-flight']),
+    read('read_pending', ['AD/in-flight']),
+    {'op': 'import', 'records': [{'keys': ['AD/free', 'AD/twin#acct-2'], 'password': 'I-free'}]},
+    {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/twin#acct-2': 'I-free'}},
+    {'op': 'consumer', 'keys': ['AD/free', 'AD/in-flight', 'AD/twin#acct-2']},
+    CHECK,
+    read('read_previous', ['AD/free', 'AD/has-current']),
+])
 def test_import_sets_current_only_where_a_key_has_none(store):
-    answers = store.run([
-        escrow('att-0', ['AD/has-current'], 'P-old'),
-        settle('commit', 'att-0', ['AD/has-current']),
-        escrow('att-1', ['AD/in-flight'], 'P-pending'),
-        {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/has-current': 'P-old', 'AD/in-flight': 'I-other'}},
-        read('read_current', ['AD/free', 'AD/has-current', 'AD/in-flight']),
-        read('read_pending', ['AD/in-flight']),
-        {'op': 'import', 'records': [{'keys': ['AD/free', 'AD/twin#acct-2'], 'password': 'I-free'}]},
-        {'op': 'import', 'records': {'AD/free': 'I-free', 'AD/twin#acct-2': 'I-free'}},
-        {'op': 'consumer', 'keys': ['AD/free', 'AD/in-flight', 'AD/twin#acct-2']},
-        CHECK,
-        read('read_previous', ['AD/free', 'AD/has-current']),
-    ])
+    answers = store.answers()
     first = ok(answers[3])
     assert first['changed'] is True and first['updated'] == ['AD/free']
     assert first['unchanged'] == ['AD/has-current'] and first['skipped'] == ['AD/in-flight']
@@ -530,19 +663,20 @@ def test_import_sets_current_only_where_a_key_has_none(store):
     assert ok(answers[10])['passwords'] == {}
 
 
+@case([
+    escrow('att-0', ['AD/a'], 'P0'),
+    settle('commit', 'att-0', ['AD/a']),
+    {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}},
+    read('read_current', ['AD/a', 'AD/new']),
+    {'op': 'import', 'records': [{'keys': ['AD/b'], 'password': 'B-first'},
+                                 {'keys': ['AD/b'], 'password': 'B-second'}]},
+    read('read_current', ['AD/b']),
+    {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}, 'overwrite': True},
+    read('read_current', ['AD/a', 'AD/new']),
+    read('read_previous', ['AD/a', 'AD/new']),
+])
 def test_import_refuses_a_different_current_and_changes_nothing(store):
-    answers = store.run([
-        escrow('att-0', ['AD/a'], 'P0'),
-        settle('commit', 'att-0', ['AD/a']),
-        {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}},
-        read('read_current', ['AD/a', 'AD/new']),
-        {'op': 'import', 'records': [{'keys': ['AD/b'], 'password': 'B-first'},
-                                     {'keys': ['AD/b'], 'password': 'B-second'}]},
-        read('read_current', ['AD/b']),
-        {'op': 'import', 'records': {'AD/new': 'N1', 'AD/a': 'X1'}, 'overwrite': True},
-        read('read_current', ['AD/a', 'AD/new']),
-        read('read_previous', ['AD/a', 'AD/new']),
-    ])
+    answers = store.answers()
     msg = failed(answers[2])
     assert 'key AD/a already holds a different current password' in msg and 'overwrite' in msg
     assert 'Nothing was imported' in msg and 'AD/new' not in msg
@@ -557,22 +691,25 @@ def test_import_refuses_a_different_current_and_changes_nothing(store):
     assert ok(answers[8])['passwords'] == {'AD/a': 'P0'}  # the replaced password is kept for rollback
 
 
+def lease(op, holder, replaces=''):
+    return {'op': op, 'run_id': holder['run_id'], 'holder': holder, 'replaces': replaces}
+
+
+@case([
+    lease('lease_acquire', HOLDER_A),
+    lease('lease_acquire', HOLDER_A),              # the holder may acquire again
+    lease('lease_acquire', HOLDER_B),              # refused
+    lease('lease_release', HOLDER_B),              # not B's to release
+    lease('lease_acquire', HOLDER_B, 'run-other'),  # replaces names another run: still refused
+    lease('lease_acquire', HOLDER_B, 'run-A'),     # A found dead: B takes over
+    lease('lease_acquire', HOLDER_A),              # A is refused now
+    lease('lease_release', HOLDER_B),
+    lease('lease_acquire', HOLDER_A),
+    lease('lease_release', HOLDER_A),
+    lease('lease_release', HOLDER_A),
+])
 def test_lease_acquire_refuse_replace_release(store):
-    def lease(op, holder, replaces=''):
-        return {'op': op, 'run_id': holder['run_id'], 'holder': holder, 'replaces': replaces}
-    answers = store.run([
-        lease('lease_acquire', HOLDER_A),
-        lease('lease_acquire', HOLDER_A),              # the holder may acquire again
-        lease('lease_acquire', HOLDER_B),              # refused
-        lease('lease_release', HOLDER_B),              # not B's to release
-        lease('lease_acquire', HOLDER_B, 'run-other'),  # replaces names another run: still refused
-        lease('lease_acquire', HOLDER_B, 'run-A'),     # A found dead: B takes over
-        lease('lease_acquire', HOLDER_A),              # A is refused now
-        lease('lease_release', HOLDER_B),
-        lease('lease_acquire', HOLDER_A),
-        lease('lease_release', HOLDER_A),
-        lease('lease_release', HOLDER_A),
-    ])
+    answers = store.answers()
     ok(answers[0])
     ok(answers[1])
     msg = failed(answers[2])
@@ -592,22 +729,22 @@ def test_lease_acquire_refuse_replace_release(store):
 
 
 @pytest.mark.parametrize('store', ['vault_file', 'aws_secrets_manager'], indirect=True)
+@case(first=[
+    escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
+    settle('commit', 'att-1', ['AD/a']),
+    {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A},
+], again=[  # another ansible-playbook process
+    CHECK,
+    read('read_current', ['AD/a', 'AD/b']),
+    read('read_pending', ['AD/a', 'AD/b']),
+    {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},
+    escrow('att-2', ['AD/b'], 'P2'),
+])
 def test_durable_across_runs(store):
     # not for the in-memory store: it lives in one play by design
-    first = store.run([
-        escrow('att-1', ['AD/a', 'AD/b'], 'P1'),
-        settle('commit', 'att-1', ['AD/a']),
-        {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A},
-    ])
-    for answer in first:
+    for answer in store.answers('first'):
         ok(answer)
-    second = store.run([
-        CHECK,
-        read('read_current', ['AD/a', 'AD/b']),
-        read('read_pending', ['AD/a', 'AD/b']),
-        {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},
-        escrow('att-2', ['AD/b'], 'P2'),
-    ])
+    second = store.answers('again')
     assert ok(second[0])['pending'] == {'AD/b': 'att-1'}
     assert ok(second[1])['passwords'] == {'AD/a': 'P1'}
     assert ok(second[2])['attempts'] == {'AD/b': 'att-1'}
@@ -635,25 +772,31 @@ def test_kv2_example_parses_but_is_not_run(example_collections, workdir):
 
 
 @pytest.mark.parametrize('store', ['vault_file', 'aws_secrets_manager'], indirect=True)
+@case(first=[
+    escrow('att-1', ['AD/a'], 'P1'),
+    {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A},
+], check=[  # ansible-playbook --check
+    escrow('att-2', ['AD/b'], 'P2'),
+    settle('commit', 'att-1', ['AD/a']),
+    escrow('att-3', ['AD/a'], 'P3'),                                   # refused as a real run would be
+    {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},   # refused as a real run would be
+    {'op': 'lease_release', 'run_id': 'run-A', 'holder': HOLDER_A},
+], again=[
+    CHECK,
+    read('read_current', ['AD/a']),
+    {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},
+])
 def test_check_mode_writes_nothing(store):
     # not for the in-memory store: its state is a fact, which --check sets like any run
-    for answer in store.run([escrow('att-1', ['AD/a'], 'P1'),
-                             {'op': 'lease_acquire', 'run_id': 'run-A', 'holder': HOLDER_A}]):
+    for answer in store.answers('first'):
         ok(answer)
-    dry = store.run([
-        escrow('att-2', ['AD/b'], 'P2'),
-        settle('commit', 'att-1', ['AD/a']),
-        escrow('att-3', ['AD/a'], 'P3'),                                   # refused as a real run would be
-        {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B},   # refused as a real run would be
-        {'op': 'lease_release', 'run_id': 'run-A', 'holder': HOLDER_A},
-    ], check=True)
+    dry = store.answers('check')
     ok(dry[0])
     ok(dry[1])
     assert 'att-1' in failed(dry[2])
     assert 'run-A' in failed(dry[3])
     ok(dry[4])
-    after = store.run([CHECK, read('read_current', ['AD/a']),
-                       {'op': 'lease_acquire', 'run_id': 'run-B', 'holder': HOLDER_B}])
+    after = store.answers('again')
     assert ok(after[0])['pending'] == {'AD/a': 'att-1'}
     assert ok(after[1])['passwords'] == {}
     assert 'run-A' in failed(after[2])
@@ -665,6 +808,7 @@ def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server
     Runs the AWS example's program in this process, with its read made stale on purpose."""
     import io
     import boto3
+    import botocore.session
     import yaml
     with open(os.path.join(REPO, 'playbooks', 'stores', 'aws_secrets_manager.yml')) as handle:
         tasks = yaml.safe_load(handle)
@@ -677,16 +821,18 @@ def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server
     stale = direct.get_secret_value(SecretId=name)  # what both runs read
 
     def lease_run(holder, stale_read=None):
-        real_client = boto3.client
+        real_create = botocore.session.Session.create_client
 
-        def client(*args, **kwargs):
-            made = real_client(*args, **kwargs)
+        def client(self, *args, **kwargs):
+            made = real_create(self, *args, **kwargs)
             if stale_read:  # the first read is stale, later ones (naming the holder) are real
                 reads = [stale_read]
                 real_read = made.get_secret_value
                 made.get_secret_value = lambda **kw: reads.pop() if reads else real_read(**kw)
             return made
-        monkeypatch.setattr(boto3, 'client', client)
+        for variable, value in moto_server.credentials_env().items():  # each run's own session reads them
+            monkeypatch.setenv(variable, value)
+        monkeypatch.setattr(botocore.session.Session, 'create_client', client)
         monkeypatch.setattr(sys, 'stdin', io.StringIO(json.dumps({
             'op': 'lease_acquire', 'lease': name, 'names': {}, 'run_id': holder['run_id'], 'holder': holder, 'replaces': '',
             'conn': {'endpoint_url': moto_server.url, 'region': 'us-east-1'}, 'check_mode': False})))
@@ -697,7 +843,7 @@ def test_aws_lease_compare_and_swap_refuses_the_slower_of_two_racers(moto_server
         except SystemExit:
             pass
         finally:
-            monkeypatch.setattr(boto3, 'client', real_client)
+            monkeypatch.setattr(botocore.session.Session, 'create_client', real_create)
             monkeypatch.undo()
         return json.loads(out.getvalue())
 
@@ -767,17 +913,22 @@ class ImportPlaybook:
         path = os.path.join(self.store.workdir, 'passwords-%d.yml' % self.files)
         with open(path, 'w') as handle:
             yaml.safe_dump(mapping, handle, allow_unicode=True)
-        if encrypt:
-            subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-vault'), 'encrypt',
-                            '--vault-password-file', self.store.runner.vault_pass, path],
-                           env=self.store.runner.env(), check=True, capture_output=True, timeout=120)
+        if encrypt:  # as `ansible-vault encrypt --vault-password-file` does, without its process (~1 CPU-s)
+            from ansible.parsing.vault import VaultLib, VaultSecret
+            with open(self.store.runner.vault_pass, 'rb') as handle:
+                secret = VaultSecret(handle.read().strip())
+            with open(path, 'rb') as handle:
+                plain = handle.read()
+            with open(path, 'wb') as handle:
+                handle.write(VaultLib([('default', secret)]).encrypt(plain))
         return path
 
     def run(self, path, check=False, **extra):
         extra_vars = dict(extra, import_store_file=path, rotation_state_dir=self.state)
         if self.store.extra_vars['contract_store_tasks']:
             extra_vars['service_account_rotation_store_tasks'] = self.store.extra_vars['contract_store_tasks']
-            extra_vars.update((k, v) for k, v in self.store.extra_vars.items() if k.startswith('aws_sm_'))
+            extra_vars.update((k, v) for k, v in dict(self.store.extra_vars, **self.store.namespace('contract-case')).items()
+                              if k.startswith('aws_sm_'))
         result = self.store.runner.run(IMPORT_PLAYBOOK, extra_vars, env=self.store.env, check=check, verbosity=3,
                                        timeout=600)
         return result, result.stdout + result.stderr
