@@ -189,6 +189,7 @@ class ChangeRequest:
         self.stuck = False
         self.origin = None    # (identity, source, account) named by the request: sync_fanout=completion reads its group then
         self.failing = ()     # names of failing member sources (fail_sources)
+        self.status_reads = []  # when each GET of its status came (what a test of polling reads)
 
     def status(self):
         return {'requestId': self.request_id, 'state': self.state, 'errors': list(self.errors),
@@ -197,7 +198,8 @@ class ChangeRequest:
     def to_sim(self):
         body = self.status()
         body.update({'identityId': self.identity.id, 'userName': self.identity.name, 'created': iso(self.created),
-                     'completesAt': iso(self.due), 'stuck': self.stuck})
+                     'completesAt': iso(self.due), 'stuck': self.stuck,
+                     'statusReadsAt': [iso(when) for when in self.status_reads]})
         return body
 
 
@@ -496,6 +498,7 @@ class SimState:
                                    '400.1.404 Referenced object not found')
             if req is None:
                 return not_found("Password change request '%s' was not found." % request_id)
+            req.status_reads.append(time.time())
             return Reply(200, req.status())
 
     def digit_token(self, body):
