@@ -6,7 +6,8 @@
 #
 # Two stages run at the same time: the pytest stage (simulator and end-to-end tests, mostly waiting on
 # subprocesses and the network, under pytest-xdist) and, niced so that the timing-sensitive tests keep
-# their share of the cores, the ansible-test stage (sanity, units per core, integration, lint, build).
+# their share of the cores, the ansible-test stage (sanity, units per core, integration, lint, build), itself
+# two streams (the edge cores beside the rest).
 # The unit tests run once per core and Python, in the ansible-test stage; the virtualenvs of the edge
 # cores are built once (tests/e2e/cores.py) and used by both stages. Every step prints its wall time;
 # pytest steps print their 10 slowest tests; the end lists the steps by time.
@@ -119,6 +120,18 @@ export PATH
 # The integration targets share one simulator started by stage 2 from tools/ (setup_isc_simulator starts one per
 # target when none is given).
 
+# Stage 2 runs as two streams, each in its own copy of the collection (two ansible-test runs must not share a
+# tests/output): A, the project's core (sanity, units, integration, lint, docs, build, importer); B, the edge
+# cores (sanity and units with each). One stream alone left a core idle once the pytest stage had ended.
+COLL_B="$WORK/b/ansible_collections/sailpoint_isc/passwords"
+mkdir -p "$COLL_B"
+tar -C "$COLL" -cf - . | tar -C "$COLL_B" -xf -
+for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do  # the pip stand-in of each core, before the streams share it
+  read -r _ _ venv < <(grep "^$core " "$CORE_VENVS" || true)
+  [ -z "${venv:-}" ] || install_pip_shim "$venv/bin/python"
+  venv=''
+done
+
 STAGE2_LOG="$SCRATCH/stage2.log"
 (
   cd "$COLL" || exit 1
@@ -126,27 +139,7 @@ STAGE2_LOG="$SCRATCH/stage2.log"
   renice -n 10 -p "$BASHPID" >/dev/null || true
   AT=(--venv --python "$PYV" --color no)
   step sanity ansible-test sanity "${AT[@]}"
-  for v in "${EXTRA[@]}"; do
-    # a core below that runs every sanity test on this Python covers compile and import there too
-    covered=$(awk -v v="$v" '$2 == v { print $1; exit }' "$CORE_VENVS")
-    if [ -n "$covered" ] && [[ " ${CI_CORE_MATRIX-2.16.19 2.21.5} " == *" $covered "* ]]; then
-      echo "::: sanity-py$v: covered by sanity-core-$covered (every sanity test on Python $v)"; continue
-    fi
-    step "sanity-py$v" ansible-test sanity --venv --python "$v" --color no --test compile --test import
-  done
   pytest_step units ansible-test units "${AT[@]}"
-  # The oldest ansible-core the collection supports and the newest this machine runs: sanity and
-  # units with each, from the virtualenvs the end-to-end tests use too (step core-venvs).
-  for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do
-    read -r _ pyv venv < <(grep "^$core " "$CORE_VENVS" || true)
-    if [ -z "${venv:-}" ]; then
-      echo "::: core-$core FAILED: no virtualenv of ansible-core $core (step core-venvs)"; record FAILED "core-$core"; continue
-    fi
-    install_pip_shim "$venv/bin/python"
-    step "sanity-core-$core" env PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$pyv" --color no
-    pytest_step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
-    venv=''
-  done
   # ansible-test exits 0 when every target is skipped: insist on exactly the targets we have (a new
   # target is added here too; setup_* targets run as dependencies and are not listed).
   # shellcheck disable=SC2016
@@ -174,11 +167,38 @@ STAGE2_LOG="$SCRATCH/stage2.log"
   step build ansible-galaxy collection build --output-path "$WORK/dist" --force
   # shellcheck disable=SC2016
   step galaxy-importer bash -c 'cd "$1" && python -m galaxy_importer.main "$2"' _ "$WORK" "$WORK/dist/sailpoint_isc-passwords-"*.tar.gz
-  # The last command of the stage: proof that it ran to its end.
+  # The last command of the stream: proof that it ran to its end.
   : >"$WORK/.stage2-done"
 ) >"$STAGE2_LOG" 2>&1 &
 STAGE2_PID=$!
-echo "::: the ansible-test stage runs in the background (pid $STAGE2_PID); its log follows the pytest stage"
+STAGE2B_LOG="$SCRATCH/stage2b.log"
+(
+  cd "$COLL_B" || exit 1
+  export ANSIBLE_COLLECTIONS_PATH="$WORK/b"
+  renice -n 10 -p "$BASHPID" >/dev/null || true
+  for v in "${EXTRA[@]}"; do
+    # a core below that runs every sanity test on this Python covers compile and import there too
+    covered=$(awk -v v="$v" '$2 == v { print $1; exit }' "$CORE_VENVS")
+    if [ -n "$covered" ] && [[ " ${CI_CORE_MATRIX-2.16.19 2.21.5} " == *" $covered "* ]]; then
+      echo "::: sanity-py$v: covered by sanity-core-$covered (every sanity test on Python $v)"; continue
+    fi
+    step "sanity-py$v" ansible-test sanity --venv --python "$v" --color no --test compile --test import
+  done
+  # The oldest ansible-core the collection supports and the newest this machine runs: sanity and
+  # units with each, from the virtualenvs the end-to-end tests use too (step core-venvs).
+  for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do
+    read -r _ pyv venv < <(grep "^$core " "$CORE_VENVS" || true)
+    if [ -z "${venv:-}" ]; then
+      echo "::: core-$core FAILED: no virtualenv of ansible-core $core (step core-venvs)"; record FAILED "core-$core"; continue
+    fi
+    step "sanity-core-$core" env PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$pyv" --color no
+    pytest_step "units-core-$core" env PATH="$venv/bin:$PATH" ansible-test units --venv --python "$pyv" --color no
+    venv=''
+  done
+  : >"$WORK/.stage2b-done"
+) >"$STAGE2B_LOG" 2>&1 &
+STAGE2B_PID=$!
+echo "::: the ansible-test stage runs in the background (streams A pid $STAGE2_PID, B pid $STAGE2B_PID); its logs follow the pytest stage"
 
 # --- 3. pytest, straight from the working tree, while stage 2 runs ---------------------------
 # -rs lists every skipped test with its reason; --timeout fails a hung test by name (pytest-timeout).
@@ -191,17 +211,20 @@ pytest_step pytest-e2e "${PYTEST[@]}" -n "${E2E_WORKERS:-4}" --dist loadgroup --
 # The execution environment definition: build context, offline galaxy install, dependency introspection.
 step ee-definition bash tools/check_ee.sh
 
-wait "$STAGE2_PID"
-STAGE2_RC=$?
-echo "::: ---- the ansible-test stage ----"
-cat "$STAGE2_LOG"
-# A stage that died early (killed, `exit`, an unset variable under set -u) is a failure, whatever its
+# A stream that died early (killed, `exit`, an unset variable under set -u) is a failure, whatever its
 # steps said before it died.
-if [ "$STAGE2_RC" -ne 0 ] || [ ! -f "$WORK/.stage2-done" ]; then
-  echo "::: stage-2 FAILED: the ansible-test stage did not run to its end (exit status $STAGE2_RC$(
-    [ -f "$WORK/.stage2-done" ] || echo ', no end marker'))"
-  record FAILED stage-2
-fi
+for stream in "A $STAGE2_PID $STAGE2_LOG .stage2-done" "B $STAGE2B_PID $STAGE2B_LOG .stage2b-done"; do
+  read -r name pid log marker <<<"$stream"
+  wait "$pid"
+  rc=$?
+  echo "::: ---- the ansible-test stage, stream $name ----"
+  cat "$log"
+  if [ "$rc" -ne 0 ] || [ ! -f "$WORK/$marker" ]; then
+    echo "::: stage-2$name FAILED: stream $name of the ansible-test stage did not run to its end (exit status $rc$(
+      [ -f "$WORK/$marker" ] || echo ', no end marker'))"
+    record FAILED "stage-2$name"
+  fi
+done
 
 PASS=$(grep -c '^ok ' "$RESULTS")
 FAIL=$(grep -c '^FAILED ' "$RESULTS")
