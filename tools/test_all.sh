@@ -135,6 +135,8 @@ done
 STAGE2_LOG="$SCRATCH/stage2.log"
 (
   cd "$COLL" || exit 1
+  # each stream its own collection tree, in its own subshell
+  # shellcheck disable=SC2030
   export ANSIBLE_COLLECTIONS_PATH="$WORK"
   renice -n 10 -p "$BASHPID" >/dev/null || true
   AT=(--venv --python "$PYV" --color no)
@@ -174,6 +176,7 @@ STAGE2_PID=$!
 STAGE2B_LOG="$SCRATCH/stage2b.log"
 (
   cd "$COLL_B" || exit 1
+  # shellcheck disable=SC2030,SC2031
   export ANSIBLE_COLLECTIONS_PATH="$WORK/b"
   renice -n 10 -p "$BASHPID" >/dev/null || true
   for v in "${EXTRA[@]}"; do
