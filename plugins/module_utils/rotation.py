@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import Assignment, as_pool, is_auth_failure
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, referenced_object_missing
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.reach import HELD_BACK, HeldBack, split_finished
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap, resend
@@ -236,6 +235,8 @@ class Apply(object):
                            resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                            names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
                            run_id=self.run_id, why=group.get('why'))
+        # imported when a change is sent, so the reconcile and record phases never import cryptography
+        from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
         encrypted = encrypt_password(group['public_key'], password)
         return self.pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
                                                     group['public_key_id'], encrypted)
