@@ -178,8 +178,8 @@ def retire(params, ledger, check_mode):
 
 
 def record(params, ledger, check_mode, warn):
-    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate, audit, report as report_mod, rotation
-    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import failure_lines
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate, audit, recording, report as report_mod
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api_clients import failure_lines
     from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
     who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
     if not check_mode:
@@ -188,9 +188,9 @@ def record(params, ledger, check_mode, warn):
                 reconciled.get(kind) for kind in ('finished', 'failed', 'abandoned')):
             # saved with the records: the next plan compares (a run that recorded nothing leaves the file as it was)
             ledger.shard = shard_setting(params['shard'])
-        alternate.record(ledger, params['alternates'], run_id=params['run_id'], who=who)  # saved by rotation.record
-        rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                        run_id=params['run_id'], retired=params['retired'], who=who)
+        alternate.record(ledger, params['alternates'], run_id=params['run_id'], who=who)  # saved by recording.record
+        recording.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
+                         run_id=params['run_id'], retired=params['retired'], who=who)
     rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                         check_mode=check_mode, verify_failures=params['verify_failures'],
                                         store_pending=params['store_pending'], retired=params['retired'],
