@@ -6,8 +6,9 @@
 Internal to the sailpoint_isc.passwords collection; may change without notice.
 
 Each phase function takes the module's parameters (``params``), the ledger and, for the phases that talk to ISC,
-the client (an IscClient or a ClientPool, built by ``run`` from the class that the function the module hands in
-returns: this file never imports the client). It returns the module's result; ``run`` adds the client's stats and exits the module.
+the client (an IscClient or a ClientPool, built by ``run`` from the class returned by the function the module hands
+in: this file never imports the client). It returns the module's result; ``run`` adds the client's stats and exits
+the module.
 
 The phases hand each other four structures through the role: ``reconciled`` (reconcile -> plan, record and the
 role's store steps), ``decisions`` (plan -> record and the role), ``groups`` (plan -> the role's escrow and apply)
@@ -28,6 +29,7 @@ from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import led
 # Each phase imports the module_utils it uses inside its function, and the client is built from the class only
 # when a phase talks to ISC: a module run compiles every file it imports from source (AnsiballZ has no bytecode
 # cache), so record, retire and a failed argument check should not pay for the engines, requests and cryptography.
+
 # The phases' contract: per structure, per field, whether it is always there (or when) and what it holds.
 # A record is {attempt, keys}: the store operation on those keys' password of that attempt (commit or discard).
 CONTRACT = {
