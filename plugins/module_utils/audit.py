@@ -12,7 +12,7 @@ import getpass
 import os
 import socket
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import API_CLIENTS_ENV, parse_api_clients
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api_clients import API_CLIENTS_ENV, parse_api_clients
 
 
 def client_ids(api_clients, client_id):

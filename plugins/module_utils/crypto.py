@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test import sanit
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
-MAX_PASSWORD_BYTES = 245  # RSA-2048 with PKCS#1 v1.5 padding: 256 - 11
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.policy import MAX_PASSWORD_BYTES
 
 
 class PasswordEncryptionError(ValueError):

@@ -9,11 +9,6 @@ from __future__ import annotations
 import re
 import ssl
 
-try:
-    import requests.exceptions
-except ImportError:  # pragma: no cover - client.py reports the missing library
-    pass
-
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operation_names import (
     OP_DIGIT,
     OP_QUERY,
@@ -245,6 +240,14 @@ def outcome_unknown_message(operation, why, context):
 # --------------------------------------------------------------------------------------------
 # What a transport exception says
 
+def _requests_exceptions():
+    """requests' exceptions, imported here rather than at the top: only the client's failures come this way, and a
+    module run that never talks to ISC (most of them) should not pay for importing requests. client.py reports a
+    missing library before anything is sent."""
+    import requests.exceptions
+    return requests.exceptions
+
+
 def _exception_chain(exc):
     """The exception and everything it wraps (args, urllib3's reason, cause and context), each once."""
     seen = set()
@@ -272,7 +275,7 @@ def _tls_failure_kind(exc):
     request left. Everything else (a bad record MAC, an unexpected EOF, a decryption failure while
     the request is written or the answer read) may have come after ISC received the request.
     """
-    if not isinstance(exc, requests.exceptions.SSLError):
+    if not isinstance(exc, _requests_exceptions().SSLError):
         return None
     chain = list(_exception_chain(exc))
     for cur in chain:
@@ -308,13 +311,14 @@ def failure_kind(exc):
 
 def may_have_been_sent(exc):
     """False only when a requests exception proves that no byte of the request left this machine."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    rex = _requests_exceptions()
+    if isinstance(exc, rex.ConnectTimeout):
         return False
-    if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
+    if isinstance(exc, (rex.ReadTimeout, rex.ChunkedEncodingError)):
         return True
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, rex.SSLError):
         return _tls_failure_kind(exc) not in ('certificate', 'handshake')
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if isinstance(exc, rex.ConnectionError):
         for cur in _exception_chain(exc):
             if type(cur).__name__ in ('NewConnectionError', 'NameResolutionError', 'ConnectTimeoutError',
                                       'ConnectionRefusedError', 'gaierror'):

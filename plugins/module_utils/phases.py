@@ -6,8 +6,9 @@
 Internal to the sailpoint_isc.passwords collection; may change without notice.
 
 Each phase function takes the module's parameters (``params``), the ledger and, for the phases that talk to ISC,
-the client (an IscClient or a ClientPool, built by ``run`` from the class the module hands in: this file never
-imports the client). It returns the module's result; ``run`` adds the client's stats and exits the module.
+the client (an IscClient or a ClientPool, built by ``run`` from the class returned by the function the module hands
+in: this file never imports the client). It returns the module's result; ``run`` adds the client's stats and exits
+the module.
 
 The phases hand each other four structures through the role: ``reconciled`` (reconcile -> plan, record and the
 role's store steps), ``decisions`` (plan -> record and the role), ``groups`` (plan -> the role's escrow and apply)
@@ -21,20 +22,13 @@ from __future__ import annotations
 
 import traceback
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import failure_lines, pool_from_module
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import exit_json_many_secrets, fail_isc
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease, planning, report as report_mod, rotation
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import parse_shard, select as shard_select
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import change_warning as shard_change_warning
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import ledger as ledger_mod, lease
+
+# Each phase imports the module_utils it uses inside its function, and the client is built from the class only
+# when a phase talks to ISC: a module run compiles every file it imports from source (AnsiballZ has no bytecode
+# cache), so record, retire and a failed argument check should not pay for the engines, requests and cryptography.
 
 # The phases' contract: per structure, per field, whether it is always there (or when) and what it holds.
 # A record is {attempt, keys}: the store operation on those keys' password of that attempt (commit or discard).
@@ -116,7 +110,8 @@ MINIMUMS = (('workers', 1), ('batch_size', 1), ('max_attempts', 1), ('wait_timeo
 
 
 def run(module, client_class):
-    """The whole module run: check the bounds, run the phase, exit with its result or fail with a clear message."""
+    """The whole module run: check the bounds, run the phase, exit with its result or fail with a clear message.
+    ``client_class`` is a function that returns the client class (IscClient), called only by a phase that talks to ISC."""
     check_bounds(module)
     try:
         result = run_phase(module, client_class)
@@ -158,8 +153,10 @@ def run_phase(module, client_class):
     if phase == 'record':
         return record(params, ledger, module.check_mode, module.warn)
 
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import pool_from_module
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
     # one client (the connection options), or several (api_clients / SAIL_API_CLIENTS): client_pool.py
-    client = pool_from_module(module, client_class)
+    client = pool_from_module(module, client_class())
     preflight(module, client, 'rotation')  # rights.py: before any request but the token's
     if phase == 'reconcile':
         result = reconcile(params, client, ledger)
@@ -177,11 +174,15 @@ def run_phase(module, client_class):
 
 
 def retire(params, ledger, check_mode):
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import settlement
     keys = settlement.retire_by_hand(ledger, params['retire_keys'], params['run_id'], check_mode)
     return dict(changed=True, retired=keys)
 
 
 def record(params, ledger, check_mode, warn):
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import alternate, audit, recording, report as report_mod
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api_clients import failure_lines
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import setting as shard_setting
     who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
     if not check_mode:
         reconciled = params['reconciled'] or {}
@@ -189,9 +190,9 @@ def record(params, ledger, check_mode, warn):
                 reconciled.get(kind) for kind in ('finished', 'failed', 'abandoned')):
             # saved with the records: the next plan compares (a run that recorded nothing leaves the file as it was)
             ledger.shard = shard_setting(params['shard'])
-        alternate.record(ledger, params['alternates'], run_id=params['run_id'], who=who)  # saved by rotation.record
-        rotation.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
-                        run_id=params['run_id'], retired=params['retired'], who=who)
+        alternate.record(ledger, params['alternates'], run_id=params['run_id'], who=who)  # saved by recording.record
+        recording.record(ledger, params['reconciled'] or {}, params['outcomes'], params['max_attempts'],
+                         run_id=params['run_id'], retired=params['retired'], who=who)
     rows, totals = report_mod.summarize(params['decisions'], params['reconciled'] or {}, params['outcomes'],
                                         check_mode=check_mode, verify_failures=params['verify_failures'],
                                         store_pending=params['store_pending'], retired=params['retired'],
@@ -208,11 +209,16 @@ def record(params, ledger, check_mode, warn):
 
 
 def reconcile(params, client, ledger):
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import rotation
     return dict(changed=False, started=ledger_mod.iso(ledger_mod.utcnow()),
                 reconciled=rotation.reconcile(client, ledger, params['store_pending'], workers=params['workers']))
 
 
 def plan(params, client, ledger, warn):
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import planning
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.shard import (
+        change_warning as shard_change_warning, parse_shard, select as shard_select, setting as shard_setting)
     result = dict(changed=False)
     reconciled = params['reconciled']
     if reconciled is None:
@@ -252,6 +258,9 @@ def plan(params, client, ledger, warn):
 
 
 def apply(params, client, ledger):
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import reach as reach_mod, rotation
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SYNC_GROUPS, serves
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.progress import ProgressLog
     # progress.log beside the ledger, and live in the job log with the rotation_progress callback
     progress = ProgressLog(params['ledger_path'])
     # the sync groups are read again right before each change is sent (reach.py); a change whose reach moved
@@ -280,6 +289,7 @@ def failed_report(module, reason):
     params = module.params
     if params['phase'] not in ('reconcile', 'plan') or module.check_mode or not params['run_id']:
         return
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import audit, report as report_mod
     try:
         who = audit.who(params['job_id'], audit.client_ids(params['api_clients'], params.get('client_id')))
         report_mod.write_reports([], {'failed_before_plan': 1}, params['report_json'], params['report_junit'],

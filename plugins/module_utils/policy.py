@@ -18,7 +18,9 @@ import re
 import secrets
 import string
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import MAX_PASSWORD_BYTES
+# The longest password ISC's encryption takes: RSA-2048 with PKCS#1 v1.5 padding, 256 - 11 bytes (crypto.py encrypts).
+# Here, not in crypto.py, so that checking or generating a password does not import cryptography.
+MAX_PASSWORD_BYTES = 245
 
 # ISC's accepted special characters (space is accepted by ISC but never generated).
 SPECIAL_CHARS = "~!@#$%^*()/_+-`={}\\|][;?,.&><'\""

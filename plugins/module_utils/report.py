@@ -13,7 +13,6 @@ import collections
 import json
 import os
 import re
-from xml.sax.saxutils import quoteattr as _quoteattr, escape as _escape
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.files import write_atomic
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import iso, parse_iso, utcnow
@@ -223,11 +222,15 @@ def _xml_safe(text):
                         '%s' % (text,))
 
 
+# xml.sax.saxutils is imported where it is used: it imports urllib.request, which a run without a JUnit report
+# (and a module run compiles every import from source) need not pay for
 def quoteattr(text):
+    from xml.sax.saxutils import quoteattr as _quoteattr
     return _quoteattr(_xml_safe(text))
 
 
 def escape(text):
+    from xml.sax.saxutils import escape as _escape
     return _escape(_xml_safe(text))
 
 

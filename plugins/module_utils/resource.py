@@ -15,7 +15,6 @@ and how an ISC error becomes a result live here only.
 from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import password_config as pc
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import EXPORT_JOB, preflight
@@ -116,9 +115,16 @@ class Resource:
         return dict(changed=bool(changed), **self.result(current, after, changed))
 
 
+def _client(module):
+    """The client of the connection options. IscClient is imported here, once the module has checked its arguments:
+    a run that fails them never imports requests and cryptography."""
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+    return IscClient.from_module(module)
+
+
 def report(module, read, job=EXPORT_JOB):
     """The _info twins: connect, check the read rights, ``read(client)`` (a dict of results), exit unchanged."""
-    client = IscClient.from_module(module)
+    client = _client(module)
     preflight(module, client, job)  # rights.py: before any request but the token's
     try:
         result = read(client)
@@ -129,7 +135,7 @@ def report(module, read, job=EXPORT_JOB):
 
 def execute(module, resource, job='password-config'):
     """Connect, check the token's rights (check mode needs only the read rights), run, exit."""
-    client = IscClient.from_module(module)
+    client = _client(module)
     preflight(module, client, EXPORT_JOB if module.check_mode else job)  # rights.py: before any request but the token's
     instance = resource(module, client)
     try:

@@ -9,7 +9,7 @@ The role drives four phases, each one module run:
   reconcile  poll what an earlier run left pending (request ids in the ledger)         (here)
   plan       query the accounts, decide what is due, group shared passwords            (planning.py)
   apply      submit set-password for every group under one limiter, poll until terminal (here)
-  record     fold outcomes into the ledger (here) and write the reports                (report.py)
+  record     fold outcomes into the ledger (recording.py) and write the reports        (report.py)
 The secret store is written by the role between the phases (escrow before apply, commit after).
 """
 
@@ -25,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import TERMINAL_STATES
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client_pool import Assignment, as_pool, is_auth_failure
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown, referenced_object_missing
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.ledger import RotationError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.reach import HELD_BACK, HeldBack, split_finished
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.recording import COMMIT_STATES, DISCARD_STATES
+# the record phase's step lives in recording.py (that phase need not compile this file); rotation.record is the same
+from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.recording import record  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import overlap, resend
 
 # --------------------------------------------------------------------------- reconcile
@@ -236,6 +238,8 @@ class Apply(object):
                            resend=bool(group.get('reuse_pending')), sources=group.get('sources') or [],
                            names=group.get('names') or {}, key_sources=group.get('key_sources') or {},
                            run_id=self.run_id, why=group.get('why'))
+        # imported when a change is sent, so the reconcile and record phases never import cryptography
+        from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.crypto import encrypt_password
         encrypted = encrypt_password(group['public_key'], password)
         return self.pool.clients[lane].set_password(group['identity_id'], group['source_id'], group['account_id'],
                                                     group['public_key_id'], encrypted)
@@ -380,8 +384,6 @@ class Apply(object):
 
 # --------------------------------------------------------------------------- record
 
-COMMIT_STATES = ('FINISHED',)
-DISCARD_STATES = ('FAILED', 'REJECTED')
 NOT_SENT_STATES = (overlap.DEFERRED,)  # discarded too, unless a re-send (its password may be live from before)
 
 
@@ -419,28 +421,3 @@ def outcome_records(outcomes):
     return (store_records([o for o in outcomes if o['state'] in COMMIT_STATES and o.get('attempt')]),
             store_records([o for o in outcomes if o.get('attempt') and (o['state'] in DISCARD_STATES or (
                 o['state'] in NOT_SENT_STATES and not o.get('resend')))]))
-
-
-def record(ledger, reconciled, outcomes, max_attempts=3, run_id=None, retired=(), who=None):
-    """Fold settled outcomes into the ledger (after the store has committed, discarded or retired).
-    retired: keys the store has archived because ISC no longer knows their account.
-    who: the settling run's controller host and user, AWX job and API client ids (audit.who), for the history."""
-    for item in reconciled.get('finished', []) + [o for o in outcomes if o['state'] in COMMIT_STATES]:
-        ledger.append('finished', item['keys'], request_id=item.get('request_id'), run_id=run_id, who=who)
-    for item in reconciled.get('failed', []) + [o for o in outcomes if o['state'] in DISCARD_STATES]:
-        reason = '; '.join(item.get('errors') or []) or item.get('state', 'FAILED')
-        ledger.append('failed', item['keys'], reason=reason, max_attempts=max_attempts,
-                      request_id=item.get('request_id'), run_id=run_id, who=who)
-    for outcome in outcomes:
-        if outcome['state'] == 'UNKNOWN':
-            # no request to poll: the next run re-sends the escrowed password
-            refused = {'attempt': outcome.get('attempt'), 'reason': (outcome.get('errors') or ['refused'])[0]}
-            ledger.append('unknown', outcome['keys'], reason='; '.join(outcome.get('errors') or []),
-                          request_id=outcome.get('request_id'), run_id=run_id, who=who,
-                          refused=refused if outcome.get('refused') and outcome.get('resend') else None)
-    if retired:
-        ledger.append('retired', sorted(retired), run_id=run_id, who=who,
-                      reason='ISC no longer knows the account; its passwords are archived in the store')
-    if reconciled.get('abandoned'):
-        ledger.append('abandoned', reconciled['abandoned'])
-    ledger.save()

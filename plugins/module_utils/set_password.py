@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.accounts import pick_account
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError, IscOutcomeUnknown
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import crypto as _crypto
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import policy as _policy
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.fingerprint import FingerprintStore, STATE_CONFIRMED, STATE_PENDING, fingerprint_key
@@ -101,10 +100,7 @@ class SetPasswordRun(object):
         if self.check_mode:
             return res
         if password:
-            try:
-                encrypted = _crypto.encrypt_password(info['public_key'], password)
-            except _crypto.PasswordEncryptionError as exc:
-                raise IscError(str(exc))
+            encrypted = _encrypt(info['public_key'], password)
         try:
             answer = self.client.set_password(res['identity_id'], res['source_id'], res['account_id'],
                                               res['public_key_id'], encrypted)
@@ -200,6 +196,16 @@ class SetPasswordRun(object):
                 '(%s); update_password=on_change may decide wrongly for this account until the file is '
                 'writable again (delete it to start over: the next on_change run then submits once)'
                 % (r.get('account_name') or r.get('account_id'), self.store.path, exc))
+
+
+def _encrypt(public_key, password):
+    """The password encrypted for set-password. crypto.py is imported here, when a password is encrypted: a module
+    run that fails its argument checks never imports cryptography."""
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import crypto as _crypto
+    try:
+        return _crypto.encrypt_password(public_key, password)
+    except _crypto.PasswordEncryptionError as exc:
+        raise IscError(str(exc))
 
 
 def diff_for(result):

@@ -72,7 +72,7 @@ def state_when_gone(member, orphan, entry, in_flight=False):
 def refusal(group, members, password):
     """Why ISC now refuses a group's escrowed password (None when it may still be accepted): it breaks the policy
     ISC answers for a member today, or ISC refused a re-send of this very attempt outright (the ledger's
-    ``refused``, recorded by rotation.record). Never names the password."""
+    ``refused``, recorded by recording.record). Never names the password."""
     for member in members:
         refused = member.get('refused') or {}
         if refused.get('attempt') == group['attempt']:

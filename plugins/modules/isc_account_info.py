@@ -201,7 +201,6 @@ search_requests:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import discovery
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
@@ -229,6 +228,8 @@ def main():
         module.fail_json(msg='max_age_days and drift_tolerance must be 0 or more')
     if any(not (s or '').strip() for s in p['sources']):
         module.fail_json(msg='sources has an empty name: give source names as ISC spells them')
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module, api_version=discovery.API_VERSION)
     preflight(module, client, 'account-discovery')  # rights.py: before any request but the token's
     if p['machine_accounts']:
@@ -248,6 +249,8 @@ def main():
 def verify(module, p):
     if module.check_mode or not p['verify']:
         module.exit_json(changed=False, verified=[], unverified=[], skipped=module.check_mode)
+    # here, after check mode's exit: a run that sends nothing never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module, api_version=discovery.API_VERSION)
     preflight(module, client, 'verify-from-isc')
     try:

@@ -96,7 +96,6 @@ request_id:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_DIGIT, operation_path
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.password_config import ORG_CONFIG_RANGES
@@ -124,6 +123,8 @@ def main():
         operation_path(p['api_version'], OP_DIGIT)
     except IscError as exc:
         fail_isc(module, exc)
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module)
     preflight(module, client, 'digit-token')  # rights.py: before any request but the token's
     if module.check_mode:

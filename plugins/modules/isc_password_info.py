@@ -143,7 +143,6 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import (
     check_not_empty, error_result, exit_batch, fail_isc, isc_argument_spec,
@@ -173,6 +172,8 @@ def main():
     check_not_empty(module, {'user_name': p['user_name'], 'source_name': p['source_name']})
     for n, query in enumerate(p['queries'] or []):
         check_not_empty(module, query, prefix='queries[%d]: ' % n)
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module)
     preflight(module, client, 'password-info')  # rights.py: before any request but the token's
     if p['queries'] is None:

@@ -118,7 +118,6 @@ source_ids:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import error_result, exit_batch, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.operations import wait_for_statuses
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
@@ -144,6 +143,8 @@ def main():
     ids = [p['request_id']] if single else list(p['request_ids'])
     if any(not i or not str(i).strip() for i in ids):
         module.fail_json(msg='request_id values must not be empty')
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module)
     preflight(module, client, 'password-status')  # rights.py: before any request but the token's
     answers = wait_for_statuses(client, ids, p['wait_timeout'] if p['wait'] else 0, p['poll_interval'],

@@ -545,9 +545,15 @@ who:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils import phases
+
+
+def client_class():
+    """IscClient, imported only by a phase that talks to ISC (record, retire and a failed argument check never import
+    requests and cryptography, most of a short module run's CPU)."""
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
+    return IscClient
 
 
 def main():
@@ -621,7 +627,7 @@ def main():
         report_history=dict(type='int', default=30),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    phases.run(module, IscClient)  # module_utils/phases.py: one function per phase
+    phases.run(module, client_class)  # module_utils/phases.py: one function per phase
 
 
 if __name__ == '__main__':

@@ -285,7 +285,6 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import check_not_empty, exit_batch, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.set_password import SetPasswordRun, diff_for
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
@@ -336,6 +335,8 @@ def main():
         if item.get('password') and not (item.get('user_name') and item.get('source_name')):
             module.fail_json(msg='%suser_name and source_name are required with password (to fetch the '
                                  'encryption key and the policy)' % where)
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module)
     preflight(module, client, 'set-password')  # rights.py: before any request but the token's
     run = SetPasswordRun(client, update_password=p['update_password'], fingerprint_path=p['fingerprint_path'],

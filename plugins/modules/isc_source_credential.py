@@ -234,7 +234,6 @@ check:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.api import OP_SOURCE, serves
-from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.rights import preflight
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.common import fail_isc, isc_argument_spec
 from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.errors import IscError
@@ -279,6 +278,8 @@ def main():
     if p['check_retries'] < 1 or p['check_delay'] < 0 or p['max_age_days'] < 0:
         module.fail_json(msg='check_retries must be >= 1, check_delay and max_age_days >= 0')
     overrides = {} if serves(p['api_version'], OP_SOURCE) else {'api_version': 'v1'}
+    # here, after the argument checks: a run that fails them never imports requests and cryptography
+    from ansible_collections.sailpoint_isc.passwords.plugins.module_utils.client import IscClient
     client = IscClient.from_module(module, **overrides)
     preflight(module, client, 'source-credential')  # rights.py: before any request but the token's
     rotation = SourceCredential(client, p, check_mode=module.check_mode)
