@@ -17,16 +17,21 @@ help:
 	@echo "make simulator  run the ISC simulator in the foreground (PORT=$(PORT), SEED=<seed YAML file>)"
 	@echo "make bench      bulk-rotation benchmark against the simulator at the real rate limit"
 
-$(VENV)/.dev-installed: requirements-dev.txt
+# The virtualenv and an up-to-date pip, once; each target below installs into it with one pip run.
+$(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+
+$(VENV)/.dev-installed: requirements-dev.txt | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-$(VENV)/.test-installed: $(VENV)/.dev-installed .ci/requirements.txt
+# Both files in one pip run, not the developer's set first and then both again: on a clean clone (CI) the second run
+# re-resolved every package already installed (issue 21). It makes the developer's set too.
+$(VENV)/.test-installed: requirements-dev.txt .ci/requirements.txt | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -r .ci/requirements.txt
-	@touch $@
+	@touch $(VENV)/.dev-installed $@
 
 $(COLLECTIONS)/ansible_collections/sailpoint_isc/passwords:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/sailpoint_isc

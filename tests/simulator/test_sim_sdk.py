@@ -104,7 +104,7 @@ def _install(version, skip_or_fail):
         return target
     os.makedirs(target, exist_ok=True)
     try:
-        result = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
+        result = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile',
                                  '--target', target, 'sailpoint==%s' % version],
                                 capture_output=True, text=True, timeout=600, check=False)
     except subprocess.TimeoutExpired:
