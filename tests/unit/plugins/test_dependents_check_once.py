@@ -10,11 +10,10 @@ dependents). End to end: tests/e2e/test_dependents.py (the health asks of apps f
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-
-import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
+
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.role_tasks import task_expressions
 
 try:  # ansible-core 2.19+: a string is templated only when trusted as a template (the role's files are)
     from ansible.template import trust_as_template
@@ -22,20 +21,12 @@ except ImportError:  # older cores template every string
     def trust_as_template(text):
         return text
 
-TASKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'roles', 'service_account_rotation',
-                     'tasks', 'dependents')
 FAILED_HEALTH = 'failed: Ask each health URL'
 
 
 def expressions(name):
     """The set_fact expressions and task vars of a task file of the dependents, by name."""
-    with open(os.path.join(TASKS, name)) as handle:
-        tasks = yaml.safe_load(handle)
-    out = {}
-    for task in tasks:
-        out.update(task.get('ansible.builtin.set_fact') or {})
-        out.update(task.get('vars') or {})
-    return out
+    return task_expressions('dependents', name)
 
 
 def template(text, **variables):

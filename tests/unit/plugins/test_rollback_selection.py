@@ -10,11 +10,10 @@ tests/unit/plugins/module_utils/test_rollback_sync_group.py.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-
-import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
+
+from ansible_collections.sailpoint_isc.passwords.tests.unit.plugins.role_tasks import task_expressions
 
 try:  # ansible-core 2.19+: a string is templated only when trusted as a template (the role's files are)
     from ansible.template import trust_as_template
@@ -24,19 +23,11 @@ except ImportError:  # older cores template every string
 
 SOURCES = ('LDAP', 'KRB', 'NIS')
 KEYS = ['%s/svc' % s for s in SOURCES]
-ROLLBACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'roles',
-                        'service_account_rotation', 'tasks', 'dependents', 'rollback.yml')
 
 
 def role_expressions():
     """The set_fact expressions and task vars of rollback.yml, by name."""
-    with open(ROLLBACK) as handle:
-        tasks = yaml.safe_load(handle)
-    out = {}
-    for task in tasks:
-        out.update(task.get('ansible.builtin.set_fact') or {})
-        out.update(task.get('vars') or {})
-    return out
+    return task_expressions('dependents', 'rollback.yml')
 
 
 def template(name, **variables):
