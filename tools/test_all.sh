@@ -81,8 +81,8 @@ find_python() {  # a real interpreter for X.Y (pyenv shims fail inside ansible-t
 
 # --- 1. What both stages need -----------------------------------------------------------------
 step changelog-lint antsibull-changelog lint
-# The edge cores' virtualenvs (build/core-venvs/<version>): "<version> <python X.Y> <venv>" per line; built while
-# stream A of stage 2 runs (below), which does not need them.
+# The edge cores' virtualenvs (build/core-venvs/<version>): "<version> <python X.Y> <venv>" per line; built by
+# stream B of stage 2 (below), while stream A and the pytest stage start.
 CORE_VENVS="$SCRATCH/core-venvs"
 
 # --- 2. ansible-test needs a real .../ansible_collections/NS/NAME tree: test a copy ----------
@@ -169,18 +169,20 @@ STAGE2_LOG="$SCRATCH/stage2.log"
   : >"$WORK/.stage2-done"
 ) >"$STAGE2_LOG" 2>&1 &
 STAGE2_PID=$!
-# shellcheck disable=SC2016
-step core-venvs bash -c 'python tests/e2e/cores.py >"$1"' _ "$CORE_VENVS" && cat "$CORE_VENVS"
-for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do  # the pip stand-in of each core, before stream B uses it
-  read -r _ _ venv < <(grep "^$core " "$CORE_VENVS" || true)
-  [ -z "${venv:-}" ] || install_pip_shim "$venv/bin/python"
-  venv=''
-done
 STAGE2B_LOG="$SCRATCH/stage2b.log"
 (
   cd "$COLL_B" || exit 1
   # shellcheck disable=SC2030,SC2031
   export ANSIBLE_COLLECTIONS_PATH="$WORK/b"
+  # First, not niced: the end-to-end tests of the edge cores wait for these virtualenvs (tests/e2e/cores.py builds
+  # each under a lock), which are built in the repository's build/, where the end-to-end tests look for them
+  # shellcheck disable=SC2016
+  step core-venvs bash -c 'python "$1" >"$2"' _ "$REPO/tests/e2e/cores.py" "$CORE_VENVS" && cat "$CORE_VENVS"
+  for core in ${CI_CORE_MATRIX-2.16.19 2.21.5}; do  # the pip stand-in of each core
+    read -r _ _ venv < <(grep "^$core " "$CORE_VENVS" || true)
+    [ -z "${venv:-}" ] || install_pip_shim "$venv/bin/python"
+    venv=''
+  done
   renice -n 10 -p "$BASHPID" >/dev/null || true
   for v in "${EXTRA[@]}"; do
     # a core below that runs every sanity test on this Python (the test harness aside, see below) covers compile and import
