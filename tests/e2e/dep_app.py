@@ -90,25 +90,48 @@ def serve(app_dir):
             pass
 
     with open(os.path.join(app_dir, 'pid'), 'w') as handle:  # before it listens: restart waits for the port
-        handle.write(str(os.getpid()))
+        handle.write('%d %d' % (os.getpid(), start_time(os.getpid())))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', config['port']), Handler)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGHUP, reload)
     server.serve_forever()
 
 
-def stop(app_dir):
+def start_time(pid):
+    """When pid started (field 22 of /proc/PID/stat), or None once it is gone."""
     try:
-        pid = int(open(os.path.join(app_dir, 'pid')).read())
+        with open('/proc/%d/stat' % pid) as handle:
+            return int(handle.read().rsplit(')', 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def running_pid(app_dir):
+    """The pid of the app that APP_DIR/pid names while that very process runs, else None. A pid file alone is not
+    enough: after a restart that failed (the app left down) its pid is free, and with pid_max at 32768 and the
+    test processes forking all the time another process (of any test) may hold it by the next stop or reload."""
+    try:
+        pid, started = (int(field) for field in open(os.path.join(app_dir, 'pid')).read().split())
     except (OSError, ValueError):
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        return
-    deadline = time.time() + 10
-    while time.time() < deadline and alive(pid):
-        time.sleep(0.02)
+        return None
+    return pid if start_time(pid) == started and alive(pid) else None
+
+
+def stop(app_dir):
+    pid = running_pid(app_dir)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+        deadline = time.time() + 10
+        while time.time() < deadline and alive(pid):
+            time.sleep(0.02)
+    if running_pid(app_dir) is None:
+        try:
+            os.unlink(os.path.join(app_dir, 'pid'))
+        except OSError:
+            pass
 
 
 def alive(pid):
@@ -148,7 +171,11 @@ def reload(app_dir):
         return 1
     marker = os.path.join(app_dir, 'reloads')
     before = os.path.getsize(marker) if os.path.exists(marker) else 0
-    os.kill(int(open(os.path.join(app_dir, 'pid')).read()), signal.SIGHUP)
+    pid = running_pid(app_dir)
+    if pid is None:
+        sys.stderr.write('the app does not run: nothing to reload\n')
+        return 1
+    os.kill(pid, signal.SIGHUP)
     deadline = time.time() + 10
     while time.time() < deadline:
         if os.path.exists(marker) and os.path.getsize(marker) > before:

@@ -250,10 +250,20 @@ def contract_batch(request, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def moto_server(tmp_path_factory):
+def moto_session(tmp_path_factory):
     server = MotoServer(str(tmp_path_factory.mktemp('moto')))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_session):
+    """The worker's moto server, said dead before a test uses it (not as 'Connection refused' in boto3), with how
+    it ended: a negative exit status is the signal that killed it, sent by something else on this machine."""
+    ended = moto_session.proc.poll()
+    assert ended is None, 'the moto server of this worker ended earlier, exit status %s; its log:\n%s' % (
+        ended, open(moto_session.log_path).read()[-2000:])
+    return moto_session
 
 
 @pytest.fixture(scope='session')
