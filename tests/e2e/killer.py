@@ -22,6 +22,7 @@ Kill API
   kill_controller_only(proc)   SIGKILL only the ansible-playbook process; returns Survivors (its worker(s)
                                and the running module, which live on) to watch and finally .kill().
   reap_all(keep=())            kill and reap every descendant of the test process (except keep).
+  Reaper()                     reap_all() sparing what ran when it was made (.reap(), or a with block).
   remote_tmp_dirs(procs)       the ansible-tmp-* directories killed workers left in the real user's
                                ~/.ansible/tmp (where the local connection puts them, whatever HOME says).
 
@@ -403,6 +404,24 @@ def reap_all(keep=()):
             spared.update(p.pid for p in descendants(pid, table))
         return [p for p in descendants(me, table) if p.pid not in spared]
     return _kill_all(collect, what='reap_all')
+
+
+class Reaper:
+    """Kills what starts after it is made: reap() (or the end of a `with` block) kills every descendant of the test
+    process but those running when it was made, e.g. a session-wide server another test on this worker started,
+    such as the store contract's moto server, which reap_all() alone would kill."""
+
+    def __init__(self):
+        self.before = [p.pid for p in descendants(os.getpid())]
+
+    def reap(self):
+        return reap_all(keep=self.before)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.reap()
 
 
 def _reap_at_exit():

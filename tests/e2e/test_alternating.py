@@ -78,14 +78,11 @@ def switch_on_record(workdir, keys, want, before, earlier=None):
 
 @pytest.fixture
 def world():
-    # what runs already (a session-wide server of another test on this worker, e.g. the store contract's moto)
-    # is spared by the clean-up below
-    before = [p.pid for p in killer.descendants(os.getpid())]
-    workdir = tempfile.mkdtemp(prefix='isc-e2e-alternating-')
-    sim = SimulatorProcess(workdir, '--completion-delay', '0.1')
-    yield workdir, sim, PlaybookRunner(workdir, sim)
-    sim.stop()
-    killer.reap_all(keep=before)
+    with killer.Reaper():  # the apps, at the end
+        workdir = tempfile.mkdtemp(prefix='isc-e2e-alternating-')
+        sim = SimulatorProcess(workdir, '--completion-delay', '0.1')
+        yield workdir, sim, PlaybookRunner(workdir, sim)
+        sim.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
 

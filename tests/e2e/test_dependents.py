@@ -86,8 +86,7 @@ class World:
         """A world of the apps numbered in apps (all of them by default) and the accounts that feed them; the apps of
         fail_first fail their first restart."""
         self.workdir = workdir
-        # what runs already (a session-wide server of another test on this worker) is spared by stop()
-        self.before = [p.pid for p in killer.descendants(os.getpid())]
+        self.reaper = killer.Reaper()  # stop() kills what the world started
         self.sim = SimulatorProcess(workdir, '--completion-delay', '0.3')
         self.runner = PlaybookRunner(workdir, self.sim)
         self.apps, self.outputs = {}, []
@@ -188,7 +187,7 @@ class World:
 
     def stop(self):
         self.sim.stop()
-        killer.reap_all(keep=self.before)  # the apps (re-parented to this process: killer.py's subreaper) and what else is left
+        self.reaper.reap()  # the apps (re-parented to this process: killer.py's subreaper) and what else is left
 
 
 def assert_no_async_job_left(home):

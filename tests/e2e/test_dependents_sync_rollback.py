@@ -33,14 +33,11 @@ SOURCES = ('Unix-LDAP', 'Unix-Kerberos')
 
 @pytest.fixture
 def world():
-    # what runs already (a session-wide server of another test on this worker, e.g. the store contract's moto)
-    # is spared by the clean-up below
-    before = [p.pid for p in killer.descendants(os.getpid())]
-    workdir = tempfile.mkdtemp(prefix='isc-e2e-sync-rollback-')
-    sim = SimulatorProcess(workdir, '--completion-delay', '0.1')
-    yield workdir, sim, PlaybookRunner(workdir, sim)
-    sim.stop()
-    killer.reap_all(keep=before)  # the apps
+    with killer.Reaper():  # the apps, at the end
+        workdir = tempfile.mkdtemp(prefix='isc-e2e-sync-rollback-')
+        sim = SimulatorProcess(workdir, '--completion-delay', '0.1')
+        yield workdir, sim, PlaybookRunner(workdir, sim)
+        sim.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -180,13 +180,18 @@ def test_crash_stops_a_tree_that_keeps_forking(workdir):
         assert gone([roles[r] for r in ROLES]) == [] and len(report) >= len(ROLES)
 
 
-def test_reap_all_kills_and_reaps_every_leftover_descendant(workdir):
-    before = [p.pid for p in killer.descendants(os.getpid())]  # e.g. a session-wide server of other tests: spared
-    proc, roles = start_tree(workdir)
-    assert killer.reap_all(keep=before)
-    assert gone([roles[r] for r in ROLES]) == []
-    assert set(p.pid for p in killer.descendants(os.getpid())) <= set(before)
-    proc.wait(5)
+def test_reaper_kills_every_leftover_descendant_but_what_ran_before_it(workdir):
+    server = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])  # e.g. a session-wide server
+    try:
+        with killer.Reaper() as reaper:
+            proc, roles = start_tree(workdir)
+        assert gone([roles[r] for r in ROLES]) == []
+        assert server.poll() is None, 'the reaper killed a process that ran before it'
+        assert set(p.pid for p in killer.descendants(os.getpid())) <= set(reaper.before)
+        proc.wait(5)
+    finally:
+        server.kill()
+        server.wait()
 
 
 def ansible_run(workdir, seconds, **env):
