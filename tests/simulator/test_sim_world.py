@@ -42,13 +42,19 @@ def test_deleted_source_and_source_without_password_feature(make_sim):
     api.sim('POST', 'world', {'move': 'source-features', 'sourceName': 'Unix-LDAP', 'features': ['AUTHENTICATE']})
     resp = api.set_password('Nopass1word', user='svc-sync-01', source='Unix-LDAP', info=info)
     assert resp.status_code == 400 and 'PASSWORD' in resp.json()['messages'][0]['text']
+    source_id = info['sourceId']
     api.sim('POST', 'world', {'move': 'delete-source', 'sourceName': 'Unix-LDAP'})
     assert api.query('svc-sync-01', 'Unix-LDAP').status_code == 400
+    # the source's own operations answer as for any unknown source, and the connectors view leaves it out
+    for method, path in (('GET', '/sources/v1/%s'), ('POST', '/sources/v1/%s/connector/check-connection')):
+        assert api.call(method, path % source_id).status_code == 404, path
+    assert source_id not in [c['sourceId'] for c in api.sim('GET', 'connectors')['connectors']]
     assert api.accounts(sourceName='Unix-LDAP') == []
     groups = api.call('GET', '/v2024/password-sync-groups').json()
     assert [g['sourceIds'] for g in groups if g['name'] == 'Unix Password Sync'] == [[api.info('svc-sync-01', 'Unix-Kerberos')['sourceId']]]
     api.sim('POST', 'reset', {'state': True})
     assert len(api.accounts(sourceName='Unix-LDAP')) == 6
+    assert api.call('GET', '/sources/v1/' + source_id).status_code == 200
     assert api.set_password('Back1nplace', user='svc-sync-01', source='Unix-LDAP').status_code == 202
 
 

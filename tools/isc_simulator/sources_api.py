@@ -224,9 +224,9 @@ class SourceConnectors:
                 raise ValueError('connectors: unknown source %r' % name)
         self.by_id = {s.id: Connector(s, specs.get(s.name, {}), self.key) for s in self.world.sources.values()}
 
-    def bound_user(self, source_id):
-        connector = self.by_id.get(source_id)
-        return connector.attributes.get(connector.user_attribute) if connector else None
+    def live(self, source_id):
+        """The connector of source_id while the source exists (a world move may delete it; reset brings it back)."""
+        return self.by_id.get(source_id) if source_id in self.world.sources_by_id else None
 
 
 def sim_view(state):
@@ -235,6 +235,8 @@ def sim_view(state):
     with state.lock:
         out = []
         for connector in state.connectors.by_id.values():
+            if state.connectors.live(connector.source.id) is None:
+                continue
             ok, detail = connector.bind(state.world)
             out.append({'sourceId': connector.source.id, 'sourceName': connector.source.name,
                         'user': connector.attributes.get(connector.user_attribute), 'connects': ok, 'detail': detail,
@@ -251,7 +253,7 @@ def handle(state, operation, ident, body, headers, faults, roll):
     """Answer one of OPERATIONS for source ``ident``; ``roll(rate)`` decides a fault (faults.py)."""
     started = time.monotonic()
     with state.lock:
-        connector = state.connectors.by_id.get(ident)
+        connector = state.connectors.live(ident)
         if connector is None:
             return not_found('Source %s was not found.' % ident)
         if operation == 'source':
