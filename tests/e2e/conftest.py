@@ -174,6 +174,9 @@ class PlaybookRunner:
             ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_STDOUT_CALLBACK='default',
             ANSIBLE_PYTHON_INTERPRETER=os.path.join(self.bin, os.path.basename(sys.executable)),
             ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+            # The controller polls its workers every internal_poll_interval, 1 ms by default: while a module runs it
+            # spins. 20 ms cost test_dependents 11% less CPU (184 -> 164 CPU-s), the e2e stage's largest test.
+            ANSIBLE_INTERNAL_POLL_INTERVAL='0.02',
             SAIL_BASE_URL=self.simulator.base_url if self.simulator else '',
             SAIL_CLIENT_ID='demo-client-id', SAIL_CLIENT_SECRET='demo-client-secret',
             XDG_CACHE_HOME=os.path.join(self.workdir, 'cache'),
