@@ -96,7 +96,7 @@ class MotoServer:
         with socket.socket() as probe:
             probe.bind(('127.0.0.1', 0))
             port = probe.getsockname()[1]
-        self.url = 'http://127.0.0.1:%d' % port
+        self._url = 'http://127.0.0.1:%d' % port
         self.log_path = os.path.join(workdir, 'moto.log')
         self._log = open(self.log_path, 'w')
         self.proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)],
@@ -104,13 +104,23 @@ class MotoServer:
         deadline = time.time() + 60
         while True:
             try:
-                with urllib.request.urlopen(self.url + '/moto-api/', timeout=2):
+                with urllib.request.urlopen(self._url + '/moto-api/', timeout=2):
                     break
             except OSError:
                 if self.proc.poll() is not None or time.time() > deadline:
                     self.stop()
                     raise RuntimeError('moto server did not start:\n' + open(self.log_path).read())
                 time.sleep(0.2)
+
+    @property
+    def url(self):
+        """The server's address, once it listens; a server that has ended is said so here, with its exit status and
+        its log, not left to boto3's 'Connection refused'. Nothing in the tests stops it before the session ends, so
+        a status of 0 (moto's answer to SIGTERM) or a negative one (another signal) means something else sent one."""
+        ended = self.proc.poll()
+        assert ended is None, 'the moto server of this worker has ended, exit status %s; its log ends:\n%s' % (
+            ended, open(self.log_path).read()[-2000:])
+        return self._url
 
     @staticmethod
     def credentials_env():
@@ -250,20 +260,10 @@ def contract_batch(request, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def moto_session(tmp_path_factory):
+def moto_server(tmp_path_factory):
     server = MotoServer(str(tmp_path_factory.mktemp('moto')))
     yield server
     server.stop()
-
-
-@pytest.fixture
-def moto_server(moto_session):
-    """The worker's moto server, said dead before a test uses it (not as 'Connection refused' in boto3), with how
-    it ended: a negative exit status is the signal that killed it, sent by something else on this machine."""
-    ended = moto_session.proc.poll()
-    assert ended is None, 'the moto server of this worker ended earlier, exit status %s; its log:\n%s' % (
-        ended, open(moto_session.log_path).read()[-2000:])
-    return moto_session
 
 
 @pytest.fixture(scope='session')
