@@ -26,16 +26,27 @@ case "${CI:-}" in true | TRUE | True | 1 | yes) IN_CI=1 ;; *) IN_CI=0 ;; esac
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/isc-test-all.XXXXXX")
 RESULTS="$SCRATCH/results"
 : >"$RESULTS"
-record() {  # record ok|FAILED NAME SECONDS
-  echo "$1 $2 ${3:-0}" >>"$RESULTS"
+record() {  # record ok|FAILED NAME SECONDS [CPU-SECONDS]
+  echo "$1 $2 ${3:-0} ${4:-0}" >>"$RESULTS"
+}
+
+# CPU seconds (user + system) of this shell's children that have ended, so far: a step's share is the difference
+# before and after it, which, unlike its wall time, does not grow when the other stage keeps the cores busy.
+# Sets CPU_NOW; `times` in a pipe or in $(...) would report a fresh subshell's zeros, so it goes through a file.
+children_cpu() {
+  local file="$SCRATCH/times.$BASHPID"
+  times >"$file"
+  read -r CPU_NOW < <(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } }
+    END { printf "%d\n", n }' "$file")
 }
 
 step() {  # step NAME CMD...
   local name=$1; shift
-  local t0=$SECONDS
+  local t0=$SECONDS c0 cpu
+  children_cpu; c0=$CPU_NOW
   echo "::: $name: $*"
-  if "$@"; then record ok "$name" $((SECONDS-t0)); echo "::: $name ok ($((SECONDS-t0))s)"
-  else record FAILED "$name" $((SECONDS-t0)); echo "::: $name FAILED ($((SECONDS-t0))s)"; return 1; fi
+  if "$@"; then children_cpu; cpu=$((CPU_NOW-c0)); record ok "$name" $((SECONDS-t0)) $cpu; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s)"
+  else children_cpu; cpu=$((CPU_NOW-c0)); record FAILED "$name" $((SECONDS-t0)) $cpu; echo "::: $name FAILED ($((SECONDS-t0))s, $cpu CPU-s)"; return 1; fi
 }
 
 # pytest's summary lines ("12 passed, 2 skipped in 3.40s"; ansible-test units prints one per session):
@@ -53,11 +64,13 @@ pytest_counts() {  # pytest_counts LOGFILE
 
 pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports its skipped tests
   local name=$1; shift
-  local t0=$SECONDS log rc sessions passed skipped why=''
+  local t0=$SECONDS log rc sessions passed skipped why='' c0 cpu
   log="$SCRATCH/$name.log"
+  children_cpu; c0=$CPU_NOW
   echo "::: $name: $*"
   "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
+  children_cpu; cpu=$((CPU_NOW-c0))
   read -r sessions passed skipped < <(pytest_counts "$log")
   if [ "$rc" -eq 0 ] && [ "$sessions" -eq 0 ]; then rc=1; why='; no pytest summary line: did any test run?'; fi
   if [ "$rc" -eq 0 ] && [ "$passed" -eq 0 ]; then rc=1; why='; no test passed'; fi
@@ -65,9 +78,10 @@ pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports it
     rc=1; why="; CI=true and $skipped test(s) skipped (see the SKIPPED lines above)"
   fi
   if [ "$rc" -eq 0 ]; then
-    record ok "$name" $((SECONDS-t0)); echo "::: $name ok ($((SECONDS-t0))s, $passed passed, $skipped skipped)"
+    record ok "$name" $((SECONDS-t0)) $cpu; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s, $passed passed, $skipped skipped)"
   else
-    record FAILED "$name" $((SECONDS-t0)); echo "::: $name FAILED ($((SECONDS-t0))s, $passed passed, $skipped skipped$why)"; return 1
+    record FAILED "$name" $((SECONDS-t0)) $cpu
+    echo "::: $name FAILED ($((SECONDS-t0))s, $cpu CPU-s, $passed passed, $skipped skipped$why)"; return 1
   fi
 }
 
@@ -240,8 +254,9 @@ done
 PASS=$(grep -c '^ok ' "$RESULTS")
 FAIL=$(grep -c '^FAILED ' "$RESULTS")
 FAILED=$(awk '$1 == "FAILED" { print $2 }' "$RESULTS" | tr '\n' ' ')
-echo "::: steps by wall time (the stages overlap):"
-sort -k3,3nr "$RESULTS" | awk '{ printf "  %6ds  %-6s %s\n", $3, $1, $2 }'
+echo "::: steps by wall time (the stages overlap), with the CPU seconds of each:"
+sort -k3,3nr "$RESULTS" | awk '{ printf "  %6ds %6d CPU-s  %-6s %s\n", $3, $4, $1, $2 }'
+echo "::: CPU seconds of every step: $(awk '{ n += $4 } END { print n }' "$RESULTS")"
 [ -n "${CI_KEEP_WORK:-}" ] || rm -rf "$WORK"
 rm -rf "$SCRATCH"
 [ "$FAIL" -eq 0 ] || echo "failed steps: ${FAILED% }"

@@ -223,3 +223,45 @@ def write_playbook(workdir, name, text):
     with open(path, 'w') as handle:
         handle.write(text)
     return path
+
+
+
+# The CPU seconds each test cost, its child processes included (ansible-playbook and its modules, the simulator):
+# unlike --durations' wall time it does not grow when the machine is busy, so it names the test that got dearer.
+# Measured in the worker (its reaped children, from setup to teardown) and summed up where the summary is printed.
+CPU_BY_TEST = {}
+
+
+def _cpu_seconds():
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):  # pylint: disable=unused-argument
+    item.stash[_CPU_AT_START] = _cpu_seconds()
+    yield
+
+
+_CPU_AT_START = pytest.StashKey()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when == 'teardown' and _CPU_AT_START in item.stash:
+        outcome.get_result().user_properties.append(('cpu_seconds', _cpu_seconds() - item.stash[_CPU_AT_START]))
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == 'cpu_seconds' and report.when == 'teardown':
+            CPU_BY_TEST[report.nodeid] = value
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CPU_BY_TEST:
+        terminalreporter.write_sep('=', 'the 10 tests that cost the most CPU (CPU-s, children included; %d in all)'
+                                   % sum(CPU_BY_TEST.values()))
+        for nodeid, seconds in sorted(CPU_BY_TEST.items(), key=lambda kv: -kv[1])[:10]:
+            terminalreporter.write_line('%8.1f  %s' % (seconds, nodeid))
