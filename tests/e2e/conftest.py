@@ -225,11 +225,13 @@ def write_playbook(workdir, name, text):
     return path
 
 
-
 # The CPU seconds each test cost, its child processes included (ansible-playbook and its modules, the simulator):
 # unlike --durations' wall time it does not grow when the machine is busy, so it names the test that got dearer.
 # Measured in the worker (its reaped children, from setup to teardown) and summed up where the summary is printed.
 CPU_BY_TEST = {}
+
+
+_CPU_AT_START = pytest.StashKey()
 
 
 def _cpu_seconds():
@@ -260,8 +262,12 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
+    """The 10 dearest tests, and any other that cost 20 CPU-s or more."""
     if CPU_BY_TEST:
-        terminalreporter.write_sep('=', 'the 10 tests that cost the most CPU (CPU-s, children included; %d in all)'
+        terminalreporter.write_sep('=', 'the tests that cost the most CPU (CPU-s, children included; %d in all)'
                                    % sum(CPU_BY_TEST.values()))
-        for nodeid, seconds in sorted(CPU_BY_TEST.items(), key=lambda kv: -kv[1])[:10]:
+        ranked = sorted(CPU_BY_TEST.items(), key=lambda kv: -kv[1])
+        for rank, (nodeid, seconds) in enumerate(ranked):
+            if rank >= 10 and seconds < 20:
+                break
             terminalreporter.write_line('%8.1f  %s' % (seconds, nodeid))
