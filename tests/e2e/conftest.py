@@ -227,10 +227,10 @@ def write_playbook(workdir, name, text):
 
 # The CPU seconds each test cost, its child processes included (ansible-playbook and its modules, the simulator):
 # unlike --durations' wall time it does not grow when the machine is busy, so it names the test that got dearer.
-# Measured in the worker (its reaped children, from setup to teardown) and summed up where the summary is printed.
+# Measured in the worker (its reaped children, from setup to teardown) and summed up where the summary is printed,
+# beside what each xdist worker cost in all (what no test accounts for: collection, processes reaped outside a test).
 CPU_BY_TEST = {}
-
-
+CPU_OF_WORKERS = []
 _CPU_AT_START = pytest.StashKey()
 
 
@@ -243,9 +243,6 @@ def _cpu_seconds():
 def pytest_runtest_protocol(item, nextitem):  # pylint: disable=unused-argument
     item.stash[_CPU_AT_START] = _cpu_seconds()
     yield
-
-
-_CPU_AT_START = pytest.StashKey()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -261,11 +258,24 @@ def pytest_runtest_logreport(report):
             CPU_BY_TEST[report.nodeid] = value
 
 
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, 'workeroutput', None)
+    if workeroutput is not None:  # an xdist worker: its whole cost goes to the controller
+        workeroutput['cpu_seconds'] = _cpu_seconds()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # pylint: disable=unused-argument
+    CPU_OF_WORKERS.append(getattr(node, 'workeroutput', {}).get('cpu_seconds', 0.0))
+
+
 def pytest_terminal_summary(terminalreporter):
     """The 10 dearest tests, and any other that cost 20 CPU-s or more."""
     if CPU_BY_TEST:
-        terminalreporter.write_sep('=', 'the tests that cost the most CPU (CPU-s, children included; %d in all)'
-                                   % sum(CPU_BY_TEST.values()))
+        in_tests = sum(CPU_BY_TEST.values())
+        workers = sum(CPU_OF_WORKERS)
+        terminalreporter.write_sep('=', 'the tests that cost the most CPU (CPU-s, children included; %d in tests%s)' % (
+            in_tests, ', %d in the workers' % workers if workers else ''))
         ranked = sorted(CPU_BY_TEST.items(), key=lambda kv: -kv[1])
         for rank, (nodeid, seconds) in enumerate(ranked):
             if rank >= 10 and seconds < 20:
