@@ -97,13 +97,20 @@ def serve(app_dir):
     server.serve_forever()
 
 
-def start_time(pid):
-    """When pid started (field 22 of /proc/PID/stat), or None once it is gone."""
+def _stat(pid):
+    """(state, start time) of pid from /proc/PID/stat (fields 3 and 22), or None once it is gone."""
     try:
         with open('/proc/%d/stat' % pid) as handle:
-            return int(handle.read().rsplit(')', 1)[1].split()[19])
+            fields = handle.read().rsplit(')', 1)[1].split()
+        return fields[0], int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def start_time(pid):
+    """When pid started, or None once it is gone."""
+    stat = _stat(pid)
+    return stat and stat[1]
 
 
 def running_pid(app_dir):
@@ -114,7 +121,8 @@ def running_pid(app_dir):
         pid, started = (int(field) for field in open(os.path.join(app_dir, 'pid')).read().split())
     except (OSError, ValueError):
         return None
-    return pid if start_time(pid) == started and alive(pid) else None
+    stat = _stat(pid)  # one read: the same process (its start time), still running
+    return pid if _runs(stat) and stat[1] == started else None
 
 
 def stop(app_dir):
@@ -137,11 +145,11 @@ def stop(app_dir):
 def alive(pid):
     """Whether pid still runs: an app whose parent is gone is re-parented to the test process (killer.py's
     subreaper), which reaps it only later, so a zombie counts as gone."""
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
-    except (OSError, IndexError):
-        return False
+    return _runs(_stat(pid))
+
+
+def _runs(stat):
+    return bool(stat) and stat[0] not in ('Z', 'X')
 
 
 def start(app_dir):
