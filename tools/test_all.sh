@@ -30,23 +30,28 @@ record() {  # record ok|FAILED NAME SECONDS [CPU-SECONDS]
   echo "$1 $2 ${3:-0} ${4:-0}" >>"$RESULTS"
 }
 
-# CPU seconds (user + system) of this shell's children that have ended, so far: a step's share is the difference
-# before and after it, which, unlike its wall time, does not grow when the other stage keeps the cores busy.
-# Sets CPU_NOW; `times` in a pipe or in $(...) would report a fresh subshell's zeros, so it goes through a file.
-children_cpu() {
-  local file="$SCRATCH/times.$BASHPID"
-  times >"$file"
-  read -r CPU_NOW < <(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } }
-    END { printf "%d\n", n }' "$file")
+# A step's CPU seconds (user + system of its processes): unlike its wall time, they do not grow when the other stage
+# keeps the cores busy. The command runs in a subshell of its own, which writes `times` to a file as it ends: this
+# shell's own count would take in a stream of stage 2 that happened to end (and be reaped) during the step.
+cpu_timed() {  # cpu_timed FILE CMD... : runs CMD, writes its CPU seconds to FILE, returns its exit status
+  local file=$1; shift
+  ( "$@"; rc=$?; times >"$file.times"; exit "$rc" )
+  local rc=$?
+  awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] } } END { printf "%d\n", n }' \
+    "$file.times" >"$file" 2>/dev/null || echo 0 >"$file"
+  return $rc
 }
 
 step() {  # step NAME CMD...
   local name=$1; shift
-  local t0=$SECONDS c0 cpu
-  children_cpu; c0=$CPU_NOW
+  local t0=$SECONDS cpu
   echo "::: $name: $*"
-  if "$@"; then children_cpu; cpu=$((CPU_NOW-c0)); record ok "$name" $((SECONDS-t0)) $cpu; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s)"
-  else children_cpu; cpu=$((CPU_NOW-c0)); record FAILED "$name" $((SECONDS-t0)) $cpu; echo "::: $name FAILED ($((SECONDS-t0))s, $cpu CPU-s)"; return 1; fi
+  if cpu_timed "$SCRATCH/$name.cpu" "$@"; then
+    cpu=$(cat "$SCRATCH/$name.cpu"); record ok "$name" $((SECONDS-t0)) "$cpu"; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s)"
+  else
+    cpu=$(cat "$SCRATCH/$name.cpu"); record FAILED "$name" $((SECONDS-t0)) "$cpu"
+    echo "::: $name FAILED ($((SECONDS-t0))s, $cpu CPU-s)"; return 1
+  fi
 }
 
 # pytest's summary lines ("12 passed, 2 skipped in 3.40s"; ansible-test units prints one per session):
@@ -64,13 +69,12 @@ pytest_counts() {  # pytest_counts LOGFILE
 
 pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports its skipped tests
   local name=$1; shift
-  local t0=$SECONDS log rc sessions passed skipped why='' c0 cpu
+  local t0=$SECONDS log rc sessions passed skipped why='' cpu
   log="$SCRATCH/$name.log"
-  children_cpu; c0=$CPU_NOW
   echo "::: $name: $*"
-  "$@" 2>&1 | tee "$log"
+  cpu_timed "$SCRATCH/$name.cpu" "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
-  children_cpu; cpu=$((CPU_NOW-c0))
+  cpu=$(cat "$SCRATCH/$name.cpu")
   read -r sessions passed skipped < <(pytest_counts "$log")
   if [ "$rc" -eq 0 ] && [ "$sessions" -eq 0 ]; then rc=1; why='; no pytest summary line: did any test run?'; fi
   if [ "$rc" -eq 0 ] && [ "$passed" -eq 0 ]; then rc=1; why='; no test passed'; fi
@@ -78,9 +82,9 @@ pytest_step() {  # pytest_step NAME CMD... : a step that runs pytest; reports it
     rc=1; why="; CI=true and $skipped test(s) skipped (see the SKIPPED lines above)"
   fi
   if [ "$rc" -eq 0 ]; then
-    record ok "$name" $((SECONDS-t0)) $cpu; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s, $passed passed, $skipped skipped)"
+    record ok "$name" $((SECONDS-t0)) "$cpu"; echo "::: $name ok ($((SECONDS-t0))s, $cpu CPU-s, $passed passed, $skipped skipped)"
   else
-    record FAILED "$name" $((SECONDS-t0)) $cpu
+    record FAILED "$name" $((SECONDS-t0)) "$cpu"
     echo "::: $name FAILED ($((SECONDS-t0))s, $cpu CPU-s, $passed passed, $skipped skipped$why)"; return 1
   fi
 }
